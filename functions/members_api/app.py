@@ -1,0 +1,80 @@
+"""Members API: roster upsert, status, timeline and standing (API Gateway HTTP API, IAM auth)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from shared.clock import business_today
+from shared.config.settings import get_policy, get_settings
+from shared.http import json_response, make_resolver, problem
+from shared.observability import lambda_entry
+from shared.services.members import MemberService, MemberStatus, MemberUpsert, Standing, Timeline
+from shared.store.members import MemberRepository
+
+MEMBER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+MemberIdPath = Annotated[str, Path(pattern=MEMBER_ID_PATTERN, description="Association member id")]
+
+app = make_resolver()
+
+
+@lru_cache(maxsize=1)
+def service() -> MemberService:
+    settings = get_settings()
+    return MemberService(MemberRepository(settings.table_name), get_policy())
+
+
+def _today() -> Any:
+    return business_today(get_settings().zone)
+
+
+@app.put(
+    "/members/<member_id>",
+    summary="Create or update a member from the roster",
+    description="Idempotent. Certifications missing from the body are kept. 201 when the member is new.",
+    responses={
+        200: {"description": "Member updated"},
+        201: {"description": "Member created"},
+        400: problem("Invalid field (with its path) or unknown credential (with the known codes)"),
+    },
+)
+def put_member(member_id: MemberIdPath, body: MemberUpsert) -> Response[Any]:
+    created = service().upsert(member_id, body, _today())
+    return json_response(201 if created else 200, {"member_id": member_id, "created": created})
+
+
+@app.get(
+    "/members/<member_id>/status",
+    summary="Certification status as of today",
+    responses={404: problem("Unknown member")},
+)
+def get_status(member_id: MemberIdPath) -> MemberStatus:
+    return service().status(member_id, _today())
+
+
+@app.get(
+    "/members/<member_id>/timeline",
+    summary="Every fact for the member in date order",
+    responses={404: problem("Unknown member")},
+)
+def get_timeline(member_id: MemberIdPath) -> Timeline:
+    return service().timeline(member_id)
+
+
+@app.get(
+    "/members/<member_id>/standing",
+    summary="Good standing, for the CE store's member discount",
+    responses={404: problem("Unknown member")},
+)
+def get_standing(member_id: MemberIdPath) -> Standing:
+    return service().standing(member_id, _today())
+
+
+@lambda_entry(correlation_paths.API_GATEWAY_HTTP)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

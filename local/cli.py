@@ -1,0 +1,58 @@
+"""``staycert`` console script: ``staycert up`` serves the local stack, ``staycert demo`` plays the
+scripted lifecycle on it."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+
+
+def _up(args: argparse.Namespace) -> int:
+    from local.stack import LocalStack
+
+    stack = LocalStack(port=args.port, credly_url=args.credly_url)
+    stack.start()
+    print(f"Stay Certified local stack on {stack.url} (AWS APIs: {stack.endpoint_url}); Ctrl-C stops it.")
+    print("Local only: no IAM auth on any route; secrets hold the documented development defaults.")
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    try:
+        stopped.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stack.stop()
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from local.demo import run_demo
+
+    return run_demo(port=args.port)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="staycert", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log the handlers' JSON lines")
+    commands = parser.add_subparsers(dest="command", required=True)
+    up = commands.add_parser("up", help="serve the local stack on loopback")
+    up.add_argument("--port", type=int, default=3000)
+    up.add_argument("--credly-url", default=None, help="Credly API base URL (default: the local fake)")
+    up.set_defaults(run=_up)
+    demo = commands.add_parser("demo", help="play a scripted multi-year lifecycle on the local stack")
+    demo.add_argument("--port", type=int, default=0)
+    demo.set_defaults(run=_demo)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
+    if args.verbose:
+        import os
+
+        os.environ["STAYCERT_DEMO_LOG_LEVEL"] = "INFO"
+    return int(args.run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,124 @@
+"""Builds docs/openapi.json from the handlers' own Powertools resolvers, so the document cannot
+drift from the code: ``python -m local.openapi`` rewrites it, and a test fails when it is stale.
+
+Route auth comes from template.yaml: routes with the AWS_IAM authorizer get the ``sigv4`` scheme.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+
+from local import template as tpl
+
+OPENAPI_PATH = tpl.ROOT / "docs" / "openapi.json"
+TITLE = "Stay Certified API"
+VERSION = "1.0.0"
+
+
+_PROBLEM_SCHEMAS: dict[str, Any] = {
+    "ValidationProblem": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {"type": "string"},
+            "message": {"type": "string"},
+            "problems": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {"field": {"type": "string"}, "reason": {"type": "string"}},
+                },
+            },
+        },
+    },
+    "Problem": {
+        "type": "object",
+        "required": ["error", "message"],
+        "properties": {"error": {"type": "string"}, "message": {"type": "string"}},
+        "additionalProperties": True,
+    },
+}
+
+
+def _ref_response(description: str, schema: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
+    }
+
+
+def _powertools_path(path: str) -> str:
+    return path  # API Gateway and OpenAPI share the {name} syntax
+
+
+def build() -> dict[str, Any]:
+    routes = tpl.routes()
+    functions = tpl.functions()
+    document: dict[str, Any] = {}
+    for logical_id in sorted({route.function for route in routes}):
+        module = importlib.import_module(functions[logical_id].module)
+        resolver = getattr(module, "app", None)
+        if not isinstance(resolver, APIGatewayHttpResolver):
+            raise TypeError(
+                f"{logical_id}: {functions[logical_id].module}.app is not an APIGatewayHttpResolver"
+            )
+        schema = json.loads(resolver.get_openapi_json_schema(title=TITLE, version=VERSION))
+        paths = schema.pop("paths", {})
+        if not document:
+            document = {**schema, "paths": {}, "components": {}}
+        document["paths"].update(paths)
+        for section, entries in schema.get("components", {}).items():
+            document["components"].setdefault(section, {}).update(entries)
+    document["info"]["description"] = (
+        "HTTP API of Stay Certified. Admin and portal routes use IAM (SigV4) authorization; "
+        "webhooks and LMS callbacks authenticate by signature or Basic auth instead."
+    )
+    document["components"].setdefault("securitySchemes", {})["sigv4"] = {
+        "type": "apiKey",
+        "name": "Authorization",
+        "in": "header",
+        "x-amazon-apigateway-authtype": "awsSigv4",
+    }
+    schemas = document["components"].setdefault("schemas", {})
+    schemas.pop("HTTPValidationError", None)
+    schemas.pop("ValidationError", None)
+    schemas.update(_PROBLEM_SCHEMAS)
+    template_routes = {(r.method.lower(), r.path): r for r in routes}
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            route = template_routes.get((method, _powertools_path(path)))
+            if route is None:
+                raise LookupError(
+                    f"{method.upper()} {path} is served by code but not routed in template.yaml"
+                )
+            # Our resolvers answer validation errors with 400 and field paths (shared/http.py), not 422.
+            operation["responses"].pop("422", None)
+            operation["responses"].setdefault("400", _ref_response("Invalid input", "ValidationProblem"))
+            if route.authorizer == "AWS_IAM":
+                operation["security"] = [{"sigv4": []}]
+    missing = {f"{m.upper()} {p}" for m, p in template_routes} - {
+        f"{m.upper()} {p}" for p, ops in document["paths"].items() for m in ops
+    }
+    if missing:
+        raise LookupError(f"routed in template.yaml but not served by any resolver: {sorted(missing)}")
+    return document
+
+
+def render() -> str:
+    return json.dumps(build(), indent=2, sort_keys=True) + "\n"
+
+
+def main() -> int:
+    Path(OPENAPI_PATH).write_text(render(), encoding="utf-8")
+    print(f"wrote {OPENAPI_PATH.relative_to(tpl.ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

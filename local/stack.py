@@ -1,0 +1,400 @@
+"""The embedded local stack: a moto server plus a gateway that plays API Gateway, S3 notifications,
+the DynamoDB stream and the scheduler for the real handlers - all on loopback, all from template.yaml.
+
+Local only: there is no IAM authorization here (routes marked AWS_IAM in the template are open), and
+secrets hold the documented development defaults in ``LOCAL_SECRETS``.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib
+import json
+import logging
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from types import SimpleNamespace
+from typing import Any
+from urllib.parse import quote, unquote
+from urllib.request import Request as Request_
+from urllib.request import urlopen
+
+import boto3
+from moto.server import ThreadedMotoServer
+from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.wrappers import Request, Response
+
+from local import template as tpl
+from local.events import http_api_event
+from shared.clock import BUSINESS_DATE_ENV
+
+log = logging.getLogger("staycert.local")
+logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log lines for moto's own calls
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+
+# How template references resolve locally (logical id -> local physical name or value).
+LOCAL_REFS: dict[str, str] = {
+    "StayCertTable": "StayCert",
+    "FilesBucket": "staycert-files-local",
+    "BusinessTimezone": "America/Chicago",
+    "Stage": "local",
+}
+
+# Development defaults for every secret of the template (never used outside the local stack).
+LOCAL_SECRETS: dict[str, dict[str, Any]] = {}
+
+_INVOKE_LOCK = threading.RLock()  # one invocation at a time: handlers share this process's env
+
+
+@dataclass
+class Invocation:
+    function: str
+    event: dict[str, Any]
+    result: Any
+
+
+@dataclass
+class _StreamCursor:
+    iterators: dict[str, str] = field(default_factory=dict)
+
+
+class LocalStack:
+    """Start with ``start()`` (or as a context manager); ``url`` is the gateway's base URL."""
+
+    def __init__(
+        self,
+        port: int = 0,
+        moto_port: int = 0,
+        credly_url: str | None = None,
+        env_overrides: dict[str, str] | None = None,
+    ) -> None:
+        self._requested_port = port
+        self._env_overrides = env_overrides or {}
+        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
+        self._gateway: BaseWSGIServer | None = None
+        self._gateway_thread: threading.Thread | None = None
+        self.credly_url = credly_url
+        self.functions = tpl.functions()
+        self.routes = [(route, route.pattern()) for route in tpl.routes()]
+        self.invocations: list[Invocation] = []
+        self.dead_letters: list[dict[str, Any]] = []
+        self._stream = _StreamCursor()
+        self.refs = dict(LOCAL_REFS)  # grows with physical ids (queue URLs, stream ARNs) as provisioned
+        self._saved_env: dict[str, str | None] = {}
+        self.endpoint_url = ""
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def __enter__(self) -> LocalStack:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        self._moto.start()
+        host, port = self._moto.get_host_and_port()
+        self.endpoint_url = f"http://{host}:{port}"
+        # moto's backends live in this process; a second stack in it must not see the first one's data.
+        urlopen(Request_(f"{self.endpoint_url}/moto-api/reset", method="POST"), timeout=10).close()  # noqa: S310
+        self._set_env(self._base_env())
+        _reset_cached_clients()
+        self._provision()
+        self._gateway = make_server("127.0.0.1", self._requested_port, self._wsgi, threaded=True)
+        self._gateway_thread = threading.Thread(target=self._gateway.serve_forever, daemon=True)
+        self._gateway_thread.start()
+        log.info("local stack up: gateway %s, moto %s", self.url, self.endpoint_url)
+
+    def stop(self) -> None:
+        if self._gateway is not None:
+            self._gateway.shutdown()
+        self._moto.stop()
+        for name, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        _reset_cached_clients()
+
+    @property
+    def url(self) -> str:
+        assert self._gateway is not None, "start() first"
+        return f"http://127.0.0.1:{self._gateway.server_port}"
+
+    def _base_env(self) -> dict[str, str]:
+        env = {
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_METRICS_DISABLED": "true",
+            "POWERTOOLS_DEV": "false",
+        }
+        for function in self.functions.values():
+            for name, value in function.environment.items():
+                resolved = self.resolve(value)
+                if resolved is not None:
+                    env[name] = resolved
+        if self.credly_url:
+            env["CREDLY_BASE_URL"] = self.credly_url
+        return {**env, **self._env_overrides}
+
+    def _set_env(self, values: dict[str, str]) -> None:
+        for name, value in values.items():
+            self._saved_env.setdefault(name, os.environ.get(name))
+            os.environ[name] = value
+
+    def resolve(self, value: Any) -> str | None:
+        """A template value with !Ref / !GetAtt / !Sub resolved to local names (None if unknown)."""
+        if isinstance(value, str | int | float):
+            return str(value)
+        if isinstance(value, dict) and "Ref" in value:
+            return self.refs.get(value["Ref"])
+        if isinstance(value, dict) and "Fn::GetAtt" in value:
+            logical_id, attribute = value["Fn::GetAtt"]
+            return self.refs.get(f"{logical_id}.{attribute}")
+        return None
+
+    # ------------------------------------------------------------------ resources
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, endpoint_url=self.endpoint_url, region_name=REGION)  # type: ignore[call-overload]
+
+    def _provision(self) -> None:
+        dynamodb = self.client("dynamodb")
+        for logical_id, resource in tpl.resources().items():
+            kind = resource["Type"]
+            name = self.refs.get(logical_id, logical_id)
+            if kind == "AWS::DynamoDB::Table":
+                dynamodb.create_table(TableName=name, **tpl.table_definition(logical_id))
+            elif kind == "AWS::S3::Bucket":
+                self.client("s3").create_bucket(Bucket=name)
+            elif kind == "AWS::SQS::Queue":
+                url = self.client("sqs").create_queue(QueueName=name)["QueueUrl"]
+                self.refs[f"{logical_id}.QueueUrl"] = url
+            elif kind == "AWS::SecretsManager::Secret":
+                value = LOCAL_SECRETS.get(logical_id, {})
+                self.client("secretsmanager").create_secret(Name=name, SecretString=json.dumps(value))
+        self._open_streams()
+
+    def _open_streams(self) -> None:
+        streams = self.client("dynamodbstreams")
+        for logical_id, resource in tpl.resources().items():
+            if resource["Type"] != "AWS::DynamoDB::Table":
+                continue
+            table = self.client("dynamodb").describe_table(TableName=self.refs.get(logical_id, logical_id))
+            arn = table["Table"].get("LatestStreamArn")
+            if not arn:
+                continue
+            self.refs[f"{logical_id}.StreamArn"] = arn
+            for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
+                iterator = streams.get_shard_iterator(
+                    StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+                )["ShardIterator"]
+                self._stream.iterators[f"{arn}|{shard['ShardId']}"] = iterator
+
+    # ------------------------------------------------------------------ invocation
+
+    def invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
+        """Invoke a handler in-process, as Lambda would, then deliver what it wrote to the stream."""
+        function = self.functions[logical_id]
+        with _INVOKE_LOCK:
+            handler: Callable[[dict[str, Any], Any], Any] = getattr(
+                importlib.import_module(function.module), function.attribute
+            )
+            result = handler(event, _context(function))
+            self.invocations.append(Invocation(logical_id, event, result))
+            self.deliver_stream()
+        return result
+
+    def deliver_stream(self) -> int:
+        """Hand new stream records to every function subscribed to the table's stream."""
+        consumers = tpl.functions_with_event("DynamoDB")
+        if not consumers:
+            return 0
+        streams = self.client("dynamodbstreams")
+        delivered = 0
+        for cursor_key, iterator in list(self._stream.iterators.items()):
+            arn = cursor_key.split("|", 1)[0]
+            response = streams.get_records(ShardIterator=iterator)
+            self._stream.iterators[cursor_key] = response["NextShardIterator"]
+            records = [{**record, "eventSourceARN": arn} for record in response["Records"]]
+            if not records:
+                continue
+            for function, props in consumers:
+                self._deliver_batch(function.logical_id, records, props)
+            delivered += len(records)
+        return delivered
+
+    def _deliver_batch(self, logical_id: str, records: list[dict[str, Any]], props: dict[str, Any]) -> None:
+        """Deliver with partial-batch semantics: failed records are retried up to the template's
+        MaximumRetryAttempts, then kept in ``dead_letters`` (the on-failure queue's stand-in)."""
+        attempts_left = int(props.get("MaximumRetryAttempts", 2)) + 1
+        pending = _jsonable(records)
+        while pending and attempts_left > 0:
+            attempts_left -= 1
+            function = self.functions[logical_id]
+            handler = getattr(importlib.import_module(function.module), function.attribute)
+            result = handler({"Records": pending}, _context(function)) or {}
+            failed_ids = {item["itemIdentifier"] for item in result.get("batchItemFailures", [])}
+            pending = [r for r in pending if r["dynamodb"]["SequenceNumber"] in failed_ids]
+        self.dead_letters.extend(pending)
+
+    def fire_daily(self, day: date) -> list[Any]:
+        """Set the business clock to ``day`` and fire every scheduled function with ``{"date": day}``."""
+        os.environ[BUSINESS_DATE_ENV] = day.isoformat()
+        return [
+            self.invoke(function.logical_id, {"date": day.isoformat(), "source": "local"})
+            for function, _ in tpl.functions_with_event("ScheduleV2")
+        ]
+
+    def upload(self, key: str, body: bytes, content_type: str = "application/octet-stream") -> list[Any]:
+        """Store an object in the files bucket and deliver the S3 ObjectCreated event to subscribers."""
+        bucket = self.refs["FilesBucket"]
+        put = self.client("s3").put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
+        event = _s3_event(bucket, key, len(body), put["ETag"].strip('"'))
+        results = []
+        for function, props in tpl.functions_with_event("S3"):
+            if _matches_filter(key, props.get("Filter", {})):
+                results.append(self.invoke(function.logical_id, event))
+        return results
+
+    # ------------------------------------------------------------------ the gateway
+
+    def _wsgi(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterator[bytes]:
+        request = Request(environ)
+        try:
+            response = self._dispatch(request)
+        except Exception:  # the gateway's own 500, like API Gateway's on an integration failure
+            log.exception("local gateway: %s %s failed", request.method, request.path)
+            response = Response(
+                json.dumps({"message": "Internal Server Error"}), 500, mimetype="application/json"
+            )
+        return iter(response(environ, start_response))
+
+    def _dispatch(self, request: Request) -> Response:
+        path = request.path
+        if path == "/_local/daily" and request.method == "POST":
+            payload = request.get_json(silent=True) or {}
+            try:
+                day = date.fromisoformat(str(payload.get("date")))
+            except ValueError:
+                return _json_response(400, {"error": 'body must be {"date": "YYYY-MM-DD"}'})
+            results = self.fire_daily(day)
+            return _json_response(200, {"date": day.isoformat(), "results": _jsonable(results)})
+        if path.startswith("/_local/uploads/") and request.method == "PUT":
+            key = unquote(path.removeprefix("/_local/uploads/"))
+            results = self.upload(key, request.get_data(), request.content_type or "application/octet-stream")
+            return _json_response(200, {"key": key, "results": _jsonable(results)})
+        for route, pattern in self.routes:
+            match = pattern.match(path)
+            if match and route.method == request.method:
+                event = http_api_event(
+                    route,
+                    request.path,
+                    {k: unquote(v) for k, v in match.groupdict().items()},
+                    headers=dict(request.headers.items()),
+                    body=request.get_data(),
+                    query=request.query_string.decode("latin-1"),
+                    source_ip=request.remote_addr or "127.0.0.1",
+                )
+                result = self.invoke(route.function, event)
+                return _api_response(result)
+        return _json_response(404, {"message": "Not Found"})
+
+
+# ---------------------------------------------------------------------- event builders
+
+
+def _context(function: tpl.FunctionDef) -> Any:
+    return SimpleNamespace(
+        function_name=function.logical_id,
+        function_version="$LATEST",
+        invoked_function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function.logical_id}",
+        memory_limit_in_mb=512,
+        aws_request_id=str(uuid.uuid4()),
+        log_group_name=f"/aws/lambda/{function.logical_id}",
+        log_stream_name="local",
+        get_remaining_time_in_millis=lambda: 900_000,
+    )
+
+
+def _api_response(result: dict[str, Any]) -> Response:
+    body = result.get("body") or ""
+    data = base64.b64decode(body) if result.get("isBase64Encoded") else body.encode("utf-8")
+    response = Response(data, status=int(result.get("statusCode", 200)))
+    for name, value in (result.get("headers") or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def _json_response(status: int, body: Any) -> Response:
+    return Response(json.dumps(body), status=status, mimetype="application/json")
+
+
+def _s3_event(bucket: str, key: str, size: int, etag: str) -> dict[str, Any]:
+    return {
+        "Records": [
+            {
+                "eventVersion": "2.1",
+                "eventSource": "aws:s3",
+                "awsRegion": REGION,
+                "eventTime": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+                "eventName": "ObjectCreated:Put",
+                "s3": {
+                    "s3SchemaVersion": "1.0",
+                    "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
+                    "object": {
+                        "key": quote(key),
+                        "size": size,
+                        "eTag": etag,
+                        "sequencer": f"{time.time_ns():X}",
+                    },
+                },
+            }
+        ]
+    }
+
+
+def _matches_filter(key: str, s3_filter: dict[str, Any]) -> bool:
+    for rule in s3_filter.get("S3Key", {}).get("Rules", []):
+        name, value = rule["Name"].lower(), rule["Value"]
+        if (name == "prefix" and not key.startswith(value)) or (name == "suffix" and not key.endswith(value)):
+            return False
+    return True
+
+
+def _jsonable(value: Any) -> Any:
+    """Round-trip through JSON (stream records carry datetimes and Decimals from boto3)."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def _reset_cached_clients() -> None:
+    """Handlers cache clients and settings per process; the local stack changes their endpoint."""
+    from shared.config import settings
+    from shared.store import dynamo
+
+    dynamo.reset_default_client()
+    settings.get_settings.cache_clear()
+    settings.get_policy.cache_clear()
+
+
+@contextmanager
+def running(port: int = 0, credly_url: str | None = None, **env: str) -> Iterator[LocalStack]:
+    stack = LocalStack(port=port, credly_url=credly_url, env_overrides=env)
+    stack.start()
+    try:
+        yield stack
+    finally:
+        stack.stop()

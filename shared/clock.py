@@ -1,0 +1,31 @@
+"""The business clock: the one place that turns "now" into a business date.
+
+Business dates are calendar dates in the configured zone (BUSINESS_TIMEZONE). Tests and the local
+stack move the clock by setting ``STAYCERT_BUSINESS_DATE`` (ISO date); production leaves it unset.
+Signature timestamp checks must use ``wall_clock_seconds`` instead - they are about real time.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+BUSINESS_DATE_ENV = "STAYCERT_BUSINESS_DATE"
+
+
+def business_today(zone: ZoneInfo) -> date:
+    override = os.environ.get(BUSINESS_DATE_ENV)
+    if override:
+        return date.fromisoformat(override)
+    return datetime.now(zone).date()
+
+
+def business_date_of(moment: datetime, zone: ZoneInfo) -> date:
+    """The business date of an aware timestamp (e.g. a Stripe ``created`` or an xAPI ``timestamp``)."""
+    return moment.astimezone(zone).date()
+
+
+def wall_clock_seconds() -> int:
+    return int(time.time())

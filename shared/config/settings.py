@@ -1,0 +1,109 @@
+"""Settings validated at cold start: one pydantic model built from environment variables.
+
+A bad value fails the cold start with a message naming the variable, instead of surfacing later as
+a wrong lapse date. Every business knob ends up in ``RulesPolicy`` (see docs/rules.md).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from decimal import Decimal
+from functools import lru_cache
+from importlib import resources
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from shared.rules.policy import Category, CredentialSpec, RulesPolicy
+
+
+def _default_catalog() -> dict[str, dict[str, Any]]:
+    raw = json.loads(resources.files("shared.config").joinpath("credentials.json").read_text("utf-8"))
+    return {entry["code"]: entry for entry in raw["credentials"]}
+
+
+class Settings(BaseSettings):
+    """Environment variables (names are the upper-case field names)."""
+
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+
+    table_name: str = "StayCert"
+    bucket_name: str = "staycert-files"
+    business_timezone: str = "America/Chicago"
+    # JSON objects merged over the published catalog, e.g. {"RMA": {"ccp_points": 32}}
+    credentials: Annotated[dict[str, dict[str, Any]], NoDecode] = Field(default_factory=dict)
+    badge_template_ids: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
+    ccp_late_reporting_days: int = Field(default=90, ge=0, le=3650)
+    lapse_after_overdue_years: int = Field(default=3, ge=1, le=50)
+    ccp_mandatory_from: date = date(2006, 1, 1)
+    employment_points_until: date = date(2020, 12, 31)
+    ccp_category_caps: Annotated[dict[Category, Decimal], NoDecode] = Field(default_factory=dict)
+    ccp_recert_max_lapsed_years: int = Field(default=10, ge=0, le=100)
+    renewal_notice_days_before: int = Field(default=60, ge=0, le=365)
+    renewal_notice_days_after: int = Field(default=30, ge=0, le=365)
+    audit_rate: Decimal = Field(default=Decimal("0.10"), ge=0, le=1)
+    audit_draw_date: str = Field(default="01-15", pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")
+    audit_deadline_days: int = Field(default=60, ge=1, le=365)
+
+    @field_validator("credentials", "badge_template_ids", "ccp_category_caps", mode="before")
+    @classmethod
+    def _json_object(cls, value: object) -> object:
+        if isinstance(value, str):
+            if not value.strip():
+                return {}
+            parsed = json.loads(value)
+            if not isinstance(parsed, dict):
+                raise ValueError("must be a JSON object")
+            return parsed
+        return value
+
+    @field_validator("business_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(f"unknown time zone {value!r}") from error
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.business_timezone)
+
+    def policy(self) -> RulesPolicy:
+        catalog = _default_catalog()
+        for code, override in self.credentials.items():
+            catalog[code.upper()] = {**catalog.get(code.upper(), {"code": code.upper()}), **override}
+        specs: dict[str, CredentialSpec] = {}
+        for code, entry in catalog.items():
+            template = self.badge_template_ids.get(code, entry.get("badge_template_id"))
+            specs[code] = CredentialSpec(**{**entry, "badge_template_id": template})
+        month, day = (int(part) for part in self.audit_draw_date.split("-"))
+        return RulesPolicy(
+            credentials=specs,
+            late_reporting_days=self.ccp_late_reporting_days,
+            lapse_after_overdue_years=self.lapse_after_overdue_years,
+            ccp_mandatory_from=self.ccp_mandatory_from,
+            employment_points_until=self.employment_points_until,
+            category_caps=self.ccp_category_caps,
+            ccp_recert_max_lapsed_years=self.ccp_recert_max_lapsed_years,
+            renewal_notice_days_before=self.renewal_notice_days_before,
+            renewal_notice_days_after=self.renewal_notice_days_after,
+            audit_rate=self.audit_rate,
+            audit_month_day=(month, day),
+            audit_deadline_days=self.audit_deadline_days,
+        )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (cached; tests call ``get_settings.cache_clear()``)."""
+    return Settings()
+
+
+@lru_cache(maxsize=1)
+def get_policy() -> RulesPolicy:
+    return get_settings().policy()

@@ -1,0 +1,38 @@
+"""Domain errors. Each carries the HTTP status it maps to; handlers map them in one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    status_code = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def body(self) -> dict[str, Any]:
+        return {"error": self.code, "message": self.message, **self.details}
+
+
+class NotFound(DomainError):
+    status_code = 404
+    code = "not_found"
+
+
+class UnknownCredential(DomainError):
+    status_code = 400
+    code = "unknown_credential"
+
+
+class Conflict(DomainError):
+    status_code = 409
+    code = "conflict"
+
+
+class Unprocessable(DomainError):
+    status_code = 422
+    code = "unprocessable"

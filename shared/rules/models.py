@@ -1,0 +1,211 @@
+"""Immutable domain models: the facts the rules read and the status they compute.
+
+Facts are things that happened, each with a deterministic ``key`` derived from its source (a Stripe
+PaymentIntent id, an xAPI statement or course id, a CSV file and row). ``recorded_on`` is the business
+date the fact reached us: the rules ignore facts recorded after the date they evaluate, which makes
+status a pure function of (facts, date) and lets a past date be re-evaluated exactly.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+
+from shared.rules.policy import Category
+
+
+def _number(value: Decimal) -> int | float:
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+# Points are exact decimals in the rules and plain JSON numbers on the wire.
+Points = Annotated[Decimal, PlainSerializer(_number, return_type=int | float, when_used="json")]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Standing(StrEnum):
+    ACTIVE = "active"
+    DELINQUENT = "delinquent"
+    LAPSED = "lapsed"
+
+
+class Reason(StrEnum):
+    """Why a certification is not simply active."""
+
+    FEE_OVERDUE = "fee_overdue"
+    CCP_INCOMPLETE = "ccp_incomplete"
+    FEE_UNPAID_3_YEARS = "fee_unpaid_lapse"
+    CCP_NOT_DOCUMENTED = "ccp_lapse"
+    AUDIT_FAILED = "audit_failed"
+    AUDIT_DEADLINE_MISSED = "audit_deadline_missed"
+
+
+class RecertMethod(StrEnum):
+    CCP = "ccp"
+    EXAM = "exam"
+
+
+class Certification(_Frozen):
+    """A (member, credential) pair as the roster reports it."""
+
+    credential: str
+    certified_on: date
+
+
+class FactBase(_Frozen):
+    key: str = Field(min_length=1)
+    recorded_on: date
+
+
+class FeePayment(FactBase):
+    """A settled payment for one credential (annual fee or recertification fee)."""
+
+    kind: Literal["payment"] = "payment"
+    credential: str
+    purpose: Literal["annual_fee", "recertification"]
+    paid_on: date
+    amount_cents: int = Field(ge=0)
+    application_id: str | None = None
+
+
+class PaymentReversal(FactBase):
+    """A refund or dispute that uncredits ``payment_key`` (keyed by the refund/dispute id)."""
+
+    kind: Literal["payment_reversal"] = "payment_reversal"
+    payment_key: str
+    reason: Literal["refund", "dispute"]
+    reversed_on: date
+
+
+class ReversalWithdrawn(FactBase):
+    """A dispute closed in our favour: the reversal ``reversal_key`` no longer applies."""
+
+    kind: Literal["reversal_withdrawn"] = "reversal_withdrawn"
+    reversal_key: str
+    withdrawn_on: date
+
+
+class CeCompletion(FactBase):
+    """A completed CE activity. ``points``/``category`` are None while the activity is unmapped
+    (not yet in the catalog); the catalog passed to the rules fills them in."""
+
+    kind: Literal["ce"] = "ce"
+    activity_id: str
+    completed_on: date
+    points: Points | None = Field(default=None, ge=0)
+    category: Category | None = None
+    source: str = "manual"
+
+
+class CeVoid(FactBase):
+    """Reverses the CE completion ``completion_key`` (an xAPI ``voided`` statement)."""
+
+    kind: Literal["ce_void"] = "ce_void"
+    completion_key: str
+
+
+class AuditDrawn(FactBase):
+    kind: Literal["audit_drawn"] = "audit_drawn"
+    audit_id: str
+    credential: str
+    cycle_start: date
+    cycle_end: date
+    drawn_on: date
+    deadline: date
+    seed: str
+
+
+class AuditDecided(FactBase):
+    kind: Literal["audit_decided"] = "audit_decided"
+    audit_id: str
+    credential: str
+    outcome: Literal["passed", "failed"]
+    decided_on: date
+    reason: str = ""
+
+
+class Recertified(FactBase):
+    """Recertification completed: the certification restarts on ``completed_on`` (new cycle, new
+    fee anniversaries)."""
+
+    kind: Literal["recertified"] = "recertified"
+    credential: str
+    completed_on: date
+    method: RecertMethod
+    application_id: str
+
+
+Fact = Annotated[
+    FeePayment
+    | PaymentReversal
+    | ReversalWithdrawn
+    | CeCompletion
+    | CeVoid
+    | AuditDrawn
+    | AuditDecided
+    | Recertified,
+    Field(discriminator="kind"),
+]
+
+
+class ActivitySpec(_Frozen):
+    """An approved CE activity from the catalog."""
+
+    activity_id: str
+    title: str
+    category: Category
+    points: Points = Field(gt=0)
+    provider_id: str
+
+
+# ---------------------------------------------------------------- results
+
+
+class FeeStatus(_Frozen):
+    paid_through: date
+    next_due: date  # first day of the anniversary month of the earliest unpaid fee
+    overdue_since: date | None  # the day after that month ended, when today is past it
+    fees_paid: int
+    amount_due_cents: int  # the annual fee of the earliest unpaid fee year
+
+
+class CcpStatus(_Frozen):
+    mandatory: bool
+    required: int
+    cycle_number: int
+    cycle_start: date
+    cycle_end: date  # last day of the cycle (inclusive)
+    earned: Points
+    remaining: Points
+    by_category: dict[str, Points]
+
+
+class RecertificationStatus(_Frozen):
+    required: bool
+    allowed_methods: tuple[RecertMethod, ...]
+
+
+class CertificationStatus(_Frozen):
+    credential: str
+    status: Standing
+    reasons: tuple[Reason, ...]
+    certified_on: date
+    fees: FeeStatus
+    ccp: CcpStatus
+    recertification: RecertificationStatus
+    lapsed_on: date | None
+
+
+class ActivityDecision(_Frozen):
+    """Whether a CE activity counts for a certification (R3), and why not."""
+
+    accepted: bool
+    reason: str | None = None
+    cycle_start: date | None = None

@@ -1,0 +1,80 @@
+"""Configuration the rules depend on, as an immutable value passed into every rule.
+
+The defaults here are the association's published figures; ``shared.config`` builds the policy
+from environment variables so each knob can be overridden without a code change.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Category(StrEnum):
+    """CCP point categories (R3)."""
+
+    PROFESSIONAL_EDUCATION = "professional_education"
+    FORMAL_EDUCATION = "formal_education"
+    EMPLOYMENT = "employment"
+    AUTHORSHIP = "authorship"
+    INSTRUCTIONAL_PRESENTATION = "instructional_presentation"
+    ORGANIZATIONAL_PARTICIPATION = "organizational_participation"
+
+
+class CredentialSpec(BaseModel):
+    """One credential of the catalog: points per 3-year cycle, annual fee, Credly badge template."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    code: str
+    name: str
+    ccp_points: int = Field(gt=0)
+    annual_fee_cents: int = Field(gt=0)
+    recertification_fee_cents: int = Field(gt=0)
+    badge_template_id: str | None = None
+    aliases: tuple[str, ...] = ()
+
+
+class RulesPolicy(BaseModel):
+    """Every business-rule knob. See docs/rules.md for the sentence each one implements."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    credentials: dict[str, CredentialSpec]
+    cycle_years: int = 3
+    late_reporting_days: int = 90  # CCP_LATE_REPORTING_DAYS (R5)
+    lapse_after_overdue_years: int = 3  # LAPSE_AFTER_OVERDUE_YEARS (R7a)
+    ccp_mandatory_from: date = date(2006, 1, 1)  # CCP_MANDATORY_FROM (R7b)
+    employment_points_until: date = date(2020, 12, 31)  # EMPLOYMENT_POINTS_UNTIL (R3)
+    category_caps: dict[Category, Decimal] = Field(default_factory=dict)  # CCP_CATEGORY_CAPS (R3)
+    ccp_recert_max_lapsed_years: int = 10  # CCP_RECERT_MAX_LAPSED_YEARS (R8)
+    renewal_notice_days_before: int = 60  # renewal notices (issue: renewal)
+    renewal_notice_days_after: int = 30
+    ccp_notice_days_before_end: tuple[int, ...] = (180, 90, 30)
+    audit_rate: Decimal = Decimal("0.10")
+    audit_month_day: tuple[int, int] = (1, 15)  # AUDIT_DRAW_DATE (MM-DD), each January by default
+    audit_deadline_days: int = 60
+
+    def credential(self, code: str) -> CredentialSpec:
+        """The spec for a credential code or alias; KeyError if unknown."""
+        canonical = self.canonical_code(code)
+        if canonical is None:
+            raise KeyError(code)
+        return self.credentials[canonical]
+
+    def canonical_code(self, code: str) -> str | None:
+        """Resolve a code or alias (``MT`` -> ``MLS``), case-insensitively; None if unknown."""
+        wanted = code.strip().upper()
+        if wanted in self.credentials:
+            return wanted
+        for spec in self.credentials.values():
+            if wanted in spec.aliases:
+                return spec.code
+        return None
+
+    @property
+    def known_codes(self) -> list[str]:
+        return sorted(self.credentials)

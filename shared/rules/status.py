@@ -1,0 +1,392 @@
+"""R4-R8 and the public entry point :func:`evaluate`.
+
+Status is a pure function of (certification, set of facts, date, policy, catalog). ``evaluate``
+filters and de-duplicates the facts itself, so the caller may pass everything it loaded for the
+member partition, in any order, duplicates included.
+
+Lapse (R7) is *sticky*: each lapse condition is judged on the facts as they stood on the day it
+would take effect (facts recorded by that day, events dated before it), so a fact recorded later can
+make a lapse appear with an earlier date but can never undo one. Only a ``Recertified`` fact starts
+a new epoch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date
+from decimal import Decimal
+from typing import TypeVar
+
+from shared.rules.cycles import (
+    CreditedActivity,
+    Cycle,
+    Tally,
+    activity_rejection,
+    current_cycle,
+    cycle_number,
+    late_window_end,
+    previous_cycle_in_window,
+    tally,
+)
+from shared.rules.dates import add_years, day_after
+from shared.rules.fees import fee_overdue_from, fee_status
+from shared.rules.models import (
+    ActivityDecision,
+    ActivitySpec,
+    AuditDecided,
+    AuditDrawn,
+    CcpStatus,
+    CeCompletion,
+    Certification,
+    CertificationStatus,
+    CeVoid,
+    Fact,
+    FeePayment,
+    PaymentReversal,
+    Reason,
+    RecertificationStatus,
+    Recertified,
+    RecertMethod,
+    ReversalWithdrawn,
+    Standing,
+)
+from shared.rules.policy import Category, RulesPolicy
+
+_F = TypeVar("_F")
+_REASON_ORDER = {reason: i for i, reason in enumerate(Reason)}
+
+
+# ---------------------------------------------------------------- fact selection
+
+
+def visible_facts(facts: Iterable[Fact], as_of: date) -> list[Fact]:
+    """Facts recorded on or before ``as_of``, one per (kind, key).
+
+    When a key occurs more than once (a redelivery recorded on a later day), the earliest-recorded
+    version wins; ties are broken by content, so the choice never depends on input order.
+    """
+    chosen: dict[tuple[str, str], tuple[date, str, Fact]] = {}
+    for fact in facts:
+        if fact.recorded_on > as_of:
+            continue
+        rank = (fact.recorded_on, fact.model_dump_json())
+        ident = (fact.kind, fact.key)
+        kept = chosen.get(ident)
+        if kept is None:
+            chosen[ident] = (*rank, fact)
+    return [entry[2] for entry in chosen.values()]
+
+
+def _of_type(facts: Iterable[Fact], kind: type[_F]) -> list[_F]:
+    return [f for f in facts if isinstance(f, kind)]
+
+
+def _same_credential(a: str, b: str, policy: RulesPolicy | None) -> bool:
+    if policy is not None:
+        ca, cb = policy.canonical_code(a), policy.canonical_code(b)
+        if ca is not None or cb is not None:
+            return ca == cb
+    return a.strip().upper() == b.strip().upper()
+
+
+def effective_certified_on(
+    cert: Certification, facts: Sequence[Fact], as_of: date, policy: RulesPolicy | None = None
+) -> date:
+    """Start of the current epoch: the roster date, or the latest recertification of this credential
+    completed and recorded on or before ``as_of`` (whichever is later). ``policy`` resolves aliases
+    (``MT`` = ``MLS``); without it credential codes are compared case-insensitively."""
+    recertified = [
+        f.completed_on
+        for f in _of_type(facts, Recertified)
+        if f.recorded_on <= as_of
+        and f.completed_on <= as_of
+        and _same_credential(f.credential, cert.credential, policy)
+    ]
+    return max([cert.certified_on, *recertified])
+
+
+def effective_payment_keys(
+    payments: Iterable[FeePayment],
+    reversals: Iterable[PaymentReversal],
+    withdrawals: Iterable[ReversalWithdrawn],
+    known_on: date,
+) -> set[str]:
+    """Keys of payments recorded by ``known_on`` that no reversal known by then uncredits.
+
+    A reversal stops applying once a ``ReversalWithdrawn`` for it (a dispute won) is known.
+    """
+    withdrawn = {w.reversal_key for w in withdrawals if w.recorded_on <= known_on}
+    reversed_keys = {r.payment_key for r in reversals if r.recorded_on <= known_on and r.key not in withdrawn}
+    return {p.key for p in payments if p.recorded_on <= known_on and p.key not in reversed_keys}
+
+
+def unmapped_activity_ids(facts: Sequence[Fact]) -> set[str]:
+    """Activity ids of CE completions that still need the catalog (points or category missing)."""
+    return {f.activity_id for f in _of_type(facts, CeCompletion) if f.points is None or f.category is None}
+
+
+def _credit(
+    completions: Iterable[CeCompletion], catalog: Mapping[str, ActivitySpec] | None
+) -> list[CreditedActivity]:
+    """Resolve points/category: the completion's own values, else the catalog's; unresolved → 0."""
+    credited: list[CreditedActivity] = []
+    for c in completions:
+        spec = (catalog or {}).get(c.activity_id)
+        points = c.points if c.points is not None else (spec.points if spec else None)
+        category = c.category if c.category is not None else (spec.category if spec else None)
+        if points is None or category is None:
+            continue
+        credited.append(
+            CreditedActivity(
+                key=c.key,
+                completed_on=c.completed_on,
+                recorded_on=c.recorded_on,
+                points=points,
+                category=category,
+            )
+        )
+    return credited
+
+
+# ---------------------------------------------------------------- per-epoch evaluation
+
+
+class _Epoch:
+    """The facts of one certification epoch, already filtered to what is visible on ``as_of``."""
+
+    def __init__(
+        self,
+        cert: Certification,
+        facts: Sequence[Fact],
+        as_of: date,
+        policy: RulesPolicy,
+        catalog: Mapping[str, ActivitySpec] | None,
+    ) -> None:
+        self.policy = policy
+        self.as_of = as_of
+        self.spec = policy.credential(cert.credential)
+        code = self.spec.code
+        visible = visible_facts(facts, as_of)
+        self.start = effective_certified_on(cert, visible, as_of, policy)
+        start = self.start
+
+        def mine(credential: str) -> bool:
+            return _same_credential(credential, code, policy)
+
+        self.payments = [
+            p
+            for p in _of_type(visible, FeePayment)
+            if mine(p.credential) and p.purpose == "annual_fee" and p.paid_on >= start
+        ]
+        self.reversals = _of_type(visible, PaymentReversal)
+        self.withdrawals = _of_type(visible, ReversalWithdrawn)
+        self.credited = _credit(
+            (c for c in _of_type(visible, CeCompletion) if c.completed_on >= start), catalog
+        )
+        self.void_known_from: dict[str, date] = {}
+        for v in _of_type(visible, CeVoid):
+            known = self.void_known_from.get(v.completion_key)
+            if known is None or v.recorded_on < known:
+                self.void_known_from[v.completion_key] = v.recorded_on
+        self.drawn = [a for a in _of_type(visible, AuditDrawn) if mine(a.credential) and a.drawn_on >= start]
+        self.decided = [d for d in _of_type(visible, AuditDecided) if mine(d.credential)]
+        self.mandatory = start >= policy.ccp_mandatory_from
+        self.required = self.spec.ccp_points
+
+    # -- CCP
+
+    def tally(self, cycle: Cycle, known_on: date) -> Tally:
+        """Cycle tally from activities completed and recorded by ``known_on`` and not voided by then."""
+        return tally(
+            (
+                a
+                for a in self.credited
+                if a.recorded_on <= known_on
+                and a.completed_on <= known_on
+                and not self._voided(a.key, known_on)
+            ),
+            cycle,
+            self.policy,
+        )
+
+    def _voided(self, key: str, known_on: date) -> bool:
+        known = self.void_known_from.get(key)
+        return known is not None and known <= known_on
+
+    def short(self, cycle: Cycle, known_on: date) -> bool:
+        return self.tally(cycle, known_on).earned < self.required
+
+    # -- R7 lapse conditions: (date the lapse takes effect, reason)
+
+    def fee_lapse(self) -> date | None:
+        """R7(a) fee rule: the first day on which the earliest unpaid fee had been overdue
+        ``lapse_after_overdue_years``, judged on payments paid before that day and facts recorded
+        by it."""
+        years = self.policy.lapse_after_overdue_years
+        thresholds: list[date] = []
+        k = 1
+        while (t := add_years(fee_overdue_from(self.start, k), years)) <= self.as_of:
+            thresholds.append(t)
+            k += 1
+        if not thresholds:
+            return None
+        first = thresholds[0]
+        # The lapse predicate only changes on a threshold or when a fact becomes known/paid.
+        candidates = set(thresholds)
+        candidates.update(f.recorded_on for f in (*self.payments, *self.reversals, *self.withdrawals))
+        candidates.update(day_after(p.paid_on) for p in self.payments)
+        for day in sorted(c for c in candidates if first <= c <= self.as_of):
+            if self._fee_lapsed_on(day, years):
+                return day
+        return None
+
+    def _fee_lapsed_on(self, day: date, years: int) -> bool:
+        effective = effective_payment_keys(self.payments, self.reversals, self.withdrawals, day)
+        paid = len({p.key for p in self.payments if p.key in effective and p.paid_on < day})
+        return add_years(fee_overdue_from(self.start, paid + 1), years) <= day
+
+    def ccp_lapse(self) -> date | None:
+        """R7(a) CCP rule: the first day after an ended cycle's late window on which that cycle is
+        short (points recorded within the window, voids known by that day)."""
+        if not self.mandatory:
+            return None
+        earliest: date | None = None
+        n = 1
+        while True:
+            cycle = cycle_number(self.start, n, self.policy)
+            opens = day_after(late_window_end(cycle, self.policy))
+            if opens > self.as_of or (earliest is not None and opens >= earliest):
+                break
+            candidates = {opens} | {d for d in self.void_known_from.values() if opens < d <= self.as_of}
+            for day in sorted(candidates):
+                if earliest is not None and day >= earliest:
+                    break
+                if self.short(cycle, day):
+                    earliest = day
+                    break
+            n += 1
+        return earliest
+
+    def audit_lapses(self) -> list[tuple[date, Reason]]:
+        """R7(c): a failed decision lapses on its decision date; an audit with no decision dated on
+        or before its deadline (and recorded by the day after it) lapses the day after the deadline."""
+        found: list[tuple[date, Reason]] = [
+            (d.decided_on, Reason.AUDIT_FAILED)
+            for d in self.decided
+            if d.outcome == "failed" and self.start <= d.decided_on <= self.as_of
+        ]
+        for audit in self.drawn:
+            missed_on = day_after(audit.deadline)
+            if missed_on > self.as_of:
+                continue
+            answered = any(
+                d.audit_id == audit.audit_id and d.decided_on <= audit.deadline and d.recorded_on <= missed_on
+                for d in self.decided
+            )
+            if not answered:
+                found.append((missed_on, Reason.AUDIT_DEADLINE_MISSED))
+        return found
+
+    def lapse(self) -> tuple[date | None, tuple[Reason, ...]]:
+        """Earliest lapse date and the reasons that took effect on that day."""
+        found = self.audit_lapses()
+        fee_day = self.fee_lapse()
+        if fee_day is not None:
+            found.append((fee_day, Reason.FEE_UNPAID_3_YEARS))
+        ccp_day = self.ccp_lapse()
+        if ccp_day is not None:
+            found.append((ccp_day, Reason.CCP_NOT_DOCUMENTED))
+        if not found:
+            return None, ()
+        lapsed_on = min(day for day, _ in found)
+        reasons = sorted({r for day, r in found if day == lapsed_on}, key=_REASON_ORDER.__getitem__)
+        return lapsed_on, tuple(reasons)
+
+
+def _ccp_status(epoch: _Epoch, cycle: Cycle) -> CcpStatus:
+    result = epoch.tally(cycle, epoch.as_of)
+    return CcpStatus(
+        mandatory=epoch.mandatory,
+        required=epoch.required,
+        cycle_number=cycle.number,
+        cycle_start=cycle.start,
+        cycle_end=cycle.end,
+        earned=result.earned,
+        remaining=max(Decimal(0), Decimal(epoch.required) - result.earned),
+        by_category=result.by_category,
+    )
+
+
+def recertification_paths(lapsed_on: date | None, as_of: date, policy: RulesPolicy) -> RecertificationStatus:
+    """R8: lapsed → exam always; CCP too while less than ``ccp_recert_max_lapsed_years`` have passed."""
+    if lapsed_on is None:
+        return RecertificationStatus(required=False, allowed_methods=())
+    if as_of < add_years(lapsed_on, policy.ccp_recert_max_lapsed_years):
+        return RecertificationStatus(required=True, allowed_methods=(RecertMethod.CCP, RecertMethod.EXAM))
+    return RecertificationStatus(required=True, allowed_methods=(RecertMethod.EXAM,))
+
+
+def evaluate(
+    cert: Certification,
+    facts: Sequence[Fact],
+    as_of: date,
+    policy: RulesPolicy,
+    catalog: Mapping[str, ActivitySpec] | None = None,
+) -> CertificationStatus:
+    """The certification's status on ``as_of`` (R1-R8). Raises KeyError for an unknown credential."""
+    epoch = _Epoch(cert, facts, as_of, policy, catalog)
+    effective = effective_payment_keys(epoch.payments, epoch.reversals, epoch.withdrawals, as_of)
+    fees = fee_status(
+        epoch.start,
+        epoch.spec.annual_fee_cents,
+        [p for p in epoch.payments if p.key in effective],
+        as_of,
+    )
+
+    # R5: while the late window of the just-ended cycle is open and it is short, report that cycle.
+    ended = previous_cycle_in_window(epoch.start, as_of, policy)
+    ended_short = ended is not None and epoch.short(ended, as_of)
+    shown = ended if ended is not None and ended_short else current_cycle(epoch.start, as_of, policy)
+    ccp = _ccp_status(epoch, shown)
+
+    lapsed_on, lapse_reasons = epoch.lapse()
+    if lapsed_on is not None:
+        standing, reasons = Standing.LAPSED, lapse_reasons
+    else:
+        pending: list[Reason] = []
+        if fees.overdue_since is not None:
+            pending.append(Reason.FEE_OVERDUE)
+        if ended_short and epoch.mandatory:
+            pending.append(Reason.CCP_INCOMPLETE)
+        standing = Standing.DELINQUENT if pending else Standing.ACTIVE
+        reasons = tuple(pending)
+
+    return CertificationStatus(
+        credential=cert.credential,
+        status=standing,
+        reasons=reasons,
+        certified_on=epoch.start,
+        fees=fees,
+        ccp=ccp,
+        recertification=recertification_paths(lapsed_on, as_of, policy),
+        lapsed_on=lapsed_on,
+    )
+
+
+def decide_activity(  # noqa: PLR0917 - public signature fixed by callers
+    cert: Certification,
+    facts: Sequence[Fact],
+    completed_on: date,
+    category: Category,
+    as_of: date,
+    policy: RulesPolicy,
+) -> ActivityDecision:
+    """R3: does an activity completed on ``completed_on`` count when reported on ``as_of``?
+
+    The cycle being reported is the current one, or the just-ended one while R5's window is open.
+    Checks, in order: completed after ``as_of``; before the reporting cycle's start (which covers
+    "before the certification date"); employment after the employment cut-off.
+    """
+    start = effective_certified_on(cert, visible_facts(facts, as_of), as_of, policy)
+    reason, cycle = activity_rejection(start, completed_on, Category(category), as_of, policy)
+    return ActivityDecision(accepted=reason is None, reason=reason, cycle_start=cycle.start)

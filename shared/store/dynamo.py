@@ -1,0 +1,48 @@
+"""Low-level DynamoDB plumbing shared by the repositories: the client, (de)serialisation."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+import boto3
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.config import Config
+from pydantic import BaseModel
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+# Standard retry mode backs off on throttling; the SDK default (legacy) retries less sensibly.
+CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=3, read_timeout=10)
+
+_client: Any = None
+
+
+def default_client() -> Any:
+    """One DynamoDB client per process, created on first use (not at import time)."""
+    global _client  # noqa: PLW0603 - a lazily created, process-wide client is the point
+    if _client is None:
+        _client = boto3.client("dynamodb", config=CLIENT_CONFIG)
+    return _client
+
+
+def reset_default_client() -> None:
+    """Forget the cached client (tests switch endpoints between moto instances)."""
+    global _client  # noqa: PLW0603
+    _client = None
+
+
+def json_body(model: BaseModel) -> Any:
+    """A model as DynamoDB-safe plain data: JSON types, with Decimals instead of floats."""
+    return json.loads(model.model_dump_json(), parse_float=Decimal)
+
+
+def to_item(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: _serializer.serialize(value) for name, value in values.items() if value is not None}
+
+
+def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: _deserializer.deserialize(value) for name, value in item.items()}

@@ -1,0 +1,220 @@
+"""The member repository: one member partition = one aggregate (profile, certifications, facts).
+
+Writes of facts are idempotent by construction: the item key is derived from the fact's source, and
+the put is conditional on the key not existing, so a redelivered event costs one failed conditional
+write and changes nothing (DESIGN.md, data principles 1 and 3).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+from typing import Any
+
+from botocore.exceptions import ClientError
+from pydantic import TypeAdapter
+
+from shared.rules.models import Fact
+from shared.store import keys
+from shared.store.dynamo import default_client, from_item, json_body, to_item
+from shared.store.records import CertificationRecord, EventRecord, MemberProfile, MemberRecord
+
+_FACT_ADAPTER: TypeAdapter[Fact] = TypeAdapter(Fact)
+_BATCH_WRITE_LIMIT = 25
+
+
+class WriteOutcome(StrEnum):
+    CREATED = "created"
+    DUPLICATE = "duplicate"  # same key, same content: nothing changed
+    CONFLICT = "conflict"  # same key, different content
+
+
+@dataclass(frozen=True)
+class DueCertification:
+    member_id: str
+    credential: str
+    due_on: date
+
+
+def _fact_key(fact: Fact) -> tuple[str, str]:
+    return fact.kind, fact.key
+
+
+class MemberRepository:
+    """DynamoDB access for member partitions. ``client`` defaults to the process-wide client."""
+
+    def __init__(self, table_name: str, client: Any = None) -> None:
+        self.table_name = table_name
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        return self._client if self._client is not None else default_client()
+
+    # ------------------------------------------------------------------ reads
+
+    def load(self, member_id: str) -> MemberRecord | None:
+        """The whole member partition in one (paginated) Query; None if the member is unknown."""
+        items = list(self._query_partition(member_id))
+        profile: MemberProfile | None = None
+        certifications: dict[str, CertificationRecord] = {}
+        facts: list[Fact] = []
+        events: list[EventRecord] = []
+        for item in items:
+            sort_key: str = item[keys.SK]
+            if sort_key == keys.PROFILE_SK:
+                profile = MemberProfile.model_validate(item["body"])
+            elif sort_key.startswith(keys.CERT_PREFIX):
+                record = CertificationRecord.model_validate(item["body"])
+                certifications[record.credential] = record
+            elif sort_key.startswith(keys.FACT_PREFIX):
+                facts.append(_FACT_ADAPTER.validate_python(item["body"]))
+            elif sort_key.startswith(keys.EVENT_PREFIX):
+                events.append(EventRecord.model_validate(item["body"]))
+        if profile is None:
+            return None
+        return MemberRecord(
+            profile=profile, certifications=certifications, facts=tuple(facts), events=tuple(events)
+        )
+
+    def _query_partition(self, member_id: str) -> Iterator[dict[str, Any]]:
+        paginator = self.client.get_paginator("query")
+        pages = paginator.paginate(
+            TableName=self.table_name,
+            KeyConditionExpression="#pk = :pk",
+            ExpressionAttributeNames={"#pk": keys.PK},
+            ExpressionAttributeValues={":pk": {"S": keys.member_pk(member_id)}},
+        )
+        for page in pages:
+            for item in page["Items"]:
+                yield from_item(item)
+
+    def due_on(self, day: date) -> Iterator[DueCertification]:
+        """Certifications whose next action date is ``day`` (the sparse DueIndex), paginated."""
+        paginator = self.client.get_paginator("query")
+        pages = paginator.paginate(
+            TableName=self.table_name,
+            IndexName=keys.DUE_INDEX,
+            KeyConditionExpression="#due = :due",
+            ExpressionAttributeNames={"#due": keys.DUE_PK},
+            ExpressionAttributeValues={":due": {"S": keys.due_pk(day)}},
+        )
+        for page in pages:
+            for raw in page["Items"]:
+                item = from_item(raw)
+                yield DueCertification(member_id=item["member_id"], credential=item["credential"], due_on=day)
+
+    # ----------------------------------------------------------------- writes
+
+    def save_member(
+        self,
+        profile: MemberProfile,
+        certifications: Sequence[CertificationRecord],
+        previous_email: str | None = None,
+    ) -> None:
+        """Write the profile and certification rows in one transaction (all or nothing)."""
+        pk = keys.member_pk(profile.member_id)
+        writes: list[dict[str, Any]] = [
+            {
+                "Put": {
+                    "TableName": self.table_name,
+                    "Item": to_item(
+                        {
+                            keys.PK: pk,
+                            keys.SK: keys.PROFILE_SK,
+                            keys.EMAIL_PK: keys.email_pk(str(profile.email)),
+                            "member_id": profile.member_id,
+                            "body": json_body(profile),
+                        }
+                    ),
+                }
+            }
+        ]
+        writes.extend(
+            {"Put": {"TableName": self.table_name, "Item": self._cert_item(profile.member_id, c)}}
+            for c in certifications
+        )
+        self.client.transact_write_items(TransactItems=writes)
+
+    def _cert_item(self, member_id: str, record: CertificationRecord) -> dict[str, Any]:
+        values: dict[str, Any] = {
+            keys.PK: keys.member_pk(member_id),
+            keys.SK: keys.cert_sk(record.credential),
+            "member_id": member_id,
+            "credential": record.credential,
+            "body": json_body(record),
+        }
+        if record.due_on is not None:
+            values[keys.DUE_PK] = keys.due_pk(record.due_on)
+            values[keys.DUE_SK] = keys.due_sk(member_id, record.credential)
+        return to_item(values)
+
+    def set_due(self, member_id: str, record: CertificationRecord) -> None:
+        """Move a certification to its next action date (the scheduler's lazy bookkeeping)."""
+        self.client.put_item(TableName=self.table_name, Item=self._cert_item(member_id, record))
+
+    def record_fact(self, member_id: str, fact: Fact) -> WriteOutcome:
+        kind, key = _fact_key(fact)
+        return self._put_once(member_id, keys.fact_sk(kind, key), json_body(fact), kind)
+
+    def record_event(self, member_id: str, event: EventRecord) -> WriteOutcome:
+        return self._put_once(member_id, keys.event_sk(event.kind, event.key), json_body(event), event.kind)
+
+    def _put_once(self, member_id: str, sort_key: str, body: dict[str, Any], kind: str) -> WriteOutcome:
+        """Conditional put: the deterministic key is the dedup marker. One request either way."""
+        item = to_item({keys.PK: keys.member_pk(member_id), keys.SK: sort_key, "kind": kind, "body": body})
+        try:
+            self.client.put_item(
+                TableName=self.table_name,
+                Item=item,
+                ConditionExpression="attribute_not_exists(#pk)",
+                ExpressionAttributeNames={"#pk": keys.PK},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            existing = from_item(error.response.get("Item") or {})  # type: ignore[arg-type]
+            if existing.get("body") in (None, body):
+                return WriteOutcome.DUPLICATE
+            return WriteOutcome.CONFLICT
+        return WriteOutcome.CREATED
+
+    def put_facts(self, member_facts: Iterable[tuple[str, Fact]]) -> int:
+        """Unconditional batched puts of deterministic-key facts (bulk ingest). Re-putting the same
+        fact rewrites identical content, so redelivery stays idempotent. Returns requests made."""
+        requests = 0
+        batch: list[dict[str, Any]] = []
+        for member_id, fact in member_facts:
+            kind, key = _fact_key(fact)
+            batch.append(
+                {
+                    "PutRequest": {
+                        "Item": to_item(
+                            {
+                                keys.PK: keys.member_pk(member_id),
+                                keys.SK: keys.fact_sk(kind, key),
+                                "kind": kind,
+                                "body": json_body(fact),
+                            }
+                        )
+                    }
+                }
+            )
+            if len(batch) == _BATCH_WRITE_LIMIT:
+                requests += self._flush(batch)
+                batch = []
+        if batch:
+            requests += self._flush(batch)
+        return requests
+
+    def _flush(self, batch: list[dict[str, Any]]) -> int:
+        requests = 0
+        pending: dict[str, Any] = {self.table_name: batch}
+        while pending:
+            response = self.client.batch_write_item(RequestItems=pending)
+            requests += 1
+            pending = response.get("UnprocessedItems") or {}
+        return requests

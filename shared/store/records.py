@@ -1,0 +1,76 @@
+"""What the store keeps besides rule facts: the member profile, certification rows and the
+non-rule events (notices, transitions, badges, ...) that make up the timeline."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+from shared.rules.models import Certification, Fact
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class PostalAddress(_Frozen):
+    line1: str = Field(min_length=1, max_length=200)
+    line2: str | None = Field(default=None, max_length=200)
+    city: str = Field(min_length=1, max_length=100)
+    region: str = Field(min_length=1, max_length=100, description="State or province")
+    postal_code: str = Field(min_length=1, max_length=20)
+    country: str = Field(default="US", min_length=2, max_length=2)
+
+
+class MemberProfile(_Frozen):
+    member_id: str
+    first_name: str
+    last_name: str
+    email: EmailStr
+    postal_address: PostalAddress | None = None
+
+
+class CertificationRecord(_Frozen):
+    """A certification row: the roster's date plus the scheduler's next action date."""
+
+    credential: str
+    certified_on: date
+    due_on: date | None = None
+
+    def as_certification(self) -> Certification:
+        return Certification(credential=self.credential, certified_on=self.certified_on)
+
+
+class EventRecord(_Frozen):
+    """A non-rule fact for the timeline: a notice sent, a transition, a badge, a parked item.
+
+    ``key`` is deterministic (e.g. ``RMA#renewal_60#2026-05``) so recording it twice is a no-op.
+    """
+
+    kind: str
+    key: str
+    occurred_on: date
+    recorded_on: date
+    credential: str | None = None
+    summary: str
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class MemberRecord(_Frozen):
+    """Everything one Query on the member partition returns."""
+
+    profile: MemberProfile
+    certifications: dict[str, CertificationRecord]
+    facts: tuple[Fact, ...] = ()
+    events: tuple[EventRecord, ...] = ()
+
+
+class TimelineEntry(_Frozen):
+    on: date
+    kind: str
+    credential: str | None
+    summary: str
+    recorded_on: date
+    data: dict[str, Any] = Field(default_factory=dict)

@@ -1,0 +1,81 @@
+"""Settings are validated at cold start and every knob reaches the rules policy."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from pydantic import ValidationError
+
+from shared.config.settings import Settings
+from shared.rules.policy import Category
+
+
+def test_defaults_are_the_published_catalog() -> None:
+    policy = Settings().policy()
+    expected = {
+        "RMA": (30, 5000),
+        "CMAS": (30, 5000),
+        "RDA": (30, 5000),
+        "CMLA": (30, 5000),
+        "RPT": (24, 5000),
+        "AHI": (30, 3000),
+        "MLS": (45, 9000),
+        "MLT": (45, 9000),
+        "CLC": (45, 9000),
+        "MDT": (36, 9000),
+    }
+    assert {code: (s.ccp_points, s.annual_fee_cents) for code, s in policy.credentials.items()} == expected
+    assert policy.canonical_code("mt") == "MLS"
+    assert policy.canonical_code("ZZZ") is None
+    assert policy.late_reporting_days == 90
+    assert policy.ccp_mandatory_from == date(2006, 1, 1)
+
+
+def test_every_knob_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CREDENTIALS", '{"RMA": {"ccp_points": 32}, "NEW": {"name": "New", "ccp_points": 10, '
+                       '"annual_fee_cents": 100, "recertification_fee_cents": 200}}')
+    monkeypatch.setenv("BADGE_TEMPLATE_IDS", '{"RMA": "tmpl-rma"}')
+    monkeypatch.setenv("CCP_LATE_REPORTING_DAYS", "45")
+    monkeypatch.setenv("LAPSE_AFTER_OVERDUE_YEARS", "2")
+    monkeypatch.setenv("CCP_MANDATORY_FROM", "2008-07-01")
+    monkeypatch.setenv("EMPLOYMENT_POINTS_UNTIL", "2019-12-31")
+    monkeypatch.setenv("CCP_CATEGORY_CAPS", '{"employment": 10}')
+    monkeypatch.setenv("CCP_RECERT_MAX_LAPSED_YEARS", "5")
+    monkeypatch.setenv("AUDIT_RATE", "0.25")
+    monkeypatch.setenv("AUDIT_DRAW_DATE", "02-01")
+    policy = Settings().policy()
+    assert policy.credentials["RMA"].ccp_points == 32
+    assert policy.credentials["RMA"].annual_fee_cents == 5000  # merged, not replaced
+    assert policy.credentials["RMA"].badge_template_id == "tmpl-rma"
+    assert policy.credentials["NEW"].ccp_points == 10
+    assert policy.late_reporting_days == 45
+    assert policy.lapse_after_overdue_years == 2
+    assert policy.ccp_mandatory_from == date(2008, 7, 1)
+    assert policy.employment_points_until == date(2019, 12, 31)
+    assert policy.category_caps == {Category.EMPLOYMENT: Decimal(10)}
+    assert policy.ccp_recert_max_lapsed_years == 5
+    assert policy.audit_rate == Decimal("0.25")
+    assert policy.audit_month_day == (2, 1)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("CCP_LATE_REPORTING_DAYS", "-1"),
+        ("BUSINESS_TIMEZONE", "Mars/Olympus"),
+        ("CREDENTIALS", "[1, 2]"),
+        ("CCP_CATEGORY_CAPS", '{"knitting": 3}'),
+        ("AUDIT_RATE", "1.5"),
+        ("AUDIT_DRAW_DATE", "13-01"),
+        ("CCP_MANDATORY_FROM", "not a date"),
+    ],
+)
+def test_bad_values_fail_at_cold_start_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises((ValidationError, ValueError)) as raised:
+        Settings().policy()
+    assert name.lower() in str(raised.value).lower() or "credential" in str(raised.value).lower()
