@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
@@ -23,8 +22,8 @@ MemberIdPath = Annotated[str, Path(pattern=MEMBER_ID_PATTERN, description="Assoc
 app = make_resolver()
 
 
-@lru_cache(maxsize=1)
 def service() -> MemberService:
+    """Cheap to build per request: the settings and the DynamoDB client behind it are cached."""
     settings = get_settings()
     return MemberService(MemberRepository(settings.table_name), get_policy())
 
