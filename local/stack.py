@@ -382,10 +382,12 @@ def _jsonable(value: Any) -> Any:
 
 def _reset_cached_clients() -> None:
     """Handlers cache clients and settings per process; the local stack changes their endpoint."""
+    from shared.adapters import secrets
     from shared.config import settings
     from shared.store import dynamo
 
     dynamo.reset_default_client()
+    secrets.reset_cache()
     settings.get_settings.cache_clear()
     settings.get_policy.cache_clear()
 
