@@ -65,16 +65,21 @@ def visible_facts(facts: Iterable[Fact], as_of: date) -> list[Fact]:
     When a key occurs more than once (a redelivery recorded on a later day), the earliest-recorded
     version wins; ties are broken by content, so the choice never depends on input order.
     """
-    chosen: dict[tuple[str, str], tuple[date, str, Fact]] = {}
+    chosen: dict[tuple[str, str], Fact] = {}
     for fact in facts:
         if fact.recorded_on > as_of:
             continue
-        rank = (fact.recorded_on, fact.model_dump_json())
         ident = (fact.kind, fact.key)
         kept = chosen.get(ident)
-        if kept is None:
-            chosen[ident] = (*rank, fact)
-    return [entry[2] for entry in chosen.values()]
+        if kept is None or _earlier_version(fact, kept):
+            chosen[ident] = fact
+    return list(chosen.values())
+
+
+def _earlier_version(fact: Fact, kept: Fact) -> bool:
+    if fact.recorded_on != kept.recorded_on:
+        return fact.recorded_on < kept.recorded_on
+    return fact.model_dump_json() < kept.model_dump_json()
 
 
 def _of_type(facts: Iterable[Fact], kind: type[_F]) -> list[_F]:
@@ -231,10 +236,10 @@ class _Epoch:
         if not thresholds:
             return None
         first = thresholds[0]
-        # The lapse predicate only changes on a threshold or when a fact becomes known/paid.
+        # The predicate can only turn true on a threshold day or on the day a reversal becomes known:
+        # time passing otherwise only adds payments, and payments/withdrawals only make it false.
         candidates = set(thresholds)
-        candidates.update(f.recorded_on for f in (*self.payments, *self.reversals, *self.withdrawals))
-        candidates.update(day_after(p.paid_on) for p in self.payments)
+        candidates.update(r.recorded_on for r in self.reversals)
         for day in sorted(c for c in candidates if first <= c <= self.as_of):
             if self._fee_lapsed_on(day, years):
                 return day

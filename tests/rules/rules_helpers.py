@@ -15,8 +15,8 @@ from shared.rules.models import (
     CeVoid,
     FeePayment,
     PaymentReversal,
-    RecertMethod,
     Recertified,
+    RecertMethod,
     ReversalWithdrawn,
 )
 from shared.rules.policy import Category, CredentialSpec, RulesPolicy
@@ -87,7 +87,9 @@ def pay(
 def reverse(
     key: str, payment_key: str, on: str, *, reason: Literal["refund", "dispute"] = "refund"
 ) -> PaymentReversal:
-    return PaymentReversal(key=key, recorded_on=d(on), payment_key=payment_key, reason=reason, reversed_on=d(on))
+    return PaymentReversal(
+        key=key, recorded_on=d(on), payment_key=payment_key, reason=reason, reversed_on=d(on)
+    )
 
 
 def withdraw(key: str, reversal_key: str, on: str) -> ReversalWithdrawn:
@@ -99,6 +101,7 @@ def ce(
     completed_on: str,
     points: int | str | None = 30,
     category: Category | None = PE,
+    *,
     recorded_on: str | None = None,
     activity_id: str | None = None,
 ) -> CeCompletion:
@@ -166,7 +169,9 @@ def recert(
     )
 
 
-def fees_paid_on_time(certified_on: str, years: int, *, credential: str = "RMA", prefix: str = "fee") -> list[FeePayment]:
+def fees_paid_on_time(
+    certified_on: str, years: int, *, credential: str = "RMA", prefix: str = "fee"
+) -> list[FeePayment]:
     """Fees 1..years, each paid on the 1st of its anniversary month."""
     start = d(certified_on)
     return [
@@ -177,5 +182,9 @@ def fees_paid_on_time(certified_on: str, years: int, *, credential: str = "RMA",
 
 def activity(activity_id: str, points: int, category: Category = PE) -> ActivitySpec:
     return ActivitySpec(
-        activity_id=activity_id, title=activity_id, category=category, points=Decimal(points), provider_id="prov"
+        activity_id=activity_id,
+        title=activity_id,
+        category=category,
+        points=Decimal(points),
+        provider_id="prov",
     )

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from rules_helpers import EMP, PE, POLICY, cert, ce, d, fees_paid_on_time, make_policy, recert
+from rules_helpers import EMP, PE, POLICY, ce, cert, d, fees_paid_on_time, make_policy, recert
 
 from shared.rules.cycles import (
     REASON_BEFORE_CYCLE_START,
@@ -172,7 +172,9 @@ def test_decide_activity_before_certification_date() -> None:
 # ------------------------------------------------------------ tallies and caps
 
 
-def _act(key: str, completed_on: str, points: str, category: Category = PE, recorded_on: str | None = None) -> CreditedActivity:
+def _act(
+    key: str, completed_on: str, points: str, category: Category = PE, recorded_on: str | None = None
+) -> CreditedActivity:
     return CreditedActivity(
         key=key,
         completed_on=d(completed_on),
@@ -202,7 +204,9 @@ def test_tally_lists_every_category() -> None:
         ({PE: Decimal(5)}, ["15", "10"], "20", "15"),  # the cap applies to its own category only
     ],
 )
-def test_category_caps(caps: dict[Category, Decimal], points: list[str], earned: str, employment: str) -> None:
+def test_category_caps(
+    caps: dict[Category, Decimal], points: list[str], earned: str, employment: str
+) -> None:
     policy = make_policy(category_caps=caps)
     activities = [_act("e", "2020-01-01", points[0], EMP), _act("p", "2020-01-01", points[1], PE)]
     result = tally(activities, CYCLE1, policy)
@@ -230,7 +234,9 @@ def test_tally_window(completed_on: str, recorded_on: str | None, category: Cate
 
 
 def test_tally_counts_a_key_once() -> None:
-    result = tally([_act("a", "2020-01-01", "7"), _act("a", "2020-01-01", "7", recorded_on="2020-01-02")], CYCLE1, POLICY)
+    result = tally(
+        [_act("a", "2020-01-01", "7"), _act("a", "2020-01-01", "7", recorded_on="2020-01-02")], CYCLE1, POLICY
+    )
     assert result.earned == Decimal(7)
 
 
@@ -244,7 +250,11 @@ def test_no_carry_over_of_excess_points() -> None:
 
 def test_category_caps_apply_in_evaluate() -> None:
     policy = make_policy(category_caps={EMP: Decimal(10)})
-    facts = [ce("e1", "2019-06-01", 25, EMP), ce("p1", "2019-07-01", 15, PE), *fees_paid_on_time("2019-05-14", 3)]
+    facts = [
+        ce("e1", "2019-06-01", 25, EMP),
+        ce("p1", "2019-07-01", 15, PE),
+        *fees_paid_on_time("2019-05-14", 3),
+    ]
     status = evaluate(CERT, facts, d("2020-01-01"), policy)
     assert status.ccp.by_category["employment"] == 10
     assert status.ccp.earned == 25

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from rules_helpers import POLICY, cert, ce, d, pay, reverse, withdraw
+from rules_helpers import POLICY, ce, cert, d, pay, reverse, withdraw
 
 from shared.rules.fees import fee_due_month, fee_overdue_from, fee_status
 from shared.rules.models import Reason, Standing
@@ -115,7 +115,9 @@ CCP_DONE = ce("c1", "2019-06-01", 30)
         pytest.param([CCP_DONE], "2020-06-01", 0, (Reason.FEE_OVERDUE,), id="unpaid"),
         pytest.param([CCP_DONE, pay("p1", "2020-05-10")], "2020-06-01", 1, (), id="paid-in-month"),
         pytest.param([CCP_DONE, pay("p1", "2020-06-01")], "2020-06-01", 1, (), id="paid-late-credits-fee-1"),
-        pytest.param([CCP_DONE, pay("p1", "2020-06-02")], "2020-06-01", 0, (Reason.FEE_OVERDUE,), id="paid-tomorrow"),
+        pytest.param(
+            [CCP_DONE, pay("p1", "2020-06-02")], "2020-06-01", 0, (Reason.FEE_OVERDUE,), id="paid-tomorrow"
+        ),
         pytest.param(
             [CCP_DONE, pay("p1", "2020-05-10", "2020-06-02")],
             "2020-06-01",

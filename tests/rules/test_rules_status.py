@@ -11,8 +11,8 @@ from rules_helpers import (
     PE,
     POLICY,
     activity,
-    cert,
     ce,
+    cert,
     d,
     decided,
     drawn,
@@ -67,7 +67,12 @@ def _d(value: str | None) -> date | None:
     ],
 )
 def test_cycle_end_roll_and_late_window(
-    points: float, as_of: str, status: Standing, reasons: tuple[Reason, ...], shown_cycle: int, earned: int,
+    points: float,
+    as_of: str,
+    status: Standing,
+    reasons: tuple[Reason, ...],
+    shown_cycle: int,
+    earned: int,
     lapsed_on: str | None,
 ) -> None:
     facts = [*FEES_2010, ce("c1", "2011-01-01", str(points))]
@@ -147,15 +152,39 @@ CCP_2019 = [ce("c1", "2020-01-01", 30)]
         pytest.param([], "2023-06-01", LAPSED, (FEE_LAPSE,), "2023-06-01", id="3-years-overdue"),
         pytest.param([], "2023-06-02", LAPSED, (FEE_LAPSE,), "2023-06-01", id="day-after"),
         pytest.param(
-            [pay("p1", "2023-05-31")], "2023-06-01", DELINQUENT, (FEE_OVERDUE,), None, id="paid-day-before-lapse"
+            [pay("p1", "2023-05-31")],
+            "2023-06-01",
+            DELINQUENT,
+            (FEE_OVERDUE,),
+            None,
+            id="paid-day-before-lapse",
         ),
         pytest.param(
-            [pay("p1", "2023-05-31")], "2024-05-31", DELINQUENT, (FEE_OVERDUE,), None, id="fee-2-not-yet-3-years"
+            [pay("p1", "2023-05-31")],
+            "2024-05-31",
+            DELINQUENT,
+            (FEE_OVERDUE,),
+            None,
+            id="fee-2-not-yet-3-years",
         ),
-        pytest.param([pay("p1", "2023-05-31")], "2024-06-01", LAPSED, (FEE_LAPSE,), "2024-06-01", id="fee-2-lapses"),
-        pytest.param([pay("p1", "2023-06-01")], "2023-06-01", LAPSED, (FEE_LAPSE,), "2023-06-01", id="paid-on-lapse-day"),
         pytest.param(
-            [pay("p1", "2023-06-02")], "2023-07-01", LAPSED, (FEE_LAPSE,), "2023-06-01", id="paid-after-lapse-sticky"
+            [pay("p1", "2023-05-31")], "2024-06-01", LAPSED, (FEE_LAPSE,), "2024-06-01", id="fee-2-lapses"
+        ),
+        pytest.param(
+            [pay("p1", "2023-06-01")],
+            "2023-06-01",
+            LAPSED,
+            (FEE_LAPSE,),
+            "2023-06-01",
+            id="paid-on-lapse-day",
+        ),
+        pytest.param(
+            [pay("p1", "2023-06-02")],
+            "2023-07-01",
+            LAPSED,
+            (FEE_LAPSE,),
+            "2023-06-01",
+            id="paid-after-lapse-sticky",
         ),
         pytest.param(
             [pay("p1", "2023-05-30", "2023-06-01")],
@@ -192,6 +221,30 @@ CCP_2019 = [ce("c1", "2020-01-01", 30)]
             (FEE_OVERDUE,),
             None,
             id="dispute-won-counts-again",
+        ),
+        pytest.param(
+            [
+                pay("p1", "2020-05-20"),
+                reverse("re1", "p1", "2023-05-01", reason="dispute"),
+                withdraw("w1", "re1", "2023-05-31"),
+            ],
+            "2023-06-15",
+            DELINQUENT,
+            (FEE_OVERDUE,),
+            None,
+            id="dispute-won-day-before-lapse-day",
+        ),
+        pytest.param(
+            [
+                pay("p1", "2020-05-20"),
+                reverse("re1", "p1", "2023-05-01", reason="dispute"),
+                withdraw("w1", "re1", "2023-06-02"),
+            ],
+            "2023-06-15",
+            LAPSED,
+            (FEE_LAPSE,),
+            "2023-06-01",
+            id="dispute-won-after-lapse-day-stays-lapsed",
         ),
         pytest.param(
             [pay("p1", "2023-05-01"), reverse("re1", "p1", "2023-08-15")],
@@ -253,7 +306,9 @@ def test_fee_lapse_for_feb_29_certification(as_of: str, status: Standing) -> Non
         ("2006-01-01", "2009-01-15", DELINQUENT, True),
     ],
 )
-def test_ccp_mandatory_only_from_2006(certified_on: str, as_of: str, status: Standing, mandatory: bool) -> None:
+def test_ccp_mandatory_only_from_2006(
+    certified_on: str, as_of: str, status: Standing, mandatory: bool
+) -> None:
     result = evaluate(cert(certified_on), fees_paid_on_time(certified_on, 5), d(as_of), POLICY)
     assert result.status is status
     assert result.ccp.mandatory is mandatory
@@ -261,7 +316,12 @@ def test_ccp_mandatory_only_from_2006(certified_on: str, as_of: str, status: Sta
 
 
 def test_voluntary_ccp_still_shows_progress() -> None:
-    result = evaluate(cert("2005-06-15"), [*fees_paid_on_time("2005-06-15", 3), ce("c1", "2006-01-01", 12)], d("2007-01-01"), POLICY)
+    result = evaluate(
+        cert("2005-06-15"),
+        [*fees_paid_on_time("2005-06-15", 3), ce("c1", "2006-01-01", 12)],
+        d("2007-01-01"),
+        POLICY,
+    )
     assert (result.ccp.mandatory, result.ccp.earned, result.ccp.remaining) == (False, 12, 18)
 
 
@@ -315,8 +375,17 @@ A1 = drawn("a1", "2024-01-15", "2024-03-15")
     [
         pytest.param([A1], "2024-03-15", ACTIVE, (), None, id="deadline-day-no-decision"),
         pytest.param([A1], "2024-03-16", LAPSED, (AUDIT_MISSED,), "2024-03-16", id="deadline-missed"),
-        pytest.param([A1, decided("a1", "passed", "2024-03-15")], "2024-03-16", ACTIVE, (), None, id="passed-on-deadline"),
-        pytest.param([A1, decided("a1", "passed", "2024-03-14")], "2025-01-01", ACTIVE, (), None, id="passed-early"),
+        pytest.param(
+            [A1, decided("a1", "passed", "2024-03-15")],
+            "2024-03-16",
+            ACTIVE,
+            (),
+            None,
+            id="passed-on-deadline",
+        ),
+        pytest.param(
+            [A1, decided("a1", "passed", "2024-03-14")], "2025-01-01", ACTIVE, (), None, id="passed-early"
+        ),
         pytest.param(
             [A1, decided("a1", "passed", "2024-03-15", "2024-03-16")],
             "2024-03-16",
@@ -334,12 +403,23 @@ A1 = drawn("a1", "2024-01-15", "2024-03-15")
             id="passed-on-deadline-recorded-too-late",
         ),
         pytest.param(
-            [A1, decided("a1", "passed", "2024-03-16")], "2024-03-16", LAPSED, (AUDIT_MISSED,), "2024-03-16",
+            [A1, decided("a1", "passed", "2024-03-16")],
+            "2024-03-16",
+            LAPSED,
+            (AUDIT_MISSED,),
+            "2024-03-16",
             id="passed-after-deadline",
         ),
-        pytest.param([A1, decided("a1", "failed", "2024-02-20")], "2024-02-19", ACTIVE, (), None, id="before-failure"),
         pytest.param(
-            [A1, decided("a1", "failed", "2024-02-20")], "2024-02-20", LAPSED, (AUDIT_FAILED,), "2024-02-20", id="failed"
+            [A1, decided("a1", "failed", "2024-02-20")], "2024-02-19", ACTIVE, (), None, id="before-failure"
+        ),
+        pytest.param(
+            [A1, decided("a1", "failed", "2024-02-20")],
+            "2024-02-20",
+            LAPSED,
+            (AUDIT_FAILED,),
+            "2024-02-20",
+            id="failed",
         ),
         pytest.param(
             [A1, decided("a1", "failed", "2024-02-20", "2024-02-25")],
@@ -358,15 +438,27 @@ A1 = drawn("a1", "2024-01-15", "2024-03-15")
             id="failure-dated-on-decision",
         ),
         pytest.param(
-            [A1, decided("a1", "failed", "2024-03-20")], "2024-03-20", LAPSED, (AUDIT_MISSED,), "2024-03-16",
+            [A1, decided("a1", "failed", "2024-03-20")],
+            "2024-03-20",
+            LAPSED,
+            (AUDIT_MISSED,),
+            "2024-03-16",
             id="earliest-condition-wins",
         ),
         pytest.param(
-            [drawn("a2", "2024-01-15", "2024-03-15", credential="AHI")], "2024-06-01", ACTIVE, (), None,
+            [drawn("a2", "2024-01-15", "2024-03-15", credential="AHI")],
+            "2024-06-01",
+            ACTIVE,
+            (),
+            None,
             id="other-credentials-audit",
         ),
         pytest.param(
-            [decided("a3", "failed", "2024-02-20", credential="AHI")], "2024-06-01", ACTIVE, (), None,
+            [decided("a3", "failed", "2024-02-20", credential="AHI")],
+            "2024-06-01",
+            ACTIVE,
+            (),
+            None,
             id="other-credentials-failure",
         ),
     ],
@@ -428,7 +520,12 @@ RECERT = recert("rc1", "2020-09-15")
         pytest.param([pay("old", "2020-09-14")], "2020-09-15", ACTIVE, 0, 0, id="fee-before-epoch-ignored"),
         pytest.param([pay("new", "2020-09-15")], "2020-09-15", ACTIVE, 1, 0, id="fee-in-epoch"),
         pytest.param(
-            [pay("rf", "2020-09-01", purpose="recertification")], "2020-09-15", ACTIVE, 0, 0, id="recert-fee-not-annual"
+            [pay("rf", "2020-09-01", purpose="recertification")],
+            "2020-09-15",
+            ACTIVE,
+            0,
+            0,
+            id="recert-fee-not-annual",
         ),
         pytest.param([ce("x", "2020-09-14", 30)], "2020-10-01", ACTIVE, 0, 0, id="ce-before-epoch-ignored"),
         pytest.param([ce("x", "2020-09-15", 30)], "2020-10-01", ACTIVE, 0, 30, id="ce-in-epoch"),
@@ -445,7 +542,9 @@ RECERT = recert("rc1", "2020-09-15")
         pytest.param([], "2023-12-14", LAPSED, 0, 0, id="new-epoch-can-lapse-again"),
     ],
 )
-def test_recertification(extra: list[Fact], as_of: str, status: Standing, fees_paid: int, earned: int) -> None:
+def test_recertification(
+    extra: list[Fact], as_of: str, status: Standing, fees_paid: int, earned: int
+) -> None:
     facts = [RECERT, *extra]
     result = evaluate(C2010, facts, d(as_of), POLICY)
     assert result.status is status
@@ -482,7 +581,9 @@ def test_latest_recertification_wins() -> None:
 @pytest.mark.parametrize(
     ("completion", "catalog", "earned"),
     [
-        pytest.param(ce("u", "2011-01-01", None, None, activity_id="course-9"), None, 0, id="unmapped-no-catalog"),
+        pytest.param(
+            ce("u", "2011-01-01", None, None, activity_id="course-9"), None, 0, id="unmapped-no-catalog"
+        ),
         pytest.param(
             ce("u", "2011-01-01", None, None, activity_id="course-9"),
             {"course-9": activity("course-9", 12)},
