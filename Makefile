@@ -38,6 +38,10 @@ template: $(STAMP)
 sam-build: $(STAMP)
 	$(BIN)/sam build --template template.yaml
 
+# Every bench/bench_*.py script; each merges its figures into bench/results.json.
+bench: $(STAMP)
+	@for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
 # Called by `sam build` (BuildMethod: makefile) to assemble the shared layer: shared/ plus the
 # runtime dependencies declared in pyproject.toml, for the Lambda runtime's platform.
 build-SharedLayer:

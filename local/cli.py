@@ -17,6 +17,8 @@ def _up(args: argparse.Namespace) -> int:
     stack.start()
     print(f"Stay Certified local stack on {stack.url} (AWS APIs: {stack.endpoint_url}); Ctrl-C stops it.")
     print("Local only: no IAM auth on any route; secrets hold the documented development defaults.")
+    if stack.fake_credly is not None:
+        print(f"Fake Credly on {stack.credly_url} (organization local-org, token local-credly-token).")
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     try:

@@ -46,10 +46,42 @@ LOCAL_REFS: dict[str, str] = {
     "FilesBucket": "staycert-files-local",
     "BusinessTimezone": "America/Chicago",
     "Stage": "local",
+    "StripeWebhookSecret": "StripeWebhookSecret",
+    "LmsClientsSecret": "staycert/lms-clients",
+    "NoticeSender": "notices@example.org",
+    "NoticesConfigurationSet": "staycert-notices",
+    # Recertification and Credly (issue 5): the local stack starts a fake Credly (local/fake_credly.py)
+    # unless given a --credly-url; every credential gets a local badge template id.
+    "CredlySecret": "staycert/credly",
+    "ExamVendorSecret": "staycert/exam-vendor",
+    "CredlyOrganizationId": "local-org",
+    "CredlyBadgeExpiry": "never",
+    "BadgeTemplateIds": json.dumps(
+        {
+            code: f"local-template-{code.lower()}"
+            for code in ("RMA", "CMAS", "RDA", "CMLA", "RPT", "AHI", "MLS", "MLT", "CLC", "MDT")
+        }
+    ),
 }
 
 # Development defaults for every secret of the template (never used outside the local stack).
-LOCAL_SECRETS: dict[str, dict[str, Any]] = {}
+LOCAL_SECRETS: dict[str, dict[str, Any]] = {
+    # Stripe webhook signing secret: `make demo` signs its Stripe events with "current".
+    "StripeWebhookSecret": {"current": "whsec_staycert_local_development_only", "previous": ""},
+    # LMS clients for POST /xapi/statements: Basic auth demo-lms / demo-lms-local-password.
+    "LmsClientsSecret": {
+        "clients": {
+            "demo-lms": {
+                "homePage": "https://lms.example.org",
+                "passwords": {"current": "demo-lms-local-password", "previous": ""},
+            }
+        }
+    },
+}
+
+# Recertification (issue 5): the fake Credly's token and the exam vendor's signing secret.
+LOCAL_SECRETS["CredlySecret"] = {"token": "local-credly-token"}
+LOCAL_SECRETS["ExamVendorSecret"] = {"current": "exam_vendor_local_development_only", "previous": ""}
 
 _INVOKE_LOCK = threading.RLock()  # one invocation at a time: handlers share this process's env
 
@@ -82,6 +114,7 @@ class LocalStack:
         self._gateway: BaseWSGIServer | None = None
         self._gateway_thread: threading.Thread | None = None
         self.credly_url = credly_url
+        self.fake_credly: Any = None  # local.fake_credly.FakeCredly when no credly_url is given
         self.functions = tpl.functions()
         self.routes = [(route, route.pattern()) for route in tpl.routes()]
         self.invocations: list[Invocation] = []
@@ -106,6 +139,11 @@ class LocalStack:
         self.endpoint_url = f"http://{host}:{port}"
         # moto's backends live in this process; a second stack in it must not see the first one's data.
         urlopen(Request_(f"{self.endpoint_url}/moto-api/reset", method="POST"), timeout=10).close()  # noqa: S310
+        if self.credly_url is None:
+            from local.fake_credly import FakeCredly
+
+            self.fake_credly = FakeCredly(organization_id=LOCAL_REFS["CredlyOrganizationId"]).start()
+            self.credly_url = self.fake_credly.url
         self._set_env(self._base_env())
         _reset_cached_clients()
         self._provision()
@@ -118,6 +156,8 @@ class LocalStack:
         if self._gateway is not None:
             self._gateway.shutdown()
         self._moto.stop()
+        if self.fake_credly is not None:
+            self.fake_credly.stop()
         for name, value in self._saved_env.items():
             if value is None:
                 os.environ.pop(name, None)
@@ -186,6 +226,11 @@ class LocalStack:
             elif kind == "AWS::SecretsManager::Secret":
                 value = LOCAL_SECRETS.get(logical_id, {})
                 self.client("secretsmanager").create_secret(Name=name, SecretString=json.dumps(value))
+            elif kind == "AWS::SES::ConfigurationSet":
+                self.client("ses").create_configuration_set(ConfigurationSet={"Name": name})
+            elif kind == "AWS::SES::EmailIdentity":
+                identity = self.resolve(resource["Properties"]["EmailIdentity"])
+                self.client("ses").verify_email_identity(EmailAddress=identity)
         self._open_streams()
 
     def _open_streams(self) -> None:
@@ -215,7 +260,9 @@ class LocalStack:
             )
             result = handler(event, _context(function))
             self.invocations.append(Invocation(logical_id, event, result))
-            self.deliver_stream()
+            for _ in range(5):  # consumers' own writes (e.g. a completion) are stream records too
+                if not self.deliver_stream():
+                    break
         return result
 
     def deliver_stream(self) -> int:
@@ -284,7 +331,10 @@ class LocalStack:
         return iter(response(environ, start_response))
 
     def _dispatch(self, request: Request) -> Response:
-        path = request.path
+        # The path as sent (werkzeug decodes request.path): API Gateway matches routes on the raw path,
+        # so a URL-encoded IRI with %2F stays one path segment (GET /catalog/activities/{activity_id}).
+        raw_uri = str(request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or "")
+        path = raw_uri.split("?", 1)[0] if raw_uri.startswith("/") else request.path
         if path == "/_local/daily" and request.method == "POST":
             payload = request.get_json(silent=True) or {}
             try:
@@ -302,7 +352,7 @@ class LocalStack:
             if match and route.method == request.method:
                 event = http_api_event(
                     route,
-                    request.path,
+                    path,
                     {k: unquote(v) for k, v in match.groupdict().items()},
                     headers=dict(request.headers.items()),
                     body=request.get_data(),
@@ -388,6 +438,11 @@ def _reset_cached_clients() -> None:
 
     dynamo.reset_default_client()
     secrets.reset_cache()
+    from shared.adapters import files
+    from shared.services.catalog import CACHE
+
+    files.reset_default_client()
+    CACHE.forget()
     settings.get_settings.cache_clear()
     settings.get_policy.cache_clear()
 

@@ -13,7 +13,9 @@ from shared.clock import business_today
 from shared.config.settings import get_policy, get_settings
 from shared.http import json_response, make_resolver, problem
 from shared.observability import lambda_entry
+from shared.services.catalog import CatalogService
 from shared.services.members import MemberService, MemberStatus, MemberUpsert, Standing, Timeline
+from shared.store.catalog import CatalogRepository
 from shared.store.members import MemberRepository
 
 MEMBER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
@@ -25,7 +27,9 @@ app = make_resolver()
 def service() -> MemberService:
     """Cheap to build per request: the settings and the DynamoDB client behind it are cached."""
     settings = get_settings()
-    return MemberService(MemberRepository(settings.table_name), get_policy())
+    # Completions of activities that were not in the catalog yet count once they are (one BatchGetItem).
+    catalog = CatalogService(CatalogRepository(settings.table_name)).lookup
+    return MemberService(MemberRepository(settings.table_name), get_policy(), catalog)
 
 
 def _today() -> Any:

@@ -1,4 +1,8 @@
-"""Daily schedule (EventBridge Scheduler): ``{"date": "YYYY-MM-DD"}`` optional, for re-runs/backfills."""
+"""Daily schedule (EventBridge Scheduler): ``{"date": "YYYY-MM-DD"}`` optional, for re-runs/backfills.
+
+Without a date it runs for today's business date and catches up every day since the last completed
+run. Failures are retried by Lambda and then land in the on-failure queue (EventInvokeConfig).
+"""
 
 from __future__ import annotations
 
@@ -8,10 +12,13 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser import BaseModel, parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from shared.adapters.notifier import SesPrintNotifier
 from shared.clock import business_today
 from shared.config.settings import get_policy, get_settings
 from shared.observability import lambda_entry
+from shared.services.catalog import CatalogService
 from shared.services.daily import DailyRun
+from shared.store.catalog import CatalogRepository
 from shared.store.members import MemberRepository
 
 
@@ -24,5 +31,26 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = parse(event=event or {}, model=DailyEvent)
     settings = get_settings()
     run_date = request.date or business_today(settings.zone)
-    summary = DailyRun(MemberRepository(settings.table_name), get_policy()).run(run_date)
-    return {"run_date": run_date.isoformat(), "due": summary.due, "transitions": summary.transitions}
+    notifier = SesPrintNotifier(
+        sender=settings.notice_sender,
+        bucket=settings.bucket_name,
+        prefix=settings.print_batch_prefix,
+        configuration_set=settings.ses_configuration_set,
+    )
+    run = DailyRun(
+        MemberRepository(settings.table_name),
+        get_policy(),
+        notifier,
+        catalog=CatalogService(CatalogRepository(settings.table_name)).lookup,
+    )
+    summary = run.run(run_date)
+    return {
+        "run_date": run_date.isoformat(),
+        "due": summary.due,
+        "transitions": summary.transitions,
+        "notices": summary.notices,
+        "mailed": summary.mailed,
+        "email_only": summary.email_only,
+        "audits_drawn": summary.audits_drawn,
+        "print_batch": summary.print_batch,
+    }

@@ -14,7 +14,7 @@ from typing import Any
 
 import requests
 
-CHAPTERS = ["local.demo.roster"]
+CHAPTERS = ["local.demo.roster", "local.demo.payments", "local.demo.recert", "local.demo.ce"]
 
 
 @dataclass

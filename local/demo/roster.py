@@ -56,7 +56,7 @@ def play(demo: Demo) -> None:
     demo.say(f"  400 {refused['error']}: {refused['message']} (known: {', '.join(refused['known'])})")
     demo.status_table(list(MEMBERS))
 
-    for day in ("2022-05-31", "2022-06-01", "2024-07-01", "2025-06-02"):
+    for day in ("2022-05-31", "2022-06-01", "2023-06-01", "2024-07-01", "2025-06-02"):
         demo.heading(f"Daily run on {day}")
         demo.daily(day)
         demo.status_table(list(MEMBERS))

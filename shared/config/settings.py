@@ -47,6 +47,11 @@ class Settings(BaseSettings):
     audit_rate: Decimal = Field(default=Decimal("0.10"), ge=0, le=1)
     audit_draw_date: str = Field(default="01-15", pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")
     audit_deadline_days: int = Field(default=60, ge=1, le=365)
+    # Renewal (issue 3): Stripe signing secret {"current","previous"}, SES sender, print batches.
+    stripe_webhook_secret: str = "StripeWebhookSecret"  # noqa: S105 - the Secrets Manager name/ARN, not a value
+    notice_sender: str = "notices@example.org"  # a verified SES identity
+    ses_configuration_set: str = ""
+    print_batch_prefix: str = "print-batches/"
 
     @field_validator("credentials", "badge_template_ids", "ccp_category_caps", mode="before")
     @classmethod

@@ -1,79 +1,351 @@
-"""The daily run: evaluate every certification with something due and record what changed.
+"""The daily run: for every certification with something due, evaluate the rules core and act.
 
-Reads only the DueIndex partitions of the days being run plus the partitions of the members found
-there (DESIGN.md, data principle 4). Every record is keyed on (certification, kind, period), so a
-re-run, a crash-and-rerun or a catch-up run records nothing twice.
+What it reads (DESIGN.md, data principle 4): the DueIndex partitions from the last completed run date
+(inclusive: certifications the roster added after that run) through the run date, then one Query per
+member found there. Cost grows with what is due, not with the membership.
+
+What it does per due certification (as of the run date):
+
+* transitions (``transition`` events: delinquent, lapsed with its lapse date, active again) and cycle
+  roll-over (``cycle_started``), each keyed on (credential, kind, period);
+* notices (``notice`` events, :mod:`shared.rules.schedule`): renewal, CCP progress, lapse - by e-mail,
+  and by mail when the member has a postal address;
+* its next action date (``shared.rules.schedule.next_action_date``), written conditionally so a
+  payment webhook's nudge in the meantime is kept;
+* on the audit draw date, the draw (:mod:`shared.rules.audit`), with ``AuditDrawn`` facts and notices.
+
+At most once, never missing: each notice/transition is recorded with a conditional put BEFORE it is
+sent, so a re-run, a crash-and-rerun or a catch-up run never sends it twice. The price: a crash
+between the record and the e-mail loses that one e-mail, and an SES error is logged (error level, with
+the notice key) rather than retried. Mail cannot be lost: the day's print batch is rebuilt from the
+recorded notices listed under ``PRINT#{date}``. The last completed run date is written last, so a
+crashed run is simply run again. A catch-up reads every missed day, one DueIndex Query per month.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
+from typing import Any
 
+from shared.adapters.notifier import Notifier
 from shared.observability import logger
-from shared.rules.models import CertificationStatus, Standing
+from shared.rules import audit, schedule
+from shared.rules.cycles import current_cycle, cycle_number
+from shared.rules.models import AuditDrawn, CertificationStatus, Reason, Standing
 from shared.rules.policy import RulesPolicy
-from shared.rules.status import evaluate
+from shared.rules.schedule import NoticeDue, next_action_date, notices_due
+from shared.rules.status import evaluate, unmapped_activity_ids
+from shared.services.members import CatalogLookup
+from shared.services.notices import TITLES, email_for, print_row
 from shared.store.members import MemberRepository, WriteOutcome
-from shared.store.records import CertificationRecord, EventRecord, MemberRecord
+from shared.store.records import CertificationRecord, EventRecord, MemberProfile, MemberRecord
+from shared.store.schedule import ScheduleStore
+
+TRANSITION = "transition"
+CYCLE_STARTED = "cycle_started"
+NOTICE = "notice"
 
 
 @dataclass
 class DailySummary:
     run_date: date
+    days_read: int = 0
     due: int = 0
+    members: int = 0
     evaluated: int = 0
     transitions: int = 0
+    cycles_started: int = 0
+    notices: int = 0
+    already_sent: int = 0
+    emails: int = 0
+    email_failed: int = 0
+    mailed: int = 0
+    email_only: int = 0
+    audit_pool: int = 0
+    audits_drawn: int = 0
+    print_batch: str | None = None
     by_status: dict[str, int] = field(default_factory=dict)
+
+    def as_log(self) -> dict[str, Any]:
+        values = asdict(self)
+        values["run_date"] = self.run_date.isoformat()
+        return values
 
 
 class DailyRun:
-    def __init__(self, repository: MemberRepository, policy: RulesPolicy) -> None:
+    def __init__(
+        self,
+        repository: MemberRepository,
+        policy: RulesPolicy,
+        notifier: Notifier,
+        *,
+        store: ScheduleStore | None = None,
+        catalog: CatalogLookup | None = None,
+        stale_days: int = schedule.DEFAULT_STALE_DAYS,
+    ) -> None:
         self.repository = repository
         self.policy = policy
+        self.notifier = notifier
+        self.store = store or ScheduleStore(repository.table_name, repository.client)
+        self.catalog = catalog
+        self.stale_days = stale_days
+
+    def days_to_read(self, run_date: date) -> list[date]:
+        """The last completed run date (inclusive) through ``run_date``; only ``run_date`` for a
+        first run, a re-run of the same day or a backfill of an earlier one. However long the gap,
+        it costs one Query per calendar month (month-bucketed DueIndex), so nothing is skipped."""
+        last = self.store.last_run()
+        if last is None or last >= run_date:
+            return [run_date]
+        return [last + timedelta(days=n) for n in range((run_date - last).days + 1)]
 
     def run(self, run_date: date) -> DailySummary:
         summary = DailySummary(run_date=run_date)
-        for due in self.repository.due_on(run_date):
+        days = self.days_to_read(run_date)
+        summary.days_read = len(days)
+        due: dict[str, dict[str, date]] = defaultdict(dict)
+        for entry in self.repository.due_between(days[0], days[-1]):
+            due[entry.member_id][entry.credential] = entry.due_on
             summary.due += 1
-            record = self.repository.load(due.member_id)
-            cert = record.certifications.get(due.credential) if record else None
-            if record is None or cert is None:
-                continue
-            status = evaluate(cert.as_certification(), record.facts, run_date, self.policy)
-            summary.evaluated += 1
-            summary.by_status[status.status.value] = summary.by_status.get(status.status.value, 0) + 1
-            if self._record_transition(record, status, run_date):
-                summary.transitions += 1
-            self.repository.set_due(
-                due.member_id,
-                CertificationRecord(**{**cert.model_dump(), "due_on": run_date + timedelta(days=1)}),
-            )
-        logger.info(
-            "daily run done",
-            extra={
-                "run_date": run_date.isoformat(),
-                **summary.by_status,
-                "due": summary.due,
-                "transitions": summary.transitions,
-            },
-        )
+        for member_id in sorted(due):
+            self._member(member_id, due[member_id], run_date, summary)
+        for year in sorted({day.year for day in days}):
+            if audit.draw_date(year, self.policy) in days:
+                self._draw(year, run_date, summary)
+        rows = [e.data["print_row"] for e in self.store.mailed_notices(run_date) if e.data.get("print_row")]
+        summary.mailed = len(rows)
+        summary.print_batch = self.notifier.write_print_batch(run_date, rows)
+        self.store.set_last_run(run_date)
+        logger.info("daily run done", extra=summary.as_log())
         return summary
 
-    def _record_transition(self, record: MemberRecord, status: CertificationStatus, run_date: date) -> bool:
-        previous = [e for e in record.events if e.kind == "transition" and e.credential == status.credential]
+    # ------------------------------------------------------------------ one member
+
+    def _member(
+        self, member_id: str, credentials: dict[str, date], run_date: date, summary: DailySummary
+    ) -> None:
+        record = self.repository.load(member_id)
+        if record is None:
+            return
+        summary.members += 1
+        unmapped = unmapped_activity_ids(record.facts)
+        catalog = self.catalog(unmapped) if self.catalog and unmapped else None
+        for credential, read_from in sorted(credentials.items()):
+            cert = record.certifications.get(credential)
+            if cert is None:
+                continue
+            status = evaluate(cert.as_certification(), record.facts, run_date, self.policy, catalog)
+            summary.evaluated += 1
+            summary.by_status[status.status.value] = summary.by_status.get(status.status.value, 0) + 1
+            self._transition(record, status, run_date, summary)
+            self._rollover(record, status, run_date, summary)
+            for notice in [
+                *self._lapse_notice(status, run_date),
+                *notices_due(status, run_date, self.policy, self.stale_days),
+            ]:
+                self._notify(record.profile, credential, notice, run_date, summary)
+            upcoming = next_action_date(status, record.facts, run_date, self.policy)
+            self.store.set_next_due(
+                member_id,
+                CertificationRecord(credential=credential, certified_on=cert.certified_on, due_on=upcoming),
+                read_from,
+            )
+
+    def _transition(
+        self, record: MemberRecord, status: CertificationStatus, run_date: date, summary: DailySummary
+    ) -> None:
+        previous = [e for e in record.events if e.kind == TRANSITION and e.credential == status.credential]
         last = max(previous, key=lambda e: (e.occurred_on, e.key), default=None)
         last_status = last.data.get("status") if last else Standing.ACTIVE.value
         if last_status == status.status.value:
-            return False
+            return
+        since = self._since(status, run_date)
+        reasons = [r.value for r in status.reasons]
         event = EventRecord(
-            kind="transition",
-            key=f"{status.credential}#{status.status.value}#{run_date.isoformat()}",
-            occurred_on=status.lapsed_on or run_date,
+            kind=TRANSITION,
+            key=f"{status.credential}#{status.status.value}#{since.isoformat()}",
+            occurred_on=since,
             recorded_on=run_date,
             credential=status.credential,
             summary=f"{status.credential} became {status.status.value}"
-            + (f" ({', '.join(r.value for r in status.reasons)})" if status.reasons else ""),
-            data={"status": status.status.value, "reasons": [r.value for r in status.reasons]},
+            + (f" ({', '.join(reasons)})" if reasons else ""),
+            data={"status": status.status.value, "reasons": reasons, "since": since.isoformat()},
         )
-        return self.repository.record_event(record.profile.member_id, event) is WriteOutcome.CREATED
+        if self.repository.record_event(record.profile.member_id, event) is WriteOutcome.CREATED:
+            summary.transitions += 1
+
+    @staticmethod
+    def _since(status: CertificationStatus, run_date: date) -> date:
+        """The day the new standing took effect, from the rules (so the key is the same on any run)."""
+        if status.status is Standing.LAPSED and status.lapsed_on is not None:
+            return status.lapsed_on
+        if status.status is Standing.DELINQUENT:
+            starts = []
+            if status.fees.overdue_since is not None:
+                starts.append(status.fees.overdue_since)
+            if Reason.CCP_INCOMPLETE in status.reasons:
+                starts.append(status.ccp.cycle_end + timedelta(days=1))
+            return min(starts, default=run_date)
+        return run_date
+
+    def _rollover(
+        self, record: MemberRecord, status: CertificationStatus, run_date: date, summary: DailySummary
+    ) -> None:
+        if status.status is Standing.LAPSED:
+            return
+        cycle = current_cycle(status.certified_on, run_date, self.policy)
+        if cycle.number < 2:
+            return
+        key = f"{status.credential}#{cycle.start.isoformat()}"
+        if any(e.kind == CYCLE_STARTED and e.key == key for e in record.events):
+            return
+        ended = cycle_number(status.certified_on, cycle.number - 1, self.policy)
+        member_id = record.profile.member_id
+        if status.ccp.mandatory and ended.end.year >= run_date.year - 1:
+            # The pool of next January's audit draw: written before the event, so a crash between
+            # the two only repeats an idempotent put.
+            self.store.add_to_audit_pool(
+                ended.end.year,
+                member_id,
+                status.credential,
+                {"cycle_start": ended.start.isoformat(), "cycle_end": ended.end.isoformat()},
+            )
+            summary.audit_pool += 1
+        event = EventRecord(
+            kind=CYCLE_STARTED,
+            key=key,
+            occurred_on=cycle.start,
+            recorded_on=run_date,
+            credential=status.credential,
+            summary=f"{status.credential} CCP cycle {cycle.number} started (ends {cycle.end})",
+            data={"cycle": cycle.number, "start": cycle.start.isoformat(), "end": cycle.end.isoformat()},
+        )
+        if self.repository.record_event(member_id, event) is WriteOutcome.CREATED:
+            summary.cycles_started += 1
+
+    def _lapse_notice(self, status: CertificationStatus, run_date: date) -> list[NoticeDue]:
+        lapsed_on = status.lapsed_on
+        if status.status is not Standing.LAPSED or lapsed_on is None:
+            return []
+        if lapsed_on <= run_date - timedelta(days=self.stale_days):
+            return []  # an old lapse (a member loaded from the roster): history, not news
+        data = {"lapsed_on": lapsed_on.isoformat(), "reasons": [r.value for r in status.reasons]}
+        return [NoticeDue(kind=schedule.LAPSE, period=lapsed_on.isoformat(), on=run_date, data=data)]
+
+    # ------------------------------------------------------------------ notices
+
+    def _notify(
+        self,
+        profile: MemberProfile,
+        credential: str,
+        notice: NoticeDue,
+        run_date: date,
+        summary: DailySummary,
+    ) -> None:
+        row = print_row(profile, credential, notice)
+        channels = ["email", "mail"] if row else ["email"]
+        event = EventRecord(
+            kind=NOTICE,
+            key=f"{credential}#{notice.kind}#{notice.period}",
+            occurred_on=run_date,
+            recorded_on=run_date,
+            credential=credential,
+            summary=f"{TITLES[notice.kind]} - notice sent by {' and '.join(channels)}",
+            data={
+                "notice": notice.kind,
+                "period": notice.period,
+                "channels": channels,
+                **notice.data,
+                "print_row": row,
+            },
+        )
+        if (
+            self.store.record_notice(profile.member_id, event, run_date if row else None)
+            is WriteOutcome.DUPLICATE
+        ):
+            summary.already_sent += 1
+            return
+        summary.notices += 1
+        if row is None:
+            summary.email_only += 1
+        try:
+            self.notifier.send_email(email_for(profile, credential, notice))
+        except Exception:  # at most once: the notice is recorded; staff see the failure in the logs
+            logger.exception("notice e-mail failed", extra={"member_id": profile.member_id, "key": event.key})
+            summary.email_failed += 1
+            return
+        summary.emails += 1
+
+    # ------------------------------------------------------------------ audit draw
+
+    def _lapsed(self, record: MemberRecord, cert: CertificationRecord, on: date) -> bool:
+        unmapped = unmapped_activity_ids(record.facts)
+        catalog = self.catalog(unmapped) if self.catalog and unmapped else None
+        status = evaluate(cert.as_certification(), record.facts, on, self.policy, catalog)
+        return status.status is Standing.LAPSED
+
+    def _draw(self, year: int, run_date: date, summary: DailySummary) -> None:
+        if self.store.audit_draw(year) is not None:
+            return
+        pool = {f"{item['member_id']}#{item['credential']}": item for item in self.store.audit_pool(year - 1)}
+        seed = audit.audit_seed(year)
+        chosen = audit.draw(pool, self.policy.audit_rate, seed)
+        deadline = audit.deadline(run_date, self.policy)
+        skipped: list[str] = []
+        for entry in chosen:
+            item = pool[entry]
+            member_id, credential = str(item["member_id"]), str(item["credential"])
+            record = self.repository.load(member_id)
+            cert = record.certifications.get(credential) if record else None
+            if record is None or cert is None or self._lapsed(record, cert, run_date):
+                skipped.append(entry)  # lapsed since the cycle ended: nothing left to audit
+                continue
+            fact = AuditDrawn(
+                key=audit.audit_id(year, member_id, credential),
+                recorded_on=run_date,
+                audit_id=audit.audit_id(year, member_id, credential),
+                credential=credential,
+                cycle_start=date.fromisoformat(str(item["cycle_start"])),
+                cycle_end=date.fromisoformat(str(item["cycle_end"])),
+                drawn_on=run_date,
+                deadline=deadline,
+                seed=seed,
+            )
+            if self.repository.record_fact(member_id, fact) is WriteOutcome.CREATED:
+                summary.audits_drawn += 1
+            notice = NoticeDue(
+                kind=schedule.AUDIT,
+                period=str(year),
+                on=run_date,
+                data={
+                    "audit_id": fact.audit_id,
+                    "cycle_start": fact.cycle_start.isoformat(),
+                    "cycle_end": fact.cycle_end.isoformat(),
+                    "deadline": fact.deadline.isoformat(),
+                    "seed": seed,
+                },
+            )
+            self._notify(record.profile, credential, notice, run_date, summary)
+            if cert.due_on is not None and cert.due_on > fact.deadline:
+                # the missed-deadline check (R7c) must come first: pull the next action date forward
+                moved = CertificationRecord(
+                    credential=credential,
+                    certified_on=cert.certified_on,
+                    due_on=fact.deadline + timedelta(days=1),
+                )
+                self.store.set_next_due(member_id, moved, cert.due_on)
+        self.store.record_audit_draw(
+            year,
+            {
+                "seed": seed,
+                "pool_year": year - 1,
+                "pool_size": len(pool),
+                "rate": str(self.policy.audit_rate),
+                "selected": chosen,
+                "skipped_lapsed": skipped,
+                "drawn_on": run_date.isoformat(),
+                "deadline": deadline.isoformat(),
+            },
+        )

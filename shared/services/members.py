@@ -12,6 +12,7 @@ from shared.errors import NotFound, UnknownCredential
 from shared.rules.models import ActivitySpec, CertificationStatus, Fact
 from shared.rules.policy import RulesPolicy
 from shared.rules.status import evaluate, unmapped_activity_ids
+from shared.services.badges import BadgeRecord, badges_of
 from shared.services.timeline import timeline_of
 from shared.store.members import MemberRepository
 from shared.store.records import (
@@ -27,6 +28,8 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 
 # Looks up catalog entries for activities that were unmapped when completed (at most one read).
 CatalogLookup = Callable[[set[str]], Mapping[str, ActivitySpec]]
+# Credits payments parked for a member once the roster brings the member/credential (issue 3).
+ParkedPaymentsHook = Callable[[str, date], int]
 
 
 class _Strict(BaseModel):
@@ -52,6 +55,7 @@ class MemberStatus(_Strict):
     member_id: str
     as_of: date
     certifications: list[CertificationStatus]
+    badges: list[BadgeRecord] = Field(default_factory=list, description="Credly badges with id and state")
 
 
 class Timeline(_Strict):
@@ -67,11 +71,23 @@ class Standing(_Strict):
 
 class MemberService:
     def __init__(
-        self, repository: MemberRepository, policy: RulesPolicy, catalog: CatalogLookup | None = None
+        self,
+        repository: MemberRepository,
+        policy: RulesPolicy,
+        catalog: CatalogLookup | None = None,
+        parked_payments: ParkedPaymentsHook | None = None,
     ) -> None:
         self.repository = repository
         self.policy = policy
         self.catalog = catalog
+        self.parked_payments = parked_payments or self._default_parked_payments
+
+    def _default_parked_payments(self, member_id: str, today: date) -> int:
+        from shared.services.payments import PaymentService
+        from shared.store.payments import PaymentLedger
+
+        ledger = PaymentLedger(self.repository.table_name, self.repository.client)
+        return PaymentService(ledger, self.policy).apply_parked(member_id, today)
 
     def upsert(self, member_id: str, request: MemberUpsert, today: date) -> bool:
         """Create or update a member; True when the member is new. Certifications missing from the
@@ -96,6 +112,8 @@ class MemberService:
         )
         if existing is None or existing.profile != profile or changed:
             self.repository.save_member(profile, changed)
+        if changed:  # a new member or credential may be what a parked payment was waiting for
+            self.parked_payments(member_id, today)
         return existing is None
 
     def _canonical(self, code: str, index: int) -> str:
@@ -115,7 +133,9 @@ class MemberService:
             evaluate(cert.as_certification(), record.facts, today, self.policy, catalog)
             for cert in sorted(record.certifications.values(), key=lambda c: c.credential)
         ]
-        return MemberStatus(member_id=member_id, as_of=today, certifications=statuses)
+        return MemberStatus(
+            member_id=member_id, as_of=today, certifications=statuses, badges=badges_of(record)
+        )
 
     def standing(self, member_id: str, today: date) -> Standing:
         status = self.status(member_id, today)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 PK = "pk"
 SK = "sk"
@@ -38,11 +38,28 @@ def event_sk(kind: str, key: str) -> str:
 
 
 def due_pk(day: date) -> str:
-    return f"DUE#{day.isoformat()}"
+    """DueIndex partition: one per calendar month, so a catch-up over missed days (or years) is a
+    range read of a few partitions instead of one Query per day."""
+    return f"DUE#{day:%Y-%m}"
 
 
-def due_sk(member_id: str, credential: str) -> str:
-    return f"{member_id}#{credential}"
+def due_sk(day: date, member_id: str, credential: str) -> str:
+    """DueIndex sort key: the due date first, so a day range is a ``BETWEEN`` on the sort key."""
+    return f"{day.isoformat()}#{member_id}#{credential}"
+
+
+def due_sk_bounds(first: date, last: date) -> tuple[str, str]:
+    """Sort-key bounds covering every certification due from ``first`` through ``last``."""
+    return f"{first.isoformat()}#", f"{last.isoformat()}$"  # "$" sorts right after "#"
+
+
+def months_between(first: date, last: date) -> list[date]:
+    """First day of every month from ``first``'s through ``last``'s."""
+    months, cursor = [], first.replace(day=1)
+    while cursor <= last:
+        months.append(cursor)
+        cursor = (cursor.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return months
 
 
 def email_pk(email: str) -> str:

@@ -7,6 +7,8 @@ write and changes nothing (DESIGN.md, data principles 1 and 3).
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -23,6 +25,9 @@ from shared.store.records import CertificationRecord, EventRecord, MemberProfile
 
 _FACT_ADAPTER: TypeAdapter[Fact] = TypeAdapter(Fact)
 _BATCH_WRITE_LIMIT = 25
+_UNPROCESSED_RETRIES = 8  # BatchWriteItem UnprocessedItems: re-sends before failing
+_BACKOFF_BASE_SECONDS = 0.05
+_BACKOFF_CAP_SECONDS = 5.0
 
 
 class WriteOutcome(StrEnum):
@@ -91,20 +96,47 @@ class MemberRepository:
             for item in page["Items"]:
                 yield from_item(item)
 
-    def due_on(self, day: date) -> Iterator[DueCertification]:
-        """Certifications whose next action date is ``day`` (the sparse DueIndex), paginated."""
-        paginator = self.client.get_paginator("query")
-        pages = paginator.paginate(
+    def member_id_by_email(self, email: str) -> str | None:
+        """Access pattern 7: the member whose profile has this e-mail (EmailIndex), or None."""
+        response = self.client.query(
             TableName=self.table_name,
-            IndexName=keys.DUE_INDEX,
-            KeyConditionExpression="#due = :due",
-            ExpressionAttributeNames={"#due": keys.DUE_PK},
-            ExpressionAttributeValues={":due": {"S": keys.due_pk(day)}},
+            IndexName=keys.EMAIL_INDEX,
+            KeyConditionExpression="#e = :e",
+            ExpressionAttributeNames={"#e": keys.EMAIL_PK},
+            ExpressionAttributeValues={":e": {"S": keys.email_pk(email)}},
+            Limit=2,
         )
-        for page in pages:
-            for raw in page["Items"]:
-                item = from_item(raw)
-                yield DueCertification(member_id=item["member_id"], credential=item["credential"], due_on=day)
+        found = {from_item(item)["member_id"] for item in response.get("Items", [])}
+        return found.pop() if len(found) == 1 else None
+
+    def due_between(self, first: date, last: date) -> Iterator[DueCertification]:
+        """Certifications whose next action date is in ``[first, last]``: one paginated Query per
+        calendar month of the DueIndex, bounded on the sort key, so only what is due is read."""
+        low, high = keys.due_sk_bounds(first, last)
+        paginator = self.client.get_paginator("query")
+        for month in keys.months_between(first, last):
+            pages = paginator.paginate(
+                TableName=self.table_name,
+                IndexName=keys.DUE_INDEX,
+                KeyConditionExpression="#due = :due AND #sk BETWEEN :low AND :high",
+                ExpressionAttributeNames={"#due": keys.DUE_PK, "#sk": keys.DUE_SK},
+                ExpressionAttributeValues={
+                    ":due": {"S": keys.due_pk(month)},
+                    ":low": {"S": low},
+                    ":high": {"S": high},
+                },
+            )
+            for page in pages:
+                for raw in page["Items"]:
+                    item = from_item(raw)
+                    due_on = date.fromisoformat(item[keys.DUE_SK].split("#", 1)[0])
+                    yield DueCertification(
+                        member_id=item["member_id"], credential=item["credential"], due_on=due_on
+                    )
+
+    def due_on(self, day: date) -> Iterator[DueCertification]:
+        """Certifications whose next action date is ``day``."""
+        return self.due_between(day, day)
 
     # ----------------------------------------------------------------- writes
 
@@ -148,7 +180,7 @@ class MemberRepository:
         }
         if record.due_on is not None:
             values[keys.DUE_PK] = keys.due_pk(record.due_on)
-            values[keys.DUE_SK] = keys.due_sk(member_id, record.credential)
+            values[keys.DUE_SK] = keys.due_sk(record.due_on, member_id, record.credential)
         return to_item(values)
 
     def set_due(self, member_id: str, record: CertificationRecord) -> None:
@@ -182,6 +214,27 @@ class MemberRepository:
             return WriteOutcome.CONFLICT
         return WriteOutcome.CREATED
 
+    def fact_item(
+        self, member_id: str, fact: Fact, attributes: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        """The DynamoDB item of a fact (same shape as ``record_fact``), with extra index attributes
+        (e.g. ``list_pk``/``list_sk``), for callers that batch or transact several writes."""
+        kind, key = _fact_key(fact)
+        values = {keys.PK: keys.member_pk(member_id), keys.SK: keys.fact_sk(kind, key), "kind": kind}
+        return to_item({**values, **(attributes or {}), "body": json_body(fact)})
+
+    def event_item(self, member_id: str, event: EventRecord) -> dict[str, Any]:
+        """The DynamoDB item of an event (same shape as ``record_event``)."""
+        sort_key = keys.event_sk(event.kind, event.key)
+        return to_item(
+            {
+                keys.PK: keys.member_pk(member_id),
+                keys.SK: sort_key,
+                "kind": event.kind,
+                "body": json_body(event),
+            }
+        )
+
     def put_facts(self, member_facts: Iterable[tuple[str, Fact]]) -> int:
         """Unconditional batched puts of deterministic-key facts (bulk ingest). Re-putting the same
         fact rewrites identical content, so redelivery stays idempotent. Returns requests made."""
@@ -213,8 +266,14 @@ class MemberRepository:
     def _flush(self, batch: list[dict[str, Any]]) -> int:
         requests = 0
         pending: dict[str, Any] = {self.table_name: batch}
+        attempt = 0
         while pending:
+            if attempt:  # unprocessed items: bounded exponential backoff with jitter, then give up
+                if attempt > _UNPROCESSED_RETRIES:
+                    raise RuntimeError(f"BatchWriteItem left items unprocessed after {attempt} attempts")
+                time.sleep(min(_BACKOFF_CAP_SECONDS, _BACKOFF_BASE_SECONDS * 2**attempt) * random.random())  # noqa: S311
             response = self.client.batch_write_item(RequestItems=pending)
             requests += 1
+            attempt += 1
             pending = response.get("UnprocessedItems") or {}
         return requests

@@ -107,7 +107,9 @@ def test_invalid_upserts_are_400_with_the_field_and_write_nothing(
     assert table_items(aws) == []
 
 
-def test_unknown_credential_lists_the_known_codes_and_writes_nothing(aws: dict[str, Any], today: None) -> None:
+def test_unknown_credential_lists_the_known_codes_and_writes_nothing(
+    aws: dict[str, Any], today: None
+) -> None:
     body = {**ANA, "certifications": [{"credential": "XYZ", "certified_on": "2019-05-14"}]}
     response = call_api("PUT", "/members/m-1", body)
     assert response.status == 400

@@ -25,7 +25,9 @@ def status_of(stack: LocalStack, member_id: str) -> dict[str, object]:
 
 
 def test_roster_status_daily_status(stack: LocalStack) -> None:
-    assert requests.post(f"{stack.url}/_local/daily", json={"date": "2020-05-01"}, timeout=10).status_code == 200
+    assert (
+        requests.post(f"{stack.url}/_local/daily", json={"date": "2020-05-01"}, timeout=10).status_code == 200
+    )
     created = requests.put(f"{stack.url}/members/ana", json=MEMBER, timeout=10)
     assert created.status_code == 201
 
@@ -33,7 +35,11 @@ def test_roster_status_daily_status(stack: LocalStack) -> None:
 
     daily = requests.post(f"{stack.url}/_local/daily", json={"date": "2020-06-01"}, timeout=10)
     assert daily.status_code == 200
-    assert status_of(stack, "ana") == {"status": "delinquent", "reasons": ["fee_overdue"], "as_of": "2020-06-01"}
+    assert status_of(stack, "ana") == {
+        "status": "delinquent",
+        "reasons": ["fee_overdue"],
+        "as_of": "2020-06-01",
+    }
 
     requests.post(f"{stack.url}/_local/daily", json={"date": "2023-06-01"}, timeout=10)
     after = status_of(stack, "ana")

@@ -23,7 +23,9 @@ def test_function_modules_import_only_shared_and_libraries(path: Path) -> None:
         if isinstance(node, ast.Import | ast.ImportFrom)
         for alias in node.names
     ]
-    offending = [name for name in imported if name and name.split(".")[0] in {"functions", "local", "moto", "tests"}]
+    offending = [
+        name for name in imported if name and name.split(".")[0] in {"functions", "local", "moto", "tests"}
+    ]
     assert offending == [], f"{path.name} imports {offending}: Lambda ships only shared/ in the layer"
 
 

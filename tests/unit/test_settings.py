@@ -34,8 +34,11 @@ def test_defaults_are_the_published_catalog() -> None:
 
 
 def test_every_knob_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CREDENTIALS", '{"RMA": {"ccp_points": 32}, "NEW": {"name": "New", "ccp_points": 10, '
-                       '"annual_fee_cents": 100, "recertification_fee_cents": 200}}')
+    monkeypatch.setenv(
+        "CREDENTIALS",
+        '{"RMA": {"ccp_points": 32}, "NEW": {"name": "New", "ccp_points": 10, '
+        '"annual_fee_cents": 100, "recertification_fee_cents": 200}}',
+    )
     monkeypatch.setenv("BADGE_TEMPLATE_IDS", '{"RMA": "tmpl-rma"}')
     monkeypatch.setenv("CCP_LATE_REPORTING_DAYS", "45")
     monkeypatch.setenv("LAPSE_AFTER_OVERDUE_YEARS", "2")

@@ -1,0 +1,54 @@
+"""S3 ObjectCreated on the files bucket: ``ce-batches/{provider_id}/{file}.csv`` (provider CE batches)
+and ``evidence/{member_id}/{purpose}/{file}`` (audit/recertification documents).
+
+Async invocation: failures are retried by Lambda (bounded by the template's EventInvokeConfig) and
+then land in the on-failure queue. Both paths are idempotent, so a redelivered event is harmless.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import unquote_plus
+
+from aws_lambda_powertools.utilities.data_classes import S3Event
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from shared.adapters.files import FilesBucket
+from shared.clock import business_today
+from shared.config.settings import get_policy, get_settings
+from shared.observability import lambda_entry, logger
+from shared.services.ce_batches import BATCH_PREFIX, CsvBatchIngest
+from shared.services.ce_evidence import EVIDENCE_PREFIX, EvidenceIntake
+from shared.store.catalog import CatalogRepository
+from shared.store.members import MemberRepository
+
+
+@lambda_entry()
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    settings = get_settings()
+    today = business_today(settings.zone)
+    members = MemberRepository(settings.table_name)
+    results: list[dict[str, Any]] = []
+    for record in S3Event(event).records:
+        raw_key = record.s3.get_object.key
+        key = unquote_plus(raw_key)
+        version = record.s3.get_object.get("versionId")
+        files = FilesBucket(record.s3.bucket.name)
+        if key.startswith(BATCH_PREFIX):
+            outcome = CsvBatchIngest(members, files, get_policy()).ingest(key, today, version)
+            results.append(
+                {
+                    "key": key,
+                    "accepted": outcome.get("accepted"),
+                    "rejected": len(outcome.get("rejected", [])),
+                }
+            )
+        elif key.startswith(EVIDENCE_PREFIX):
+            result = EvidenceIntake(members, CatalogRepository(settings.table_name), files).process(
+                raw_key, today, version
+            )
+            results.append({"key": key, "recorded": result.recorded, "reason": result.reason})
+        else:
+            logger.warning("upload outside the known prefixes ignored", extra={"key": key})
+            results.append({"key": key, "ignored": True})
+    return {"results": results}

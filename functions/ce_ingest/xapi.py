@@ -1,0 +1,120 @@
+"""LMS completion callbacks: ``POST /xapi/statements`` (LRS-style; HTTP Basic auth per LMS client,
+not IAM).
+
+Order of checks, each before the next: Basic credentials (401 + WWW-Authenticate) ->
+``X-Experience-API-Version`` 1.0.x (400) -> body size (413) -> JSON and every statement (400 naming
+``statements[i].field``; nothing written) -> same id with different content (409; nothing written).
+Then 200 with the list of statement ids.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from shared.adapters.xapi import (
+    RESPONSE_VERSION,
+    SUPPORTED_VERSION,
+    LmsAuthenticator,
+    StatementProblem,
+    parse_statements,
+)
+from shared.clock import business_today
+from shared.config.ce import get_ce_settings
+from shared.config.settings import get_policy, get_settings
+from shared.http import make_resolver, problem
+from shared.observability import lambda_entry, logger
+from shared.services.ce_xapi import XapiIngest
+from shared.store.catalog import CatalogRepository
+from shared.store.members import MemberRepository
+
+app = make_resolver()
+_authenticators: dict[str, LmsAuthenticator] = {}
+
+
+def _authenticator() -> LmsAuthenticator:
+    name = get_ce_settings().lms_clients_secret
+    if name not in _authenticators:
+        _authenticators[name] = LmsAuthenticator(name)
+    return _authenticators[name]
+
+
+def _answer(status: int, body: Any, headers: dict[str, str] | None = None) -> Response[Any]:
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps(body),
+        headers={"X-Experience-API-Version": RESPONSE_VERSION, **(headers or {})},
+    )
+
+
+def _refuse(status: int, error: str, message: str, **extra: Any) -> Response[Any]:
+    logger.info("xapi request refused", extra={"status": status, "error": error, "reason": message})
+    headers = {"WWW-Authenticate": 'Basic realm="xapi", charset="UTF-8"'} if status == 401 else None
+    return _answer(status, {"error": error, "message": message, **extra}, headers)
+
+
+@app.post(
+    "/xapi/statements",
+    summary="LMS statements (xAPI 1.0.3 / cmi5): one statement or an array",
+    description=(
+        "HTTP Basic auth with the LMS client's id and password (not IAM). Header X-Experience-API-Version "
+        "1.0.x required. Credits completed/passed (ADL) and cmi5 satisfied once per course; voided "
+        "statements reverse; other verbs are accepted and ignored. Answers 200 with the statement ids."
+    ),
+    responses={
+        200: {"description": "Statement ids, in request order (LRS convention)"},
+        400: problem(
+            "Missing/unsupported version header, invalid JSON, or a statement field (statements[i].field)"
+        ),
+        401: problem("Missing or invalid Basic credentials"),
+        409: problem("A statement id already stored with different content (nothing written)"),
+        413: problem("Body too large"),
+    },
+)
+def post_statements() -> Response[Any]:
+    event = app.current_event
+    client = _authenticator().authenticate(event.headers.get("authorization"))
+    if client is None:
+        return _refuse(401, "unauthorized", "valid LMS client credentials (HTTP Basic) required")
+    version = event.headers.get("x-experience-api-version") or ""
+    if not SUPPORTED_VERSION.match(version.strip()):
+        return _refuse(400, "unsupported_version", "header X-Experience-API-Version: 1.0.x required")
+    settings = get_ce_settings()
+    body = event.body or ""
+    try:
+        raw = base64.b64decode(body, validate=True) if event.is_base64_encoded else body.encode("utf-8")
+    except (binascii.Error, ValueError):
+        return _refuse(400, "malformed_body", "body is not valid base64")
+    if len(raw) > settings.xapi_max_body_bytes:
+        return _refuse(413, "payload_too_large", f"body over {settings.xapi_max_body_bytes} bytes")
+    try:
+        payload = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return _refuse(
+            400,
+            "validation_failed",
+            "body is not JSON",
+            problems=[{"field": "body", "reason": "invalid JSON"}],
+        )
+    try:
+        statements = parse_statements(payload, settings.xapi_max_statements)
+    except StatementProblem as error:
+        return _refuse(400, "validation_failed", "invalid statements", problems=error.problems)
+    common = get_settings()
+    ingest = XapiIngest(
+        MemberRepository(common.table_name), CatalogRepository(common.table_name), get_policy(), common.zone
+    )
+    result = ingest.ingest(client, statements, business_today(common.zone))
+    return _answer(200, result.statement_ids)
+
+
+@lambda_entry(correlation_paths.API_GATEWAY_HTTP)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

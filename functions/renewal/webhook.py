@@ -1,0 +1,134 @@
+"""Stripe webhooks (``POST /webhooks/stripe``, no IAM: the Stripe-Signature header authenticates) and
+the parked-payments listing for staff (``GET /admin/parked-payments``, IAM).
+
+Order of checks, each before the next: body size (413) -> signature header present and well formed
+(400) -> HMAC and timestamp tolerance against the rotating secret (401) -> JSON (400) -> event shape
+(400). Only then is anything read or written. Unknown event types answer 200 ``ignored``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
+
+from shared.adapters.secrets import RotatingSecret
+from shared.adapters.signatures import SignatureError, verify_with_refresh
+from shared.adapters.stripe_events import MalformedEvent, interpret
+from shared.clock import business_today, wall_clock_seconds
+from shared.config.settings import get_policy, get_settings
+from shared.http import json_response, make_resolver, problem
+from shared.observability import lambda_entry, logger
+from shared.services.payments import ParkedItem, PaymentService
+from shared.store.payments import PaymentLedger
+
+MAX_BODY_BYTES = 64 * 1024  # Stripe events are a few KiB; anything bigger is refused before the HMAC
+# SignatureError reasons that mean "no usable header" (400) rather than "not authentic" (401).
+_MALFORMED_HEADER = frozenset(
+    {
+        "missing signature header",
+        "malformed timestamp",
+        "no timestamp in signature header",
+        "no v1 signature in signature header",
+    }
+)
+
+app = make_resolver()
+
+
+class WebhookAnswer(BaseModel):
+    result: str
+
+
+class ParkedPayments(BaseModel):
+    items: list[ParkedItem]
+
+
+def service() -> PaymentService:
+    settings = get_settings()
+    return PaymentService(PaymentLedger(settings.table_name), get_policy(), settings.zone)
+
+
+def _secrets(force: bool) -> list[str]:
+    return RotatingSecret(get_settings().stripe_webhook_secret).values(force=force)
+
+
+def _raw_body() -> bytes | None:
+    """The body exactly as Stripe sent it (base64-decoded when API Gateway flagged it); None when it
+    is over the limit."""
+    event = app.current_event
+    body = event.body or ""
+    if len(body) > (MAX_BODY_BYTES * 4) // 3 + 4:  # cheap early refusal, even when base64
+        return None
+    raw = base64.b64decode(body, validate=True) if event.is_base64_encoded else body.encode("utf-8")
+    return None if len(raw) > MAX_BODY_BYTES else raw
+
+
+def _refuse(status: int, error: str, message: str) -> Response[Any]:
+    logger.info("stripe webhook refused", extra={"status": status, "error": error, "reason": message})
+    return json_response(status, {"error": error, "message": message})
+
+
+@app.post(
+    "/webhooks/stripe",
+    summary="Stripe webhook: payments, refunds and disputes",
+    description=(
+        "Authenticated by the Stripe-Signature header (HMAC-SHA256, 300 s tolerance both ways), not IAM. "
+        f"Body limit {MAX_BODY_BYTES} bytes. Always 200 for a verified event: credited, duplicate, "
+        "reversed, ignored (unhandled type or not ours) or parked (unknown member/credential)."
+    ),
+    responses={
+        200: {"description": "Event accepted: {'result': credited|duplicate|reversed|ignored|parked}"},
+        400: problem("Missing or malformed Stripe-Signature header, invalid JSON, not a Stripe event"),
+        401: problem("Signature does not match, or its timestamp is stale or in the future"),
+        413: problem(f"Body over {MAX_BODY_BYTES} bytes"),
+    },
+)
+def stripe_webhook() -> Response[Any]:
+    try:
+        payload = _raw_body()
+    except (binascii.Error, ValueError):
+        return _refuse(400, "malformed_body", "body is not valid base64")
+    if payload is None:
+        return _refuse(413, "payload_too_large", f"body over {MAX_BODY_BYTES} bytes")
+    header = app.current_event.headers.get("stripe-signature")
+    try:
+        verify_with_refresh(header, payload, _secrets, wall_clock_seconds())
+    except SignatureError as error:
+        if error.reason in _MALFORMED_HEADER:
+            return _refuse(400, "bad_signature_header", error.reason)
+        return _refuse(401, "bad_signature", error.reason)
+    try:
+        event = json.loads(payload)
+        action = interpret(event)
+    except (ValueError, UnicodeDecodeError) as error:  # JSONDecodeError and MalformedEvent are ValueErrors
+        return _refuse(
+            400, "malformed_event", str(error) if isinstance(error, MalformedEvent) else "invalid JSON"
+        )
+    settings = get_settings()
+    result = service().handle(action, business_today(settings.zone))
+    logger.info(
+        "stripe event handled",
+        extra={"event_id": event.get("id"), "type": event.get("type"), "result": result},
+    )
+    return json_response(200, WebhookAnswer(result=result.value).model_dump())
+
+
+@app.get(
+    "/admin/parked-payments",
+    summary="Payments waiting for their member, and reversals waiting for their payment",
+    description="Parked payments are credited automatically when the roster brings the member/credential.",
+)
+def parked_payments() -> ParkedPayments:
+    return ParkedPayments(items=list(service().parked()))
+
+
+@lambda_entry(correlation_paths.API_GATEWAY_HTTP)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

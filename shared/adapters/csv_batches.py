@@ -1,0 +1,136 @@
+"""Provider CSV batches: the documented column set and per-row validation (no I/O).
+
+Columns (header required, order free, UTF-8 with or without BOM):
+``member_id, activity_id, completed_on, points, category, certificate_id``. ``certificate_id`` may be
+empty (the row is then keyed by file and line). Each row is either a ``CsvRow`` or a rejection with
+its line number and reason.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+
+from shared.rules.policy import Category
+
+COLUMNS = ("member_id", "activity_id", "completed_on", "points", "category", "certificate_id")
+MAX_POINTS = Decimal(100)
+_MEMBER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+_CERTIFICATE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,127}$")
+_CATEGORIES = {c.value for c in Category}
+
+
+@dataclass(frozen=True)
+class CsvRow:
+    line: int
+    member_id: str
+    activity_id: str
+    completed_on: date
+    points: Decimal
+    category: Category
+    certificate_id: str | None
+
+
+@dataclass(frozen=True)
+class Rejection:
+    line: int
+    reason: str
+
+
+class BadFile(ValueError):
+    """The file as a whole cannot be read (encoding, header)."""
+
+
+def _decode(data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise BadFile(f"not UTF-8 (byte {error.start})") from error
+
+
+def parse_rows(data: bytes) -> tuple[list[CsvRow], list[Rejection], int]:
+    """(good rows, rejected rows, data rows read). Duplicates within the file are rejected here:
+    the same certificate id twice, or the same member/activity/date twice."""
+    reader = csv.reader(io.StringIO(_decode(data), newline=""))
+    try:
+        header = [h.strip().lower() for h in next(reader)]
+    except StopIteration as error:
+        raise BadFile("empty file: a header row is required") from error
+    missing = [c for c in COLUMNS if c not in header]
+    if missing:
+        raise BadFile(f"header must name the columns {', '.join(COLUMNS)}; missing {', '.join(missing)}")
+    unknown = [h for h in header if h not in COLUMNS]
+    if unknown:
+        raise BadFile(f"unknown columns {', '.join(unknown)}; the columns are {', '.join(COLUMNS)}")
+    index = {name: header.index(name) for name in COLUMNS}
+    rows: list[CsvRow] = []
+    rejected: list[Rejection] = []
+    seen_certificates: dict[str, int] = {}
+    seen_rows: dict[tuple[str, str, date], int] = {}
+    count = 0
+    for values in reader:
+        line = reader.line_num
+        if not any(v.strip() for v in values):
+            continue  # blank line
+        count += 1
+        if len(values) != len(header):
+            rejected.append(Rejection(line, f"expected {len(header)} fields, found {len(values)}"))
+            continue
+        row = {name: values[i].strip() for name, i in index.items()}
+        result = _row(line, row)
+        if isinstance(result, Rejection):
+            rejected.append(result)
+            continue
+        if result.certificate_id is not None:
+            first = seen_certificates.get(result.certificate_id)
+            if first is not None:
+                rejected.append(Rejection(line, f"duplicate certificate_id (line {first})"))
+                continue
+            seen_certificates[result.certificate_id] = line
+        ident = (result.member_id, result.activity_id, result.completed_on)
+        first = seen_rows.get(ident)
+        if first is not None:
+            rejected.append(Rejection(line, f"duplicate row (line {first})"))
+            continue
+        seen_rows[ident] = line
+        rows.append(result)
+    return rows, rejected, count
+
+
+def _row(line: int, row: dict[str, str]) -> CsvRow | Rejection:
+    if not _MEMBER_ID.match(row["member_id"]):
+        return Rejection(line, "member_id missing or malformed")
+    if not row["activity_id"] or len(row["activity_id"]) > 2048:
+        return Rejection(line, "activity_id missing")
+    try:
+        completed_on = date.fromisoformat(row["completed_on"])
+    except ValueError:
+        return Rejection(line, f"bad date {row['completed_on']!r} (expected YYYY-MM-DD)")
+    try:
+        points = Decimal(row["points"])
+    except InvalidOperation:
+        return Rejection(line, f"points not a number: {row['points']!r}")
+    if not points.is_finite():
+        return Rejection(line, f"points not a number: {row['points']!r}")
+    if points < 0:
+        return Rejection(line, "negative points")
+    if points == 0 or points > MAX_POINTS:
+        return Rejection(line, f"points must be more than 0 and at most {MAX_POINTS}")
+    if row["category"] not in _CATEGORIES:
+        return Rejection(line, f"unknown category {row['category']!r}")
+    certificate = row["certificate_id"] or None
+    if certificate is not None and not _CERTIFICATE.match(certificate):
+        return Rejection(line, "certificate_id malformed")
+    return CsvRow(
+        line=line,
+        member_id=row["member_id"],
+        activity_id=row["activity_id"],
+        completed_on=completed_on,
+        points=points,
+        category=Category(row["category"]),
+        certificate_id=certificate,
+    )

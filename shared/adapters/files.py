@@ -1,0 +1,77 @@
+"""The files bucket (S3): CE batches, their result files, evidence uploads and quarantine."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=3, read_timeout=30)
+_client: Any = None
+
+
+def default_client() -> Any:
+    global _client  # noqa: PLW0603 - one lazily created client per process
+    if _client is None:
+        _client = boto3.client("s3", config=_CONFIG)
+    return _client
+
+
+def reset_default_client() -> None:
+    global _client  # noqa: PLW0603
+    _client = None
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    size: int
+    content_type: str
+    head: bytes  # the first bytes, for a content sniff
+
+
+class FilesBucket:
+    def __init__(self, bucket: str, client: Any = None) -> None:
+        self.bucket = bucket
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        return self._client if self._client is not None else default_client()
+
+    def read(self, key: str, version_id: str | None = None) -> bytes:
+        args: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
+        if version_id:
+            args["VersionId"] = version_id
+        body: bytes = self.client.get_object(**args)["Body"].read()
+        return body
+
+    def info(self, key: str, head_bytes: int = 16) -> ObjectInfo:
+        response = self.client.get_object(Bucket=self.bucket, Key=key, Range=f"bytes=0-{head_bytes - 1}")
+        total = response.get("ContentRange", "").rpartition("/")[2]
+        size = int(total) if total.isdigit() else int(response.get("ContentLength", 0))
+        return ObjectInfo(
+            size=size, content_type=response.get("ContentType", ""), head=response["Body"].read()
+        )
+
+    def write_json(self, key: str, document: Any) -> None:
+        self.client.put_object(
+            Bucket=self.bucket,
+            Key=key,
+            Body=json.dumps(document, indent=2, default=str).encode("utf-8"),
+            ContentType="application/json",
+        )
+
+    def move(self, key: str, target: str, metadata: dict[str, str]) -> None:
+        """Copy to ``target`` (with ``metadata``), then delete the original (a versioned bucket keeps
+        the original's version behind a delete marker)."""
+        self.client.copy_object(
+            Bucket=self.bucket,
+            Key=target,
+            CopySource={"Bucket": self.bucket, "Key": key},
+            Metadata=metadata,
+            MetadataDirective="REPLACE",
+        )
+        self.client.delete_object(Bucket=self.bucket, Key=key)

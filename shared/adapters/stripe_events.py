@@ -1,0 +1,198 @@
+"""Stripe event payloads -> what they mean for us (the one Stripe adapter; no I/O here).
+
+Which events count (issue 3):
+
+* payments: ``checkout.session.completed`` (only with ``payment_status == "paid"``),
+  ``checkout.session.async_payment_succeeded``, ``payment_intent.succeeded``, ``invoice.paid``.
+  The member and purpose come from the object's ``metadata`` (``member_id``, ``credential``,
+  ``purpose`` = ``annual_fee`` | ``recertification``, optional ``application_id``); an invoice may
+  also carry it on its subscription details. A payment without ``member_id`` is not ours (the CE store
+  shares the Stripe account) and is ignored; one with ``member_id`` but missing or bad fields is
+  parked for staff rather than dropped.
+* reversals: ``charge.refunded`` when the charge is fully refunded (``refunded: true``),
+  ``charge.dispute.created``; ``charge.dispute.closed`` with ``status == "won"`` withdraws the dispute.
+  Charges and disputes need no metadata: they name their PaymentIntent, and the payment ledger finds
+  the member from it.
+
+Payment key: the PaymentIntent id, else the Invoice id, else the Checkout Session id - so the same
+payment seen as a session, an intent and an invoice is one fact.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+PAYMENT_EVENTS = frozenset(
+    {
+        "checkout.session.completed",
+        "checkout.session.async_payment_succeeded",
+        "payment_intent.succeeded",
+        "invoice.paid",
+    }
+)
+REVERSAL_EVENTS = frozenset({"charge.refunded", "charge.dispute.created", "charge.dispute.closed"})
+PURPOSES = ("annual_fee", "recertification")
+
+
+class MalformedEvent(ValueError):
+    """The body is JSON but not a Stripe event of the shape we need (400)."""
+
+
+@dataclass(frozen=True)
+class PaymentSeen:
+    """A settled payment. ``problem`` is set when its metadata cannot be used (it gets parked)."""
+
+    event_id: str
+    payment_key: str
+    member_id: str
+    credential: str
+    purpose: str
+    application_id: str | None
+    amount_cents: int
+    created: datetime
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class ReversalSeen:
+    """A refund or dispute (``withdrawn`` False) or a dispute won (``withdrawn`` True)."""
+
+    event_id: str
+    payment_key: str
+    reversal_key: str
+    reason: Literal["refund", "dispute"]
+    withdrawn: bool
+    created: datetime
+
+
+@dataclass(frozen=True)
+class Ignored:
+    event_id: str
+    why: str
+
+
+StripeAction = PaymentSeen | ReversalSeen | Ignored
+
+
+def _id_of(value: Any) -> str | None:
+    """An id field that may be a string or an expanded object."""
+    if isinstance(value, str) and value:
+        return value
+    if isinstance(value, dict) and isinstance(value.get("id"), str) and value["id"]:
+        return str(value["id"])
+    return None
+
+
+def _created(obj: dict[str, Any], event: dict[str, Any]) -> datetime:
+    stamp = obj.get("created", event.get("created"))
+    if not isinstance(stamp, int) or isinstance(stamp, bool) or stamp < 0:
+        raise MalformedEvent("object.created must be a unix timestamp")
+    return datetime.fromtimestamp(stamp, UTC)
+
+
+def _metadata(obj: dict[str, Any]) -> dict[str, str]:
+    """The object's metadata; for invoices also the subscription's (old and new API shapes)."""
+    found: dict[str, str] = {}
+    sources = [
+        ((obj.get("parent") or {}).get("subscription_details") or {}).get("metadata"),
+        (obj.get("subscription_details") or {}).get("metadata"),
+        obj.get("metadata"),
+    ]
+    for source in sources:  # later sources win: the object's own metadata last
+        if isinstance(source, dict):
+            found.update({str(k): str(v) for k, v in source.items() if v is not None})
+    return found
+
+
+def _invoice_payment_intent(obj: dict[str, Any]) -> str | None:
+    direct = _id_of(obj.get("payment_intent"))
+    if direct:
+        return direct
+    payments = (obj.get("payments") or {}).get("data") or []  # API 2025-03-31 and later
+    for entry in payments:
+        intent = _id_of(((entry or {}).get("payment") or {}).get("payment_intent"))
+        if intent:
+            return intent
+    return None
+
+
+def _payment(event_type: str, obj: dict[str, Any], event: dict[str, Any], event_id: str) -> StripeAction:
+    if event_type.startswith("checkout.session."):
+        if obj.get("payment_status") != "paid":
+            return Ignored(event_id, f"checkout session payment_status={obj.get('payment_status')!r}")
+        key = _id_of(obj.get("payment_intent")) or _id_of(obj.get("invoice")) or _id_of(obj)
+        amount = obj.get("amount_total")
+    elif event_type == "payment_intent.succeeded":
+        key = _id_of(obj)
+        amount = obj.get("amount_received", obj.get("amount"))
+    else:  # invoice.paid
+        key = _invoice_payment_intent(obj) or _id_of(obj)
+        amount = obj.get("amount_paid")
+    if key is None:
+        raise MalformedEvent("data.object.id is missing")
+    metadata = _metadata(obj)
+    member_id = metadata.get("member_id", "").strip()
+    if not member_id:
+        return Ignored(event_id, "no member_id in metadata (not a Stay Certified payment)")
+    credential = metadata.get("credential", "").strip()
+    purpose = metadata.get("purpose", "").strip()
+    problem = None
+    if not credential:
+        problem = "metadata.credential missing"
+    elif purpose not in PURPOSES:
+        problem = f"metadata.purpose must be one of {', '.join(PURPOSES)}"
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:
+        amount, problem = 0, problem or "amount missing"
+    return PaymentSeen(
+        event_id=event_id,
+        payment_key=key,
+        member_id=member_id,
+        credential=credential,
+        purpose=purpose,
+        application_id=metadata.get("application_id") or None,
+        amount_cents=amount,
+        created=_created(obj, event),
+        problem=problem,
+    )
+
+
+def _reversal(event_type: str, obj: dict[str, Any], event: dict[str, Any], event_id: str) -> StripeAction:
+    object_id = _id_of(obj)
+    if object_id is None:
+        raise MalformedEvent("data.object.id is missing")
+    if event_type == "charge.refunded":
+        if obj.get("refunded") is not True:
+            return Ignored(event_id, "partial refund (only a full refund uncredits a payment)")
+        refunded_key = _id_of(obj.get("payment_intent")) or _id_of(obj.get("invoice")) or object_id
+        return ReversalSeen(
+            event_id, refunded_key, f"refund-{object_id}", "refund", False, _created(obj, event)
+        )
+    payment_key = _id_of(obj.get("payment_intent")) or _id_of(obj.get("charge"))
+    if payment_key is None:
+        raise MalformedEvent("dispute names neither payment_intent nor charge")
+    if event_type == "charge.dispute.created":
+        return ReversalSeen(event_id, payment_key, object_id, "dispute", False, _created(obj, event))
+    if obj.get("status") != "won":
+        return Ignored(event_id, f"dispute closed with status {obj.get('status')!r}: reversal stands")
+    closed = event.get("created")
+    closed_at = datetime.fromtimestamp(closed, UTC) if isinstance(closed, int) else _created(obj, event)
+    return ReversalSeen(event_id, payment_key, object_id, "dispute", True, closed_at)
+
+
+def interpret(event: Any) -> StripeAction:
+    """What a (verified, parsed) Stripe event means for us. Raises ``MalformedEvent``."""
+    if not isinstance(event, dict):
+        raise MalformedEvent("body must be a JSON object")
+    event_id, event_type = event.get("id"), event.get("type")
+    if not isinstance(event_id, str) or not isinstance(event_type, str):
+        raise MalformedEvent("id and type are required")
+    if event_type not in PAYMENT_EVENTS and event_type not in REVERSAL_EVENTS:
+        return Ignored(event_id, f"event type {event_type} not handled")
+    obj = (event.get("data") or {}).get("object") if isinstance(event.get("data"), dict) else None
+    if not isinstance(obj, dict):
+        raise MalformedEvent("data.object is required")
+    if event_type in PAYMENT_EVENTS:
+        return _payment(event_type, obj, event, event_id)
+    return _reversal(event_type, obj, event, event_id)

@@ -1,0 +1,21 @@
+"""Settings of the CE ingest (LMS callbacks, CSV batches, evidence), validated at cold start."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class CeSettings(BaseSettings):
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+
+    # Secrets Manager secret (name or ARN) holding the LMS clients:
+    # {"clients": {"<client id>": {"homePage": "<IRI>", "passwords": {"current": "...", "previous": "..."}}}}
+    lms_clients_secret: str = "staycert/lms-clients"  # noqa: S105 - a name, not a secret
+    xapi_max_statements: int = Field(default=100, ge=1, le=500)
+    xapi_max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=6 * 1024 * 1024)
+
+
+def get_ce_settings() -> CeSettings:
+    """Not cached: building costs microseconds and tests/the local stack change the environment."""
+    return CeSettings()

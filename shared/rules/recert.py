@@ -1,0 +1,194 @@
+"""Recertification of a lapsed certification: the application and when it is complete.
+
+* Paths (R8, in ``status.recertification_paths``): exam always; CCP while lapsed less than
+  ``ccp_recert_max_lapsed_years``.
+* CCP path: the credential's required points earned within the ``cycle_years`` (3) years before the
+  application date, with evidence; staff approve or reject.
+* Exam path: the applicant meets the credential's CURRENT eligibility criteria (``eligibility``) and
+  the exam vendor reports a pass dated on or after the lapse.
+* Both: the recertification fee, paid for this application (an effective ``FeePayment`` with
+  ``purpose == "recertification"`` and this ``application_id``; reversals uncredit it as in R6).
+* Complete = (approved or passed) and fee paid, whichever arrives last. Completion restarts the
+  certification on the completion date (a ``Recertified`` fact, see ``effective_certified_on``).
+
+Pure: every date is an argument, the application and exam results are plain models.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.rules.dates import add_years
+from shared.rules.models import (
+    CeCompletion,
+    CeVoid,
+    Fact,
+    FeePayment,
+    PaymentReversal,
+    RecertMethod,
+    ReversalWithdrawn,
+)
+from shared.rules.policy import RulesPolicy
+from shared.rules.status import effective_payment_keys, visible_facts
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Decision(_Frozen):
+    decision: Literal["approved", "rejected"]
+    reason: str = ""
+    decided_on: date
+
+
+class ExamResult(_Frozen):
+    """A result reported by the exam vendor (keyed by the vendor's ``result_id``)."""
+
+    result_id: str
+    member_id: str
+    credential: str
+    passed: bool
+    exam_date: date
+
+
+class RecertApplication(_Frozen):
+    application_id: str
+    member_id: str
+    credential: str
+    method: RecertMethod
+    status: Literal["open", "completed", "rejected"] = "open"
+    opened_on: date
+    lapsed_on: date
+    fee_cents: int
+    eligibility_routes: list[str] = Field(default_factory=list)  # exam path: routes met when applying
+    decision: Decision | None = None
+    exam_result_id: str | None = None
+    completed_on: date | None = None
+
+
+class Requirement(_Frozen):
+    item: Literal["fee", "ccp_points", "evidence", "staff_decision", "eligibility", "exam_passed"]
+    done: bool
+    detail: str
+
+
+def ccp_window(opened_on: date, policy: RulesPolicy) -> tuple[date, date]:
+    """The CCP path's window: the ``cycle_years`` years before the application date (inclusive)."""
+    return add_years(opened_on, -policy.cycle_years), opened_on
+
+
+def ccp_points_in_window(facts: Sequence[Fact], start: date, end: date, as_of: date) -> Decimal:
+    """Points of CE completed in ``[start, end]``, recorded by ``as_of`` and not voided by then.
+    Unmapped completions (no points yet) count 0 until the catalog maps them."""
+    visible = visible_facts(facts, as_of)
+    voided = {f.completion_key for f in visible if isinstance(f, CeVoid)}
+    return sum(
+        (
+            f.points
+            for f in visible
+            if isinstance(f, CeCompletion)
+            and f.points is not None
+            and start <= f.completed_on <= end
+            and f.key not in voided
+        ),
+        Decimal(0),
+    )
+
+
+def fee_paid_cents(facts: Sequence[Fact], application_id: str, as_of: date) -> int:
+    """Effective recertification payments for ``application_id`` known on ``as_of``."""
+    visible = visible_facts(facts, as_of)
+    payments = [
+        f
+        for f in visible
+        if isinstance(f, FeePayment) and f.purpose == "recertification" and f.application_id == application_id
+    ]
+    effective = effective_payment_keys(
+        payments,
+        [f for f in visible if isinstance(f, PaymentReversal)],
+        [f for f in visible if isinstance(f, ReversalWithdrawn)],
+        as_of,
+    )
+    return sum(p.amount_cents for p in payments if p.key in effective)
+
+
+def passing_result(
+    app: RecertApplication, results: Iterable[ExamResult], policy: RulesPolicy
+) -> ExamResult | None:
+    """The earliest pass for the application's credential dated on/after the lapse (vendor order)."""
+    code = policy.canonical_code(app.credential)
+    passes = [
+        r
+        for r in results
+        if r.passed and policy.canonical_code(r.credential) == code and r.exam_date >= app.lapsed_on
+    ]
+    return min(passes, key=lambda r: (r.exam_date, r.result_id), default=None)
+
+
+def requirements(  # noqa: PLR0917 - every input is needed and named at the call sites
+    app: RecertApplication,
+    facts: Sequence[Fact],
+    results: Iterable[ExamResult],
+    evidence_uploads: int,
+    policy: RulesPolicy,
+    as_of: date,
+) -> list[Requirement]:
+    """Every requirement of the application and whether it is met on ``as_of``."""
+    paid = fee_paid_cents(facts, app.application_id, as_of)
+    found: list[Requirement] = [
+        Requirement(
+            item="fee",
+            done=paid >= app.fee_cents,
+            detail=f"recertification fee {app.fee_cents} cents, paid {paid} (Stripe: purpose recertification, "
+            f"application_id {app.application_id})",
+        )
+    ]
+    if app.method is RecertMethod.CCP:
+        start, end = ccp_window(app.opened_on, policy)
+        required = policy.credential(app.credential).ccp_points
+        earned = ccp_points_in_window(facts, start, end, as_of)
+        found += [
+            Requirement(
+                item="ccp_points",
+                done=earned >= required,
+                detail=f"{required} CCP points completed {start}..{end}, earned {earned}",
+            ),
+            Requirement(
+                item="evidence",
+                done=evidence_uploads > 0,
+                detail=f"{evidence_uploads} evidence upload(s) for this application",
+            ),
+            Requirement(
+                item="staff_decision",
+                done=app.decision is not None and app.decision.decision == "approved",
+                detail="staff approval" if app.decision is None else f"{app.decision.decision}",
+            ),
+        ]
+    else:
+        passed = passing_result(app, results, policy)
+        found += [
+            Requirement(
+                item="eligibility",
+                done=bool(app.eligibility_routes),
+                detail="current eligibility criteria met by: " + ", ".join(app.eligibility_routes),
+            ),
+            Requirement(
+                item="exam_passed",
+                done=passed is not None,
+                detail="exam not passed yet" if passed is None else f"passed on {passed.exam_date}",
+            ),
+        ]
+    return found
+
+
+def is_complete(reqs: Iterable[Requirement]) -> bool:
+    """Complete: fee paid and the path's deciding item (staff approval or exam pass) done. Points and
+    evidence are staff's to judge when approving (approval already required them)."""
+    done = {r.item: r.done for r in reqs}
+    return done.get("fee", False) and (done.get("staff_decision", False) or done.get("exam_passed", False))

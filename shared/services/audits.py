@@ -1,0 +1,185 @@
+"""Audit decisions (R7c) and the audit record with its evidence.
+
+The audit DRAW (issue 3, daily run) records ``AuditDrawn`` facts. To find an audit by id alone, the
+table-stream consumer indexes every new ``audit_drawn`` fact as an ``audit`` event listed under
+``AUDIT``/audit id (ListIndex) - no coupling to the draw code.
+
+``POST /audits/{audit_id}/decision``: the ``AuditDecided`` fact (keyed by the audit id, so a second
+identical decision is a no-op and a different one a 409) and, when it is a failure that lapses the
+certification, the ``transition`` event to lapsed with the reason - both in one transaction. The
+transition in the stream revokes the badge.
+"""
+
+from __future__ import annotations
+
+from contextlib import suppress
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.errors import Conflict, NotFound
+from shared.rules.models import AuditDecided, AuditDrawn, Standing
+from shared.rules.policy import RulesPolicy
+from shared.rules.status import evaluate
+from shared.services.recertification import evidence_of
+from shared.store.members import MemberRepository
+from shared.store.recert import AUDIT_KIND, AUDIT_LIST, RecertStore, StaleWrite
+from shared.store.records import EventRecord, MemberRecord
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AuditDecisionRequest(_Strict):
+    decision: Literal["passed", "failed"]
+    reason: str = Field(default="", max_length=500)
+
+
+class EvidenceItem(_Strict):
+    key: str
+    recorded_on: date
+    summary: str
+    data: dict[str, Any]
+
+
+class AuditRecord(_Strict):
+    audit_id: str
+    member_id: str
+    credential: str
+    drawn_on: date
+    deadline: date
+    cycle_start: date
+    cycle_end: date
+    decision: AuditDecided | None
+    status: str = Field(description="the certification's status as of today")
+    evidence: list[EvidenceItem]
+
+
+class AuditService:
+    def __init__(
+        self, repository: MemberRepository, policy: RulesPolicy, store: RecertStore | None = None
+    ) -> None:
+        self.repository = repository
+        self.policy = policy
+        self.store = store or RecertStore(repository)
+
+    def index(self, member_id: str, drawn: AuditDrawn, today: date) -> None:
+        """Stream: list a new audit under its id (idempotent)."""
+        event = EventRecord(
+            kind=AUDIT_KIND,
+            key=drawn.audit_id,
+            occurred_on=drawn.drawn_on,
+            recorded_on=today,
+            credential=drawn.credential,
+            summary=f"audit {drawn.audit_id} opened, documentation due {drawn.deadline}",
+            data={
+                "audit_id": drawn.audit_id,
+                "credential": drawn.credential,
+                "deadline": drawn.deadline.isoformat(),
+            },
+        )
+        with suppress(StaleWrite):  # already indexed
+            self.store.put_event(member_id, event, list_keys=(AUDIT_LIST, drawn.audit_id), create=True)
+
+    def record(self, audit_id: str, today: date) -> AuditRecord:
+        member_id, record, drawn = self._find(audit_id)
+        return self._view(member_id, record, drawn, today)
+
+    def decide(self, audit_id: str, request: AuditDecisionRequest, today: date) -> AuditRecord:
+        member_id, record, drawn = self._find(audit_id)
+        previous = self._decision(record, audit_id)
+        if previous is not None:
+            if (previous.outcome, previous.reason) == (request.decision, request.reason):
+                return self._view(member_id, record, drawn, today)
+            raise Conflict(
+                f"audit {audit_id} was already decided: {previous.outcome}",
+                decision=previous.model_dump(mode="json"),
+            )
+        fact = AuditDecided(
+            key=audit_id,
+            recorded_on=today,
+            audit_id=audit_id,
+            credential=drawn.credential,
+            outcome=request.decision,
+            decided_on=today,
+            reason=request.reason,
+        )
+        transition = self._lapse_transition(record, fact, today) if request.decision == "failed" else None
+        try:
+            self.store.decide_audit(member_id, fact, transition)
+        except StaleWrite:
+            raise Conflict(f"audit {audit_id} was decided meanwhile; read it again") from None
+        return self.record(audit_id, today)
+
+    def _lapse_transition(self, record: MemberRecord, fact: AuditDecided, today: date) -> EventRecord | None:
+        cert = record.certifications.get(fact.credential)
+        if cert is None:
+            return None
+        status = evaluate(cert.as_certification(), [*record.facts, fact], today, self.policy)
+        if status.status is not Standing.LAPSED:
+            return None
+        previous = [e for e in record.events if e.kind == "transition" and e.credential == fact.credential]
+        last = max(previous, key=lambda e: (e.occurred_on, e.key), default=None)
+        if last is not None and last.data.get("status") == Standing.LAPSED.value:
+            return None  # already lapsed: nothing changes
+        reasons = [r.value for r in status.reasons]
+        return EventRecord(
+            kind="transition",
+            key=f"{fact.credential}#{Standing.LAPSED.value}#{today.isoformat()}",
+            occurred_on=status.lapsed_on or today,
+            recorded_on=today,
+            credential=fact.credential,
+            summary=f"{fact.credential} became lapsed ({', '.join(reasons)}: {fact.reason or 'audit failed'})",
+            data={
+                "status": Standing.LAPSED.value,
+                "reasons": reasons,
+                "reason": fact.reason,
+                "audit_id": fact.audit_id,
+            },
+        )
+
+    def _find(self, audit_id: str) -> tuple[str, MemberRecord, AuditDrawn]:
+        listed = self.store.find_listed(AUDIT_LIST, audit_id)
+        if listed is None:
+            raise NotFound(f"audit {audit_id!r} not found")
+        record = self.repository.load(listed.member_id)
+        drawn = next(
+            (
+                f
+                for f in (record.facts if record else ())
+                if isinstance(f, AuditDrawn) and f.audit_id == audit_id
+            ),
+            None,
+        )
+        if record is None or drawn is None:
+            raise NotFound(f"audit {audit_id!r} not found")
+        return listed.member_id, record, drawn
+
+    @staticmethod
+    def _decision(record: MemberRecord, audit_id: str) -> AuditDecided | None:
+        return next((f for f in record.facts if isinstance(f, AuditDecided) and f.audit_id == audit_id), None)
+
+    def _view(self, member_id: str, record: MemberRecord, drawn: AuditDrawn, today: date) -> AuditRecord:
+        cert = record.certifications.get(drawn.credential)
+        status = (
+            evaluate(cert.as_certification(), record.facts, today, self.policy).status.value
+            if cert
+            else "unknown"
+        )
+        return AuditRecord(
+            audit_id=drawn.audit_id,
+            member_id=member_id,
+            credential=drawn.credential,
+            drawn_on=drawn.drawn_on,
+            deadline=drawn.deadline,
+            cycle_start=drawn.cycle_start,
+            cycle_end=drawn.cycle_end,
+            decision=self._decision(record, drawn.audit_id),
+            status=status,
+            evidence=[
+                EvidenceItem(key=e.key, recorded_on=e.recorded_on, summary=e.summary, data=e.data)
+                for e in evidence_of(record, audit_id=drawn.audit_id)
+            ],
+        )

@@ -1,0 +1,211 @@
+"""Evidence uploads (S3 ``evidence/{member_id}/{purpose}/{file}``) for an open audit or an open
+recertification application — anything else is moved to ``quarantine/`` with a recorded reason.
+
+Limits (docs/rules.md "Evidence uploads"): at most ``MAX_BYTES`` (10 MiB); PDF, JPEG or PNG — the
+declared content type AND the file's first bytes must agree. Keys are checked for path tricks
+(``..``, ``//``, backslashes, left-over percent-encoding, control characters).
+
+For issue 5 (recertification/audits): :func:`record_evidence` records an evidence EventRecord
+(kind ``evidence``) against an audit or application id; :func:`open_audits` and
+:func:`open_applications` tell what is open in a loaded member partition.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import date
+from typing import Literal
+from urllib.parse import unquote_plus
+
+from shared.adapters.files import FilesBucket
+from shared.observability import logger
+from shared.rules.models import AuditDecided, AuditDrawn
+from shared.store.catalog import CatalogRepository, QuarantineRecord
+from shared.store.members import MemberRepository, WriteOutcome
+from shared.store.records import EventRecord, MemberRecord
+
+EVIDENCE_PREFIX = "evidence/"
+QUARANTINE_PREFIX = "quarantine/"
+MAX_BYTES = 10 * 1024 * 1024
+CONTENT_TYPES: dict[str, tuple[bytes, ...]] = {
+    "application/pdf": (b"%PDF-",),
+    "image/jpeg": (b"\xff\xd8\xff",),
+    "image/png": (b"\x89PNG\r\n\x1a\n",),
+}
+EVIDENCE_KIND = "evidence"
+# Issue 5 stores a recertification application as an EventRecord of this kind in the member
+# partition, ``data.status`` = "open" while it takes documents (shared/store/recert.py).
+APPLICATION_KIND = "recert_application"
+Purpose = Literal["audit", "recertification"]
+_MEMBER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+_FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._()-]{0,200}$")
+
+
+@dataclass(frozen=True)
+class EvidenceKey:
+    member_id: str
+    purpose: Purpose
+    file: str
+
+
+def parse_evidence_key(key: str) -> EvidenceKey | str:
+    """The parts of a decoded key, or why it is refused."""
+    if any(ord(ch) < 32 or ch == "\\" for ch in key) or "%" in key:
+        return "unsafe key (control characters, backslashes or percent-encoding)"
+    parts = key.split("/")
+    if any(part in ("", ".", "..") for part in parts):
+        return "unsafe key (empty, '.' or '..' path segment)"
+    if len(parts) != 4 or parts[0] != "evidence":
+        return "key must be evidence/{member_id}/{purpose}/{file}"
+    _, member_id, purpose, file = parts
+    if not _MEMBER_ID.match(member_id):
+        return "malformed member id"
+    if purpose not in ("audit", "recertification"):
+        return f"unknown purpose {purpose!r} (audit or recertification)"
+    if not _FILE_NAME.match(file):
+        return "file name not allowed (letters, digits, space, ._()- only)"
+    return EvidenceKey(member_id, purpose, file)  # type: ignore[arg-type]
+
+
+def open_audits(member: MemberRecord) -> list[AuditDrawn]:
+    """AuditDrawn facts with no AuditDecided for their audit id, newest first."""
+    decided = {f.audit_id for f in member.facts if isinstance(f, AuditDecided)}
+    drawn = [f for f in member.facts if isinstance(f, AuditDrawn) and f.audit_id not in decided]
+    return sorted(drawn, key=lambda f: (f.drawn_on, f.audit_id), reverse=True)
+
+
+def open_applications(member: MemberRecord) -> list[EventRecord]:
+    """Recertification applications (issue 5's ``recert_application`` events) still open, newest first."""
+    found = [e for e in member.events if e.kind == APPLICATION_KIND and e.data.get("status") == "open"]
+    return sorted(found, key=lambda e: (e.occurred_on, e.key), reverse=True)
+
+
+def record_evidence(
+    repository: MemberRepository,
+    member_id: str,
+    purpose: Purpose,
+    reference_id: str,
+    s3_key: str,
+    *,
+    today: date,
+    version: str | None = None,
+    size: int | None = None,
+    content_type: str | None = None,
+    credential: str | None = None,
+) -> WriteOutcome:
+    """Record an uploaded document against an audit (``purpose="audit"``, ``reference_id`` = audit id)
+    or a recertification application (``"recertification"``, application id) as an EventRecord of
+    kind ``evidence`` in the member partition (one conditional put; the key derives from the S3 key
+    and version, so a redelivered S3 event records nothing twice).
+
+    ``data``: ``purpose``, ``audit_id`` or ``application_id``, ``s3_key``, ``version``, ``size``,
+    ``content_type``."""
+    digest = hashlib.sha256(f"{s3_key}\n{version or ''}".encode()).hexdigest()[:20]
+    reference = {"audit_id": reference_id} if purpose == "audit" else {"application_id": reference_id}
+    event = EventRecord(
+        kind=EVIDENCE_KIND,
+        key=f"{reference_id}#{digest}",
+        occurred_on=today,
+        recorded_on=today,
+        credential=credential,
+        summary=f"evidence received for {'audit' if purpose == 'audit' else 'recertification application'} "
+        f"{reference_id}: {s3_key.rsplit('/', 1)[-1]}",
+        data={
+            "purpose": purpose,
+            **reference,
+            "s3_key": s3_key,
+            "version": version,
+            "size": size,
+            "content_type": content_type,
+        },
+    )
+    return repository.record_event(member_id, event)
+
+
+@dataclass(frozen=True)
+class EvidenceOutcome:
+    key: str
+    recorded: bool
+    reason: str | None = None
+    reference_id: str | None = None
+    quarantine_key: str | None = None
+
+
+class EvidenceIntake:
+    def __init__(self, members: MemberRepository, catalog: CatalogRepository, files: FilesBucket) -> None:
+        self.members = members
+        self.catalog = catalog
+        self.files = files
+
+    def process(self, raw_key: str, today: date, version: str | None = None) -> EvidenceOutcome:
+        """``raw_key`` as S3 events carry it (URL-encoded, ``+`` for spaces)."""
+        key = unquote_plus(raw_key)
+        parsed = parse_evidence_key(key)
+        if isinstance(parsed, str):
+            return self._quarantine(key, parsed, today)
+        info = self.files.info(key)
+        content_type = info.content_type.split(";")[0].strip().lower()
+        if info.size > MAX_BYTES:
+            return self._quarantine(
+                key, f"too large: {info.size} bytes (limit {MAX_BYTES})", today, info.size
+            )
+        magic = CONTENT_TYPES.get(content_type)
+        if magic is None:
+            return self._quarantine(
+                key,
+                f"content type {content_type or 'missing'} not accepted (pdf, jpeg, png)",
+                today,
+                info.size,
+            )
+        if not info.head.startswith(magic):
+            return self._quarantine(key, f"content is not {content_type}", today, info.size, content_type)
+        member = self.members.load(parsed.member_id)
+        if member is None:
+            return self._quarantine(key, f"unknown member {parsed.member_id}", today, info.size, content_type)
+        credential: str | None
+        if parsed.purpose == "audit":
+            audits = open_audits(member)
+            if not audits:
+                return self._quarantine(key, "no open audit for this member", today, info.size, content_type)
+            reference, credential = audits[0].audit_id, audits[0].credential
+        else:
+            applications = open_applications(member)
+            if not applications:
+                return self._quarantine(
+                    key, "no open recertification application for this member", today, info.size, content_type
+                )
+            reference, credential = applications[0].key, applications[0].credential
+        record_evidence(
+            self.members,
+            parsed.member_id,
+            parsed.purpose,
+            reference,
+            key,
+            today=today,
+            version=version,
+            size=info.size,
+            content_type=content_type,
+            credential=credential,
+        )
+        logger.info("evidence recorded", extra={"key": key, "reference": reference})
+        return EvidenceOutcome(key, True, reference_id=reference)
+
+    def _quarantine(
+        self, key: str, reason: str, today: date, size: int | None = None, content_type: str | None = None
+    ) -> EvidenceOutcome:
+        target = f"{QUARANTINE_PREFIX}{key}"
+        self.files.move(key, target, {"quarantine-reason": reason[:1000].encode("ascii", "replace").decode()})
+        self.catalog.record_quarantine(
+            QuarantineRecord(
+                original_key=key,
+                quarantine_key=target,
+                reason=reason,
+                recorded_on=today,
+                size=size,
+                content_type=content_type,
+            )
+        )
+        logger.info("upload quarantined", extra={"key": key, "reason": reason})
+        return EvidenceOutcome(key, False, reason=reason, quarantine_key=target)

@@ -1,0 +1,431 @@
+"""LMS completion callbacks (xAPI/cmi5) → CE facts. See docs/rules.md "CE crediting".
+
+Per request: **plan** every statement from reads only (member partitions, catalog, statement records),
+refuse the whole request with 409 if any statement id was seen with different content, then **apply**
+one write per statement that changes something.
+
+Cost per crediting statement (account actor, warm catalog cache): one Query of the member partition
+(profile, certifications, facts and the statement events already recorded — the dedup check) and one
+TransactWriteItems (statement event + statement record + CE fact, all conditional): 2 requests.
+A resend costs the Query only. Statements with other verbs cost nothing and are not stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from shared.adapters.xapi import (
+    CREDIT_VERBS,
+    TYPE_BLOCK,
+    TYPE_COURSE,
+    VERB_SATISFIED,
+    VERB_VOIDED,
+    Activity,
+    LmsClient,
+    Statement,
+    StatementRef,
+)
+from shared.clock import business_date_of
+from shared.errors import Conflict
+from shared.observability import logger
+from shared.rules.models import ActivitySpec, CeCompletion, Certification, CeVoid
+from shared.rules.policy import Category, RulesPolicy
+from shared.rules.status import decide_activity
+from shared.services.catalog import CACHE, CatalogCache
+from shared.store import keys
+from shared.store.catalog import UNMAPPED_LIST, CatalogRepository, StatementRecord
+from shared.store.members import MemberRepository
+from shared.store.records import EventRecord, MemberRecord
+
+EVENT_KIND = "xapi"
+MEMBER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+_MAX_KEY_BYTES = 700
+_NEW = "attribute_not_exists(#pk)"
+_NEW_OR_UNMATCHED = "attribute_not_exists(#pk) OR attribute_exists(#l)"
+
+
+def fact_key_for(course_id: str) -> str:
+    """The CE fact key of a course (one course, one credit). Very long IRIs are hashed."""
+    if len(course_id.encode("utf-8")) <= _MAX_KEY_BYTES:
+        return course_id
+    return "sha256:" + hashlib.sha256(course_id.encode("utf-8")).hexdigest()
+
+
+def course_of(statement: Statement, catalog: dict[str, ActivitySpec]) -> str | None:
+    """The course a crediting statement reports, or None (a cmi5 block with no catalog entry).
+
+    Candidates: the object and the grouping activities — grouping first for the AU verbs
+    (completed/passed on the assignable unit), the object first for ``satisfied`` (on the course).
+    The first candidate in the catalog wins; else one typed as a course; else the first candidate."""
+    obj = statement.object
+    assert isinstance(obj, Activity)
+    grouping = statement.grouping
+    candidates = [obj, *grouping] if statement.verb.id == VERB_SATISFIED else [*grouping, obj]
+    for activity in candidates:
+        if activity.id in catalog:
+            return activity.id
+    for activity in candidates:
+        if activity.type in TYPE_COURSE:
+            return activity.id
+    if statement.verb.id == VERB_SATISFIED and obj.type == TYPE_BLOCK:
+        return None
+    return candidates[0].id
+
+
+@dataclass
+class Plan:
+    statement: Statement
+    content_hash: str
+    outcome: str  # ignored | duplicate | conflict | credited | unmapped | already_credited | rejected | voided | nothing_to_void | unmatched
+    member_id: str | None = None
+    fact: CeCompletion | CeVoid | None = None
+    event: EventRecord | None = None
+    record: StatementRecord | None = None
+    reason: str | None = None
+
+    @property
+    def writes(self) -> bool:
+        return self.outcome not in ("ignored", "duplicate", "conflict")
+
+
+@dataclass
+class _Batch:
+    members: dict[str, MemberRecord | None] = field(default_factory=dict)
+    emails: dict[str, str | None] = field(default_factory=dict)
+    records: dict[str, StatementRecord] = field(default_factory=dict)  # statement records, stored+planned
+    planned_facts: set[tuple[str, str]] = field(default_factory=set)
+    planned_events: dict[tuple[str, str], str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    statement_ids: list[str]
+    outcomes: dict[str, str]
+
+
+class XapiIngest:
+    def __init__(
+        self,
+        members: MemberRepository,
+        catalog: CatalogRepository,
+        policy: RulesPolicy,
+        zone: ZoneInfo,
+        cache: CatalogCache | None = None,
+    ) -> None:
+        self.members = members
+        self.catalog = catalog
+        self.policy = policy
+        self.zone = zone
+        self.cache = cache or CACHE
+
+    def ingest(self, client: LmsClient, statements: list[tuple[Statement, str]], today: date) -> IngestResult:
+        batch = _Batch()
+        self._prefetch_records(batch, statements)
+        specs = self._catalog_for(statements)
+        plans = [self._plan(client, s, h, today, batch, specs) for s, h in statements]
+        conflicts = [p.statement.statement_id for p in plans if p.outcome == "conflict"]
+        if conflicts:
+            raise Conflict("statement id already stored with different content", statement_ids=conflicts)
+        for plan in plans:
+            if plan.writes:
+                self._apply(client, plan, today, specs)
+        outcomes = {p.statement.statement_id: p.outcome for p in plans}
+        logger.info("xapi statements ingested", extra={"client": client.client_id, "outcomes": outcomes})
+        return IngestResult([s.statement_id for s, _ in statements], outcomes)
+
+    # ------------------------------------------------------------------ reads
+
+    def _prefetch_records(self, batch: _Batch, statements: list[tuple[Statement, str]]) -> None:
+        """Voids need the voided statement's record (and their own): one BatchGetItem, only if any."""
+        ids: set[str] = set()
+        for statement, _ in statements:
+            if statement.verb.id == VERB_VOIDED and isinstance(statement.object, StatementRef):
+                ids.update({statement.statement_id, str(statement.object.id)})
+        if ids:
+            batch.records.update(self.catalog.get_statements(ids))
+
+    def _catalog_for(self, statements: Iterable[tuple[Statement, str]]) -> dict[str, ActivitySpec]:
+        ids = {
+            activity.id
+            for statement, _ in statements
+            if statement.verb.id in CREDIT_VERBS and isinstance(statement.object, Activity)
+            for activity in (statement.object, *statement.grouping)
+        }
+        return self.cache.get_many(self.catalog, ids) if ids else {}
+
+    def _member(self, batch: _Batch, member_id: str) -> MemberRecord | None:
+        if member_id not in batch.members:
+            batch.members[member_id] = self.members.load(member_id)
+        return batch.members[member_id]
+
+    def _resolve(self, client: LmsClient, statement: Statement, batch: _Batch) -> tuple[str | None, str]:
+        """(member id or None, reason when None)."""
+        actor = statement.actor
+        if actor.account is not None:
+            if not client.owns(actor.account.home_page):
+                return None, f"account homePage {actor.account.home_page} is not {client.client_id}'s"
+            name = actor.account.name
+            if not re.match(MEMBER_ID_PATTERN, name):
+                return None, "account name is not a member id"
+            return name, ""
+        email = actor.email
+        if email is not None:
+            if email not in batch.emails:
+                batch.emails[email] = self.members.member_id_by_email(email)
+            found = batch.emails[email]
+            return (found, "") if found else (None, "no member with this e-mail")
+        return None, "actor identifier not supported (use account or mbox)"
+
+    # ------------------------------------------------------------------ planning
+
+    def _plan(  # noqa: PLR0917 - internal
+        self,
+        client: LmsClient,
+        statement: Statement,
+        digest: str,
+        today: date,
+        batch: _Batch,
+        specs: dict[str, ActivitySpec],
+    ) -> Plan:
+        verb = statement.verb.id
+        if verb == VERB_VOIDED:
+            return self._plan_void(client, statement, digest, today, batch)
+        if verb not in CREDIT_VERBS or not isinstance(statement.object, Activity):
+            return Plan(statement, digest, "ignored")
+        course = course_of(statement, specs)
+        if course is None:
+            return Plan(statement, digest, "ignored", reason="cmi5 block satisfied")
+        member_id, why = self._resolve(client, statement, batch)
+        member = self._member(batch, member_id) if member_id else None
+        if member is None:
+            return self._plan_unmatched(client, statement, digest, today, why or "unknown member")
+        assert member_id is not None
+        sid = statement.statement_id
+        known = self._known_hash(member, sid) or batch.planned_events.get((member_id, sid))
+        if known is not None:
+            return Plan(statement, digest, "duplicate" if known == digest else "conflict", member_id)
+
+        key = fact_key_for(course)
+        spec = specs.get(course)
+        moment = statement.moment
+        completed_on = business_date_of(moment, self.zone) if moment else today
+        already = (member_id, key) in batch.planned_facts or any(
+            f.kind == "ce" and f.key == key for f in member.facts
+        )
+        reason: str | None = None
+        fact: CeCompletion | None = None
+        if already:
+            outcome = "already_credited"
+        else:
+            reason = self._rejection(member, completed_on, spec, today)
+            if reason is not None:
+                outcome = "rejected"
+            else:
+                outcome = "credited" if spec else "unmapped"
+                fact = CeCompletion(
+                    key=key,
+                    recorded_on=today,
+                    activity_id=course,
+                    completed_on=completed_on,
+                    points=spec.points if spec else None,
+                    category=spec.category if spec else None,
+                    source=f"xapi:{client.client_id}",
+                )
+                batch.planned_facts.add((member_id, key))
+        event = EventRecord(
+            kind=EVENT_KIND,
+            key=sid,
+            occurred_on=completed_on,
+            recorded_on=today,
+            summary=_summary(statement, course, spec, outcome, reason),
+            data={
+                "statement_id": sid,
+                "verb": statement.verb.id,
+                "course_id": course,
+                "fact_key": key,
+                "outcome": outcome,
+                "reason": reason,
+                "content_hash": digest,
+                "client_id": client.client_id,
+            },
+        )
+        batch.planned_events[(member_id, sid)] = digest
+        record = StatementRecord(
+            statement_id=sid,
+            content_hash=digest,
+            verb=statement.verb.id,
+            client_id=client.client_id,
+            recorded_on=today,
+            member_id=member_id,
+            fact_key=key if outcome != "rejected" else None,
+            outcome=outcome,
+            reason=reason,
+        )
+        batch.records[sid] = record
+        return Plan(statement, digest, outcome, member_id, fact, event, record, reason)
+
+    @staticmethod
+    def _known_hash(member: MemberRecord, statement_id: str) -> str | None:
+        for event in member.events:
+            if event.kind == EVENT_KIND and event.key == statement_id:
+                return str(event.data.get("content_hash"))
+        return None
+
+    def _rejection(
+        self, member: MemberRecord, completed_on: date, spec: ActivitySpec | None, today: date
+    ) -> str | None:
+        """R3 for every certification of the member: accepted when any accepts it. Unmapped
+        activities are checked for their dates only (their category is not known yet)."""
+        certs: list[Certification] = [
+            c.as_certification() for c in sorted(member.certifications.values(), key=lambda c: c.credential)
+        ]
+        if not certs:
+            return None
+        category = spec.category if spec else Category.PROFESSIONAL_EDUCATION
+        reasons = []
+        for cert in certs:
+            decision = decide_activity(cert, member.facts, completed_on, category, today, self.policy)
+            if decision.accepted:
+                return None
+            reasons.append(decision.reason or "rejected")
+        return reasons[0]
+
+    def _plan_unmatched(
+        self, client: LmsClient, statement: Statement, digest: str, today: date, reason: str
+    ) -> Plan:
+        raw = statement.model_dump(mode="json", by_alias=True, exclude_none=True)
+        actor = statement.actor
+        who = (
+            f"{actor.account.home_page}#{actor.account.name}"
+            if actor.account
+            else (actor.mbox or actor.openid or actor.mbox_sha1sum or "")
+        )
+        record = StatementRecord(
+            statement_id=statement.statement_id,
+            content_hash=digest,
+            verb=statement.verb.id,
+            client_id=client.client_id,
+            recorded_on=today,
+            outcome="unmatched",
+            reason=reason,
+            statement=raw,
+            actor=who,
+        )
+        return Plan(statement, digest, "unmatched", record=record, reason=reason)
+
+    def _plan_void(
+        self, client: LmsClient, statement: Statement, digest: str, today: date, batch: _Batch
+    ) -> Plan:
+        sid = statement.statement_id
+        own = batch.records.get(sid)
+        if own is not None:
+            return Plan(statement, digest, "duplicate" if own.content_hash == digest else "conflict")
+        assert isinstance(statement.object, StatementRef)
+        target_id = str(statement.object.id)
+        target = batch.records.get(target_id)
+        member_id = target.member_id if target else None
+        fact_key = target.fact_key if target else None
+        reverses = (
+            target is not None
+            and member_id is not None
+            and fact_key is not None
+            and target.verb != VERB_VOIDED
+        )
+        outcome = "voided" if reverses else "nothing_to_void"
+        record = StatementRecord(
+            statement_id=sid,
+            content_hash=digest,
+            verb=VERB_VOIDED,
+            client_id=client.client_id,
+            recorded_on=today,
+            member_id=member_id,
+            fact_key=fact_key if reverses else None,
+            outcome=outcome,
+            reason=None if reverses else f"statement {target_id} credited nothing we know of",
+        )
+        batch.records[sid] = record
+        if not reverses:
+            return Plan(statement, digest, outcome, record=record, reason=record.reason)
+        assert member_id is not None
+        assert fact_key is not None
+        void = CeVoid(key=sid, recorded_on=today, completion_key=fact_key)
+        event = EventRecord(
+            kind=EVENT_KIND,
+            key=sid,
+            occurred_on=today,
+            recorded_on=today,
+            summary=f"LMS voided statement {target_id}: CE credit for {fact_key} reversed",
+            data={
+                "statement_id": sid,
+                "verb": VERB_VOIDED,
+                "voided_statement_id": target_id,
+                "fact_key": fact_key,
+                "outcome": outcome,
+                "content_hash": digest,
+                "client_id": client.client_id,
+            },
+        )
+        return Plan(statement, digest, outcome, member_id, void, event, record)
+
+    # ------------------------------------------------------------------ writes
+
+    def _apply(self, client: LmsClient, plan: Plan, today: date, specs: dict[str, ActivitySpec]) -> None:
+        if self._write(plan):
+            return
+        # A condition failed: another delivery of the same statement (or course) got there first.
+        # Re-plan from fresh reads once; a duplicate is then a no-op, a real conflict a 409.
+        retry = _Batch()
+        self._prefetch_records(retry, [(plan.statement, plan.content_hash)])
+        again = self._plan(client, plan.statement, plan.content_hash, today, retry, specs)
+        if again.outcome == "conflict":
+            raise Conflict(
+                "statement id already stored with different content",
+                statement_ids=[plan.statement.statement_id],
+            )
+        if again.writes and not self._write(again):
+            raise RuntimeError(f"statement {plan.statement.statement_id}: concurrent writes, retry later")
+
+    def _write(self, plan: Plan) -> bool:
+        assert plan.record is not None
+        if plan.outcome == "unmatched" or plan.member_id is None:
+            existing = self.catalog.put_statement_once(plan.record)
+            if existing is None or existing.content_hash == plan.content_hash:
+                return True
+            raise Conflict(
+                "statement id already stored with different content",
+                statement_ids=[plan.statement.statement_id],
+            )
+        items: list[tuple[dict[str, Any], str | None]] = []
+        if plan.event is not None:
+            items.append((self.members.event_item(plan.member_id, plan.event), _NEW))
+        items.append((self.catalog.statement_item(plan.record), _NEW_OR_UNMATCHED))
+        if plan.fact is not None:
+            attributes: dict[str, str] = {"member_id": plan.member_id}
+            if isinstance(plan.fact, CeCompletion) and plan.fact.points is None:
+                attributes[keys.LIST_PK] = UNMAPPED_LIST
+                attributes[keys.LIST_SK] = f"{plan.fact.activity_id}#{plan.member_id}"
+            items.append((self.members.fact_item(plan.member_id, plan.fact, attributes), _NEW))
+        return self.catalog.transact_new(items)
+
+
+def _summary(
+    statement: Statement, course: str, spec: ActivitySpec | None, outcome: str, reason: str | None
+) -> str:
+    verb = statement.verb.id.rsplit("/", 1)[-1]
+    title = spec.title if spec else course
+    match outcome:
+        case "credited":
+            assert spec is not None
+            return f"LMS {verb}: {title} — {spec.points} points ({spec.category.value})"
+        case "unmapped":
+            return f"LMS {verb}: {course} — activity not in catalog yet, counts once added"
+        case "already_credited":
+            return f"LMS {verb}: {title} — course already credited"
+        case _:
+            return f"LMS {verb}: {title} — rejected: {reason}"

@@ -1,0 +1,456 @@
+"""Recertification use cases: open an application, staff decision (CCP), exam results, completion.
+
+Completion is evaluated whenever one of its inputs lands - the staff decision, the exam result, or
+the recertification fee payment - so the order of arrival does not matter:
+
+* decision and exam result: synchronously, in the request that records them;
+* payment: issue 3's Stripe webhook records a ``FeePayment`` fact (``purpose="recertification"``,
+  ``application_id``); the table stream delivers that INSERT to ``functions/badge_issue`` (the
+  outbox consumer), which calls :meth:`RecertificationService.try_complete`. No coupling between the
+  payment code and this module; a redelivered payment record finds the application closed and does
+  nothing.
+
+Completion writes the ``Recertified`` fact and closes the application in ONE transaction; the fact
+in the stream is the outbox for the Credly badge.
+
+For other modules (CE ingest evidence uploads): :func:`open_application` answers "does this member
+have an open recertification application (for this credential)?" from a loaded ``MemberRecord``.
+Application ids are ``{member_id}.{CREDENTIAL}.{n}`` (member ids contain no dots), so a route that
+only has the application id finds the member partition without an index read.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.errors import Conflict, NotFound, UnknownCredential, Unprocessable
+from shared.observability import logger
+from shared.rules.eligibility import EligibilityAnswers, EligibilityResult, EligibilityRoute, assess
+from shared.rules.models import FeePayment, Recertified, RecertMethod, Standing
+from shared.rules.policy import RulesPolicy
+from shared.rules.recert import (
+    Decision,
+    ExamResult,
+    RecertApplication,
+    Requirement,
+    is_complete,
+    passing_result,
+    requirements,
+)
+from shared.rules.status import evaluate
+from shared.store.members import MemberRepository, WriteOutcome
+from shared.store.recert import (
+    APPLICATION_KIND,
+    APPLICATION_LIST,
+    EXAM_RESULT_KIND,
+    RecertStore,
+    StaleWrite,
+)
+from shared.store.records import EventRecord, MemberRecord
+
+EVIDENCE_KIND = "evidence"  # recorded by CE ingest (issue 4): data.application_id / data.audit_id
+
+
+# ---------------------------------------------------------------------- errors (409 state, 422 rule)
+
+
+class ApplicationAlreadyOpen(Conflict):
+    code = "application_open"
+
+
+class NotLapsed(Conflict):
+    code = "not_lapsed"
+
+
+class ApplicationClosed(Conflict):
+    code = "application_closed"
+
+
+class MethodNotAllowed(Unprocessable):
+    code = "method_not_allowed"
+
+
+class NotEligible(Unprocessable):
+    code = "not_eligible"
+
+
+class RequirementMissing(Unprocessable):
+    code = "requirement_missing"
+
+
+# ---------------------------------------------------------------------- requests and views
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class OpenApplication(_Strict):
+    """Body of ``POST /members/{member_id}/recertifications``."""
+
+    credential: str = Field(min_length=1, max_length=10)
+    method: RecertMethod
+    eligibility: EligibilityAnswers | None = Field(
+        default=None, description="Exam path: the applicant's answers, checked against CURRENT criteria"
+    )
+
+
+class DecisionRequest(_Strict):
+    decision: Literal["approved", "rejected"]
+    reason: str = Field(default="", max_length=500)
+
+
+class ExamResultIn(_Strict):
+    """The exam vendor's callback body (``POST /exam-results``)."""
+
+    member_id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+    credential: str = Field(min_length=1, max_length=10)
+    passed: bool
+    exam_date: date
+    result_id: str = Field(min_length=1, max_length=128)
+
+
+class ApplicationView(_Strict):
+    application: RecertApplication
+    complete: bool
+    fee_due_cents: int
+    still_required: list[Requirement]
+    requirements: list[Requirement]
+
+
+class ExamResultOutcome(_Strict):
+    result_id: str
+    recorded: Literal["created", "duplicate"]
+    application_id: str | None
+    completed: bool
+
+
+# ---------------------------------------------------------------------- queries over a member record
+
+
+def applications_of(record: MemberRecord) -> list[RecertApplication]:
+    return sorted(
+        (RecertApplication.model_validate(e.data) for e in record.events if e.kind == APPLICATION_KIND),
+        key=lambda a: (a.opened_on, a.application_id),
+    )
+
+
+def open_application(record: MemberRecord, credential: str | None = None) -> RecertApplication | None:
+    """The member's open recertification application (for ``credential`` if given), or None.
+
+    Public helper for other modules (e.g. CE ingest deciding where an evidence upload belongs)."""
+    wanted = credential.strip().upper() if credential else None
+    for app in applications_of(record):
+        if app.status == "open" and (wanted is None or app.credential == wanted):
+            return app
+    return None
+
+
+def exam_results_of(record: MemberRecord) -> list[ExamResult]:
+    return [ExamResult.model_validate(e.data) for e in record.events if e.kind == EXAM_RESULT_KIND]
+
+
+def evidence_count(
+    record: MemberRecord, *, application_id: str | None = None, audit_id: str | None = None
+) -> int:
+    return len(evidence_of(record, application_id=application_id, audit_id=audit_id))
+
+
+def evidence_of(
+    record: MemberRecord, *, application_id: str | None = None, audit_id: str | None = None
+) -> list[EventRecord]:
+    return [
+        e
+        for e in record.events
+        if e.kind == EVIDENCE_KIND
+        and (
+            (application_id is not None and e.data.get("application_id") == application_id)
+            or (audit_id is not None and e.data.get("audit_id") == audit_id)
+        )
+    ]
+
+
+def member_of(application_id: str) -> str:
+    member_id, _, rest = application_id.partition(".")
+    if not member_id or not rest:
+        raise NotFound(f"application {application_id!r} not found")
+    return member_id
+
+
+# ---------------------------------------------------------------------- the service
+
+
+class RecertificationService:
+    def __init__(
+        self,
+        repository: MemberRepository,
+        policy: RulesPolicy,
+        criteria: dict[str, list[EligibilityRoute]],
+        store: RecertStore | None = None,
+    ) -> None:
+        self.repository = repository
+        self.policy = policy
+        self.criteria = criteria
+        self.store = store or RecertStore(repository)
+
+    # -- eligibility assistant
+
+    def eligibility(self, credential: str, answers: EligibilityAnswers, today: date) -> EligibilityResult:
+        code = self._code(credential, "credential")
+        return assess(code, self.criteria.get(code, []), answers, today)
+
+    # -- applications
+
+    def open(self, member_id: str, request: OpenApplication, today: date) -> ApplicationView:
+        record = self._load(member_id)
+        code = self._code(request.credential, "credential")
+        cert = record.certifications.get(code)
+        if cert is None:
+            raise NotFound(f"member {member_id!r} holds no {code} certification")
+        existing = open_application(record, code)
+        if existing is not None:
+            raise ApplicationAlreadyOpen(
+                f"an application for {code} is already open", application_id=existing.application_id
+            )
+        status = evaluate(cert.as_certification(), record.facts, today, self.policy)
+        if status.status is not Standing.LAPSED or status.lapsed_on is None:
+            raise NotLapsed(
+                f"{code} is {status.status.value}, not lapsed: nothing to recertify",
+                status=status.status.value,
+            )
+        allowed = status.recertification.allowed_methods
+        if request.method not in allowed:
+            raise MethodNotAllowed(
+                f"recertification by {request.method.value} is not allowed for {code} lapsed on "
+                f"{status.lapsed_on} (CCP only while lapsed less than {self.policy.ccp_recert_max_lapsed_years} years)",
+                allowed_methods=[m.value for m in allowed],
+                lapsed_on=status.lapsed_on.isoformat(),
+            )
+        routes: list[str] = []
+        if request.method is RecertMethod.EXAM:
+            if request.eligibility is None:
+                raise NotEligible(
+                    "the exam path needs the applicant's eligibility answers", field="eligibility"
+                )
+            result = assess(code, self.criteria.get(code, []), request.eligibility, today)
+            if not result.eligible:
+                raise NotEligible(
+                    f"the answers meet none of {code}'s current eligibility routes",
+                    routes=[r.model_dump(mode="json") for r in result.routes],
+                )
+            routes = result.met_routes
+        number = 1 + sum(1 for a in applications_of(record) if a.credential == code)
+        app = RecertApplication(
+            application_id=f"{member_id}.{code}.{number}",
+            member_id=member_id,
+            credential=code,
+            method=request.method,
+            opened_on=today,
+            lapsed_on=status.lapsed_on,
+            fee_cents=self.policy.credential(code).recertification_fee_cents,
+            eligibility_routes=routes,
+        )
+        try:
+            self._save(app, today, create=True)
+        except StaleWrite:  # a concurrent request opened it first
+            raced = open_application(self._load(member_id), code)
+            raise ApplicationAlreadyOpen(
+                f"an application for {code} is already open",
+                application_id=raced.application_id if raced else app.application_id,
+            ) from None
+        logger.info("recertification application opened", extra={"application_id": app.application_id})
+        return self._view(record, app, today)
+
+    def get(self, application_id: str, today: date) -> ApplicationView:
+        record, app = self._application(application_id)
+        return self._view(record, app, today)
+
+    def decide(self, application_id: str, request: DecisionRequest, today: date) -> ApplicationView:
+        record, app = self._application(application_id)
+        if app.method is not RecertMethod.CCP:
+            raise Unprocessable("exam applications are decided by the exam result, not by staff")
+        if app.decision is not None:
+            if (app.decision.decision, app.decision.reason) == (request.decision, request.reason):
+                return self._view(record, app, today)  # the same decision again: idempotent
+            raise ApplicationClosed(
+                f"application already {app.decision.decision}", decision=app.decision.model_dump(mode="json")
+            )
+        if app.status != "open":
+            raise ApplicationClosed(f"application is {app.status}")
+        if request.decision == "approved":
+            points = next(
+                r
+                for r in requirements(app, record.facts, [], 0, self.policy, today)
+                if r.item == "ccp_points"
+            )
+            if not points.done:
+                raise RequirementMissing(f"cannot approve: {points.detail}", requirement=points.model_dump())
+        decided = app.model_copy(
+            update={
+                "decision": Decision(decision=request.decision, reason=request.reason, decided_on=today),
+                "status": "rejected" if request.decision == "rejected" else "open",
+            }
+        )
+        try:
+            self._save(decided, today, expect_open=True)
+        except StaleWrite:
+            raise ApplicationClosed("the application changed meanwhile; read it again") from None
+        if request.decision == "approved":
+            self.try_complete(app.member_id, application_id, today)
+        record, app = self._application(application_id)
+        return self._view(record, app, today)
+
+    def record_exam_result(self, result: ExamResultIn, today: date) -> ExamResultOutcome:
+        code = self._code(result.credential, "credential")
+        record = self._load(result.member_id)
+        stored = ExamResult(**{**result.model_dump(), "credential": code})
+        event = EventRecord(
+            kind=EXAM_RESULT_KIND,
+            key=result.result_id,
+            occurred_on=result.exam_date,
+            recorded_on=today,
+            credential=code,
+            summary=f"{code} exam {'passed' if result.passed else 'failed'} (result {result.result_id})",
+            data=stored.model_dump(mode="json"),
+        )
+        outcome = self.repository.record_event(result.member_id, event)
+        if outcome is WriteOutcome.CONFLICT:
+            raise Conflict(f"result {result.result_id} was already reported with different content")
+        app = open_application(record, code)
+        completed = False
+        if app is not None and app.method is RecertMethod.EXAM and result.passed:
+            completed = self.try_complete(result.member_id, app.application_id, today)
+        elif app is None:  # a redelivery after completion: report the application it completed
+            app = next((a for a in applications_of(record) if a.exam_result_id == result.result_id), None)
+            completed = app is not None and app.status == "completed"
+        return ExamResultOutcome(
+            result_id=result.result_id,
+            recorded="created" if outcome is WriteOutcome.CREATED else "duplicate",
+            application_id=app.application_id if app else None,
+            completed=completed,
+        )
+
+    def on_payment(self, member_id: str, payment: FeePayment, today: date) -> bool:
+        """Stream: a recertification fee payment landed; complete its application if it is ready."""
+        if payment.purpose != "recertification" or not payment.application_id:
+            return False
+        if member_of(payment.application_id) != member_id:
+            logger.warning("payment names another member's application", extra={"payment": payment.key})
+            return False
+        return self.try_complete(member_id, payment.application_id, today)
+
+    def try_complete(self, member_id: str, application_id: str, today: date) -> bool:
+        """Complete the application if (approved or passed) and the fee is paid. Idempotent: True when
+        the application is (now or already) completed."""
+        record = self._load(member_id)
+        app = next((a for a in applications_of(record) if a.application_id == application_id), None)
+        if app is None:
+            return False
+        if app.status != "open":
+            return app.status == "completed"
+        reqs = self._requirements(record, app, today)
+        if not is_complete(reqs):
+            return False
+        passed = passing_result(app, exam_results_of(record), self.policy)
+        closed = app.model_copy(
+            update={
+                "status": "completed",
+                "completed_on": today,
+                "exam_result_id": passed.result_id if passed else None,
+            }
+        )
+        fact = Recertified(
+            key=application_id,
+            recorded_on=today,
+            credential=app.credential,
+            completed_on=today,
+            method=app.method,
+            application_id=application_id,
+        )
+        try:
+            self.store.complete(member_id, fact, self._event(closed, today), today + timedelta(days=1))
+        except StaleWrite:
+            again = next(
+                a for a in applications_of(self._load(member_id)) if a.application_id == application_id
+            )
+            return again.status == "completed"
+        logger.info("recertification completed", extra={"application_id": application_id})
+        return True
+
+    # -- helpers
+
+    def _requirements(self, record: MemberRecord, app: RecertApplication, today: date) -> list[Requirement]:
+        return requirements(
+            app,
+            record.facts,
+            exam_results_of(record),
+            evidence_count(record, application_id=app.application_id),
+            self.policy,
+            today,
+        )
+
+    def _view(self, record: MemberRecord, app: RecertApplication, today: date) -> ApplicationView:
+        reqs = self._requirements(record, app, today)
+        paid_detail = next(r for r in reqs if r.item == "fee")
+        return ApplicationView(
+            application=app,
+            complete=app.status == "completed",
+            fee_due_cents=0 if paid_detail.done or app.status != "open" else app.fee_cents,
+            still_required=[r for r in reqs if not r.done] if app.status == "open" else [],
+            requirements=reqs,
+        )
+
+    def _event(self, app: RecertApplication, today: date) -> EventRecord:
+        summary = {
+            "open": f"applied to recertify {app.credential} by {app.method.value} ({app.application_id})",
+            "rejected": f"recertification {app.application_id} rejected"
+            + (f": {app.decision.reason}" if app.decision and app.decision.reason else ""),
+            "completed": f"recertification {app.application_id} by {app.method.value} completed on "
+            f"{app.completed_on}",
+        }[app.status]
+        if app.status == "open" and app.decision is not None:
+            summary += f"; approved on {app.decision.decided_on}"
+        return EventRecord(
+            kind=APPLICATION_KIND,
+            key=app.application_id,
+            occurred_on=app.opened_on,
+            recorded_on=today,
+            credential=app.credential,
+            summary=summary,
+            data=app.model_dump(mode="json"),
+        )
+
+    def _save(
+        self, app: RecertApplication, today: date, *, create: bool = False, expect_open: bool = False
+    ) -> None:
+        self.store.put_event(
+            app.member_id,
+            self._event(app, today),
+            list_keys=(APPLICATION_LIST, app.application_id),
+            create=create,
+            expect={"status": "open"} if expect_open else None,
+        )
+
+    def _application(self, application_id: str) -> tuple[MemberRecord, RecertApplication]:
+        record = self._load(member_of(application_id))
+        app = next((a for a in applications_of(record) if a.application_id == application_id), None)
+        if app is None:
+            raise NotFound(f"application {application_id!r} not found")
+        return record, app
+
+    def _load(self, member_id: str) -> MemberRecord:
+        record = self.repository.load(member_id)
+        if record is None:
+            raise NotFound(f"member {member_id!r} not found")
+        return record
+
+    def _code(self, credential: str, field: str) -> str:
+        code = self.policy.canonical_code(credential)
+        if code is None:
+            raise UnknownCredential(
+                f"unknown credential {credential!r}", field=field, known=self.policy.known_codes
+            )
+        return code

@@ -1,0 +1,341 @@
+"""The payment ledger: where a Stripe payment's facts go, in at most two DynamoDB requests.
+
+Items under ``pk = PAYKEY#{payment key}`` (the PaymentIntent, else Invoice/Session id):
+
+* ``sk = PAYMENT``: pointer ``{member_id, credential}``, written in the same transaction as the
+  payment fact - it lets a refund or dispute (which carry no member metadata) find the member.
+* ``sk = PENDING``: reversals that arrived before their payment, ``facts`` = {fact sk: body};
+  the crediting transaction moves them into the member partition.
+* ``sk = PARKED``: a payment for an unknown member/credential (or with unusable metadata), listed
+  in the ``ListIndex`` under ``PARKED_PAYMENT`` until the roster brings the member.
+
+Every webhook costs one ``BatchGetItem`` (consistent) plus at most one write or transaction; the
+transactions carry conditions on the items read, so two racing deliveries cannot lose a reversal:
+the loser's transaction is cancelled and it starts over from the read.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from shared.rules.models import FeePayment, PaymentReversal, ReversalWithdrawn
+from shared.store import keys
+from shared.store.dynamo import default_client, from_item, json_body, to_item
+
+PAYKEY_PREFIX = "PAYKEY#"
+POINTER_SK = "PAYMENT"
+PENDING_SK = "PENDING"
+PARKED_SK = "PARKED"
+PARKED_LIST = "PARKED_PAYMENT"
+NO_MEMBER = "-"
+
+ReversalFact = PaymentReversal | ReversalWithdrawn
+
+
+def paykey_pk(payment_key: str) -> str:
+    return f"{PAYKEY_PREFIX}{payment_key}"
+
+
+class Retry(Exception):
+    """A conditional transaction lost a race; read again and retry."""
+
+
+@dataclass(frozen=True)
+class LedgerView:
+    """What one consistent BatchGetItem saw for a payment key (and optionally a certification)."""
+
+    pointer: dict[str, Any] | None
+    pending: dict[str, Any] | None
+    parked: dict[str, Any] | None
+    certification_exists: bool | None = None
+
+    @property
+    def pending_facts(self) -> dict[str, Any]:
+        return dict((self.pending or {}).get("facts") or {})
+
+
+@dataclass(frozen=True)
+class ParkedPayment:
+    payment_key: str
+    member_id: str
+    credential: str
+    reason: str
+    received_on: date
+    body: dict[str, Any] = field(default_factory=dict)
+
+
+def _key(pk: str, sk: str) -> dict[str, Any]:
+    return {keys.PK: {"S": pk}, keys.SK: {"S": sk}}
+
+
+def _cancel_reasons(error: ClientError) -> list[str]:
+    return [str(reason.get("Code", "None")) for reason in error.response.get("CancellationReasons", [])]
+
+
+class PaymentLedger:
+    def __init__(self, table_name: str, client: Any = None) -> None:
+        self.table_name = table_name
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        return self._client if self._client is not None else default_client()
+
+    # ------------------------------------------------------------------ the one read
+
+    def view(self, payment_key: str, certification: tuple[str, str] | None = None) -> LedgerView:
+        """Pointer, pending reversals, parked payment and (optionally) whether the member's
+        certification row exists - one consistent ``BatchGetItem``."""
+        pk = paykey_pk(payment_key)
+        wanted = [_key(pk, POINTER_SK), _key(pk, PENDING_SK), _key(pk, PARKED_SK)]
+        if certification is not None:
+            member_id, credential = certification
+            wanted.append(_key(keys.member_pk(member_id), keys.cert_sk(credential)))
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        request: dict[str, Any] = {self.table_name: {"Keys": wanted, "ConsistentRead": True}}
+        while request:
+            response = self.client.batch_get_item(RequestItems=request)
+            for raw in response["Responses"].get(self.table_name, []):
+                item = from_item(raw)
+                found[(item[keys.PK], item[keys.SK])] = item
+            request = response.get("UnprocessedKeys") or {}
+        cert_exists = None
+        if certification is not None:
+            cert_exists = (keys.member_pk(certification[0]), keys.cert_sk(certification[1])) in found
+        return LedgerView(
+            pointer=found.get((pk, POINTER_SK)),
+            pending=found.get((pk, PENDING_SK)),
+            parked=found.get((pk, PARKED_SK)),
+            certification_exists=cert_exists,
+        )
+
+    # ------------------------------------------------------------------ writes
+
+    def _nudge(self, member_id: str, credential: str, due: date) -> dict[str, Any]:
+        """Update the certification row so the scheduler re-evaluates it on ``due`` (a payment or a
+        reversal can change what is due). Conditional on the row existing - never creates one."""
+        return {
+            "Update": {
+                "TableName": self.table_name,
+                "Key": _key(keys.member_pk(member_id), keys.cert_sk(credential)),
+                "UpdateExpression": "SET #due = :due, #duesk = :duesk, #body.#due_on = :due_on",
+                "ConditionExpression": "attribute_exists(#pk)",
+                "ExpressionAttributeNames": {
+                    "#due": keys.DUE_PK,
+                    "#duesk": keys.DUE_SK,
+                    "#body": "body",
+                    "#due_on": "due_on",
+                    "#pk": keys.PK,
+                },
+                "ExpressionAttributeValues": to_item(
+                    {
+                        ":due": keys.due_pk(due),
+                        ":duesk": keys.due_sk(due, member_id, credential),
+                        ":due_on": due.isoformat(),
+                    }
+                ),
+            }
+        }
+
+    def _fact_item(self, member_id: str, sort_key: str, kind: str, body: Any) -> dict[str, Any]:
+        return to_item({keys.PK: keys.member_pk(member_id), keys.SK: sort_key, "kind": kind, "body": body})
+
+    def credit(self, member_id: str, payment: FeePayment, seen: LedgerView, due: date) -> bool:
+        """Record the payment, its pointer and any pending reversals in one transaction; the cert row
+        must exist. False when the fact or pointer already existed (a duplicate). Raises ``Retry``
+        when the pending reversals or parked item changed since ``seen``."""
+        pk = paykey_pk(payment.key)
+        fact_sk = keys.fact_sk(payment.kind, payment.key)
+        writes: list[dict[str, Any]] = [
+            {
+                "Put": {
+                    "TableName": self.table_name,
+                    "Item": self._fact_item(member_id, fact_sk, payment.kind, json_body(payment)),
+                    "ConditionExpression": "attribute_not_exists(#pk)",
+                    "ExpressionAttributeNames": {"#pk": keys.PK},
+                }
+            },
+            {
+                "Put": {
+                    "TableName": self.table_name,
+                    "Item": to_item(
+                        {
+                            keys.PK: pk,
+                            keys.SK: POINTER_SK,
+                            "member_id": member_id,
+                            "credential": payment.credential,
+                        }
+                    ),
+                    "ConditionExpression": "attribute_not_exists(#pk)",
+                    "ExpressionAttributeNames": {"#pk": keys.PK},
+                }
+            },
+            self._nudge(member_id, payment.credential, due),
+        ]
+        if seen.pending is None:
+            writes.append(self._absent(pk, PENDING_SK))
+        else:
+            for sort_key, body in seen.pending_facts.items():
+                item = self._fact_item(member_id, sort_key, str(body["kind"]), body)
+                writes.append({"Put": {"TableName": self.table_name, "Item": item}})
+            writes.append(
+                {
+                    "Delete": {
+                        "TableName": self.table_name,
+                        "Key": _key(pk, PENDING_SK),
+                        "ConditionExpression": "#token = :token",
+                        "ExpressionAttributeNames": {"#token": "token"},
+                        "ExpressionAttributeValues": {":token": {"S": str(seen.pending["token"])}},
+                    }
+                }
+            )
+        if seen.parked is not None:
+            writes.append(
+                {
+                    "Delete": {
+                        "TableName": self.table_name,
+                        "Key": _key(pk, PARKED_SK),
+                        "ConditionExpression": "attribute_exists(#pk)",
+                        "ExpressionAttributeNames": {"#pk": keys.PK},
+                    }
+                }
+            )
+        try:
+            self.client.transact_write_items(TransactItems=writes)
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            reasons = _cancel_reasons(error)
+            if "ConditionalCheckFailed" in reasons[:2]:
+                return False
+            raise Retry(str(reasons)) from error
+        return True
+
+    def _absent(self, pk: str, sort_key: str) -> dict[str, Any]:
+        return {
+            "ConditionCheck": {
+                "TableName": self.table_name,
+                "Key": _key(pk, sort_key),
+                "ConditionExpression": "attribute_not_exists(#pk)",
+                "ExpressionAttributeNames": {"#pk": keys.PK},
+            }
+        }
+
+    def reverse(self, member_id: str, credential: str, fact: ReversalFact, due: date) -> bool:
+        """Record a reversal (or its withdrawal) in the member partition; False if already there."""
+        sort_key = keys.fact_sk(fact.kind, fact.key)
+        writes = [
+            {
+                "Put": {
+                    "TableName": self.table_name,
+                    "Item": self._fact_item(member_id, sort_key, fact.kind, json_body(fact)),
+                    "ConditionExpression": "attribute_not_exists(#pk)",
+                    "ExpressionAttributeNames": {"#pk": keys.PK},
+                }
+            },
+            self._nudge(member_id, credential, due),
+        ]
+        try:
+            self.client.transact_write_items(TransactItems=writes)
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            if _cancel_reasons(error)[:1] == ["ConditionalCheckFailed"]:
+                return False
+            raise Retry(str(_cancel_reasons(error))) from error
+        return True
+
+    def hold_reversal(self, payment_key: str, fact: ReversalFact, seen: LedgerView, today: date) -> bool:
+        """Keep a reversal whose payment is not credited yet (PENDING), on condition that the payment
+        is still not credited and nobody changed PENDING since ``seen``. False if already held."""
+        sort_key = keys.fact_sk(fact.kind, fact.key)
+        facts = seen.pending_facts
+        if sort_key in facts:
+            return False
+        facts[sort_key] = json_body(fact)
+        pk = paykey_pk(payment_key)
+        put: dict[str, Any] = {
+            "TableName": self.table_name,
+            "Item": to_item(
+                {
+                    keys.PK: pk,
+                    keys.SK: PENDING_SK,
+                    "facts": facts,
+                    "token": uuid.uuid4().hex,
+                    "payment_key": payment_key,
+                    "received_on": today.isoformat(),
+                    keys.LIST_PK: PARKED_LIST,
+                    keys.LIST_SK: f"{NO_MEMBER}#{payment_key}",
+                }
+            ),
+        }
+        if seen.pending is None:
+            put["ConditionExpression"] = "attribute_not_exists(#pk)"
+            put["ExpressionAttributeNames"] = {"#pk": keys.PK}
+        else:
+            put["ConditionExpression"] = "#token = :token"
+            put["ExpressionAttributeNames"] = {"#token": "token"}
+            put["ExpressionAttributeValues"] = {":token": {"S": str(seen.pending["token"])}}
+        try:
+            self.client.transact_write_items(TransactItems=[self._absent(pk, POINTER_SK), {"Put": put}])
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            raise Retry(str(_cancel_reasons(error))) from error
+        return True
+
+    def park(self, parked: ParkedPayment) -> bool:
+        """Store a payment we cannot credit yet; False if it is already parked."""
+        item = to_item(
+            {
+                keys.PK: paykey_pk(parked.payment_key),
+                keys.SK: PARKED_SK,
+                keys.LIST_PK: PARKED_LIST,
+                keys.LIST_SK: f"{parked.member_id}#{parked.payment_key}",
+                "payment_key": parked.payment_key,
+                "member_id": parked.member_id,
+                "credential": parked.credential,
+                "reason": parked.reason,
+                "received_on": parked.received_on.isoformat(),
+                "body": parked.body,
+            }
+        )
+        try:
+            self.client.put_item(
+                TableName=self.table_name,
+                Item=item,
+                ConditionExpression="attribute_not_exists(#pk)",
+                ExpressionAttributeNames={"#pk": keys.PK},
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
+
+    # ------------------------------------------------------------------ listings
+
+    def parked(self, member_id: str | None = None) -> Iterator[dict[str, Any]]:
+        """Parked payments and reversals awaiting their payment (all, or one member's), paginated."""
+        condition = "#lpk = :lpk"
+        values: dict[str, Any] = {":lpk": PARKED_LIST}
+        if member_id is not None:
+            condition += " AND begins_with(#lsk, :prefix)"
+            values[":prefix"] = f"{member_id}#"
+        names = {"#lpk": keys.LIST_PK, **({"#lsk": keys.LIST_SK} if member_id is not None else {})}
+        pages = self.client.get_paginator("query").paginate(
+            TableName=self.table_name,
+            IndexName=keys.LIST_INDEX,
+            KeyConditionExpression=condition,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=to_item(values),
+        )
+        for page in pages:
+            for raw in page["Items"]:
+                yield from_item(raw)

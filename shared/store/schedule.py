@@ -1,0 +1,174 @@
+"""Store operations of the daily schedule (issue 3) beside the member repository.
+
+| item | pk | sk | notes |
+|---|---|---|---|
+| last completed run | ``SCHEDULER`` | ``LAST_RUN`` | ``run_date``: catch-up starts the day after |
+| audit draw of a year | ``SCHEDULER`` | ``AUDIT#{year}`` | seed, pool size, sample; written after the draw |
+| audit pool entry | ``AUDITPOOL#{year}`` | ``{member}#{credential}`` | a CCP cycle that ended in ``year`` |
+| notice event | ``MEMBER#{id}`` | ``EVENT#notice#{cred}#{kind}#{period}`` | mailed ones also ``list_pk = PRINT#{run date}`` |
+
+The print-batch listing (``ListIndex`` ``PRINT#{date}``) is what makes the print batch complete after
+a crash: the CSV is rebuilt from every mailed notice recorded that day, not from memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from shared.store import keys
+from shared.store.dynamo import default_client, from_item, json_body, to_item
+from shared.store.members import WriteOutcome
+from shared.store.records import CertificationRecord, EventRecord
+
+SCHEDULER_PK = "SCHEDULER"
+LAST_RUN_SK = "LAST_RUN"
+
+
+def print_list_pk(day: date) -> str:
+    return f"PRINT#{day.isoformat()}"
+
+
+def audit_pool_pk(year: int) -> str:
+    return f"AUDITPOOL#{year}"
+
+
+class ScheduleStore:
+    def __init__(self, table_name: str, client: Any = None) -> None:
+        self.table_name = table_name
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        return self._client if self._client is not None else default_client()
+
+    def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
+        response = self.client.get_item(
+            TableName=self.table_name, Key={keys.PK: {"S": pk}, keys.SK: {"S": sk}}, ConsistentRead=True
+        )
+        return from_item(response["Item"]) if "Item" in response else None
+
+    def _query(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        for page in self.client.get_paginator("query").paginate(TableName=self.table_name, **kwargs):
+            for raw in page["Items"]:
+                yield from_item(raw)
+
+    # ------------------------------------------------------------------ run bookkeeping
+
+    def last_run(self) -> date | None:
+        item = self._get(SCHEDULER_PK, LAST_RUN_SK)
+        return date.fromisoformat(item["run_date"]) if item else None
+
+    def set_last_run(self, run_date: date) -> None:
+        """Advance the last completed run date (never moves it back: a backfill of an old date
+        must not make the next run re-read weeks of partitions)."""
+        try:
+            self.client.put_item(
+                TableName=self.table_name,
+                Item=to_item({keys.PK: SCHEDULER_PK, keys.SK: LAST_RUN_SK, "run_date": run_date.isoformat()}),
+                ConditionExpression="attribute_not_exists(#pk) OR #run < :run",
+                ExpressionAttributeNames={"#pk": keys.PK, "#run": "run_date"},
+                ExpressionAttributeValues={":run": {"S": run_date.isoformat()}},
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+
+    def set_next_due(self, member_id: str, record: CertificationRecord, read_from: date) -> bool:
+        """Move a certification to its next action date, unless someone (a payment webhook) moved it
+        since the run read it from ``read_from``'s partition. False when left alone."""
+        values: dict[str, Any] = {
+            keys.PK: keys.member_pk(member_id),
+            keys.SK: keys.cert_sk(record.credential),
+            "member_id": member_id,
+            "credential": record.credential,
+            "body": json_body(record),
+        }
+        if record.due_on is not None:
+            values[keys.DUE_PK] = keys.due_pk(record.due_on)
+            values[keys.DUE_SK] = keys.due_sk(record.due_on, member_id, record.credential)
+        try:
+            self.client.put_item(
+                TableName=self.table_name,
+                Item=to_item(values),
+                ConditionExpression="#body.#due_on = :read",
+                ExpressionAttributeNames={"#body": "body", "#due_on": "due_on"},
+                ExpressionAttributeValues={":read": {"S": read_from.isoformat()}},
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
+
+    # ------------------------------------------------------------------ notices
+
+    def record_notice(self, member_id: str, event: EventRecord, mailed_on: date | None) -> WriteOutcome:
+        """Conditional put of a notice event (the at-most-once marker), listed for the print batch of
+        ``mailed_on`` when it goes by mail."""
+        values: dict[str, Any] = {
+            keys.PK: keys.member_pk(member_id),
+            keys.SK: keys.event_sk(event.kind, event.key),
+            "kind": event.kind,
+            "body": json_body(event),
+        }
+        if mailed_on is not None:
+            values[keys.LIST_PK] = print_list_pk(mailed_on)
+            values[keys.LIST_SK] = f"{member_id}#{event.key}"
+        try:
+            self.client.put_item(
+                TableName=self.table_name,
+                Item=to_item(values),
+                ConditionExpression="attribute_not_exists(#pk)",
+                ExpressionAttributeNames={"#pk": keys.PK},
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return WriteOutcome.DUPLICATE
+        return WriteOutcome.CREATED
+
+    def mailed_notices(self, day: date) -> Iterator[EventRecord]:
+        """Every notice listed for the print batch of ``day`` (paginated, in member order)."""
+        for item in self._query(
+            IndexName=keys.LIST_INDEX,
+            KeyConditionExpression="#lpk = :lpk",
+            ExpressionAttributeNames={"#lpk": keys.LIST_PK},
+            ExpressionAttributeValues={":lpk": {"S": print_list_pk(day)}},
+        ):
+            yield EventRecord.model_validate(item["body"])
+
+    # ------------------------------------------------------------------ audit draw
+
+    def add_to_audit_pool(self, year: int, member_id: str, credential: str, cycle: dict[str, str]) -> None:
+        self.client.put_item(
+            TableName=self.table_name,
+            Item=to_item(
+                {
+                    keys.PK: audit_pool_pk(year),
+                    keys.SK: f"{member_id}#{credential}",
+                    "member_id": member_id,
+                    "credential": credential,
+                    **cycle,
+                }
+            ),
+        )
+
+    def audit_pool(self, year: int) -> Iterator[dict[str, Any]]:
+        yield from self._query(
+            KeyConditionExpression="#pk = :pk",
+            ExpressionAttributeNames={"#pk": keys.PK},
+            ExpressionAttributeValues={":pk": {"S": audit_pool_pk(year)}},
+        )
+
+    def audit_draw(self, year: int) -> dict[str, Any] | None:
+        return self._get(SCHEDULER_PK, f"AUDIT#{year}")
+
+    def record_audit_draw(self, year: int, summary: dict[str, Any]) -> None:
+        self.client.put_item(
+            TableName=self.table_name,
+            Item=to_item({keys.PK: SCHEDULER_PK, keys.SK: f"AUDIT#{year}", **summary}),
+        )

@@ -1,0 +1,328 @@
+"""The stream consumer: one badge per completion, retries, duplicates, poison records, revocation,
+Credly webhooks, audit decisions. Real moto stream records, a real fake-Credly HTTP server."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import date
+from typing import Any
+
+import pytest
+
+from shared.rules.models import AuditDrawn
+from shared.store.records import EventRecord
+from tests.helpers import call_api
+from tests.recertification.fixtures import Env
+
+ELIGIBLE = {"military": {"completed_on": "2024-01-15", "program": "68W"}}
+
+
+def recertify(env: Env, business_date: Any, member_id: str, *, settle: bool = True) -> None:
+    """A lapsed member (RMA 2015, never paid) recertifies by exam on 2026-05-21."""
+    business_date("2026-05-01")
+    env.member(member_id, "RMA", "2015-03-10")
+    body = {"credential": "RMA", "method": "exam", "eligibility": ELIGIBLE}
+    assert call_api("POST", f"/members/{member_id}/recertifications", body).status == 201
+    env.pay(member_id, f"{member_id}.RMA.1", 12500, "2026-05-01", key=f"pi_{member_id}")
+    business_date("2026-05-21")
+    result = {
+        "member_id": member_id,
+        "credential": "RMA",
+        "passed": True,
+        "exam_date": "2026-05-20",
+        "result_id": f"x-{member_id}",
+    }
+    assert env.exam_result(result).body["completed"] is True
+    if settle:
+        env.tap.settle()
+
+
+def kind_of(record: dict[str, Any]) -> str | None:
+    kind: str | None = record["dynamodb"].get("NewImage", {}).get("kind", {}).get("S")
+    return kind
+
+
+def badge_events(env: Env, member_id: str) -> list[dict[str, Any]]:
+    return [e for e in env.timeline(member_id) if e["kind"] == "badge"]
+
+
+def test_badge_issued_once_with_the_member_and_template(env: Env, business_date: Any) -> None:
+    recertify(env, business_date, "ana")
+    [badge] = env.credly.issued()
+    assert badge["badge_template"]["id"] == "tpl-rma"
+    assert badge["issuer_earner_id"] == "ana"
+    assert badge["recipient_email"] == "ana@example.org"
+    assert badge["issued_at"] == "2026-05-21 00:00:00 -0500"  # completion date, business zone
+    assert badge["expires_at"] is False
+    [event] = badge_events(env, "ana")
+    assert event["data"]["badge_id"] == badge["id"]
+    assert event["data"]["state"] == "pending"
+    status = call_api("GET", "/members/ana/status").body
+    assert status["badges"][0]["badge_id"] == badge["id"]
+
+
+def test_redelivering_every_event_three_times_yields_one_badge(env: Env, business_date: Any) -> None:
+    recertify(env, business_date, "ana")
+    every_record = list(env.tap.seen)
+    assert {kind_of(r) for r in every_record} >= {
+        "payment",
+        "recertified",
+        "recert_application",
+        "exam_result",
+        "badge",
+    }
+    for _ in range(3):
+        env.pay("ana", "ana.RMA.1", 12500, "2026-05-01", key="pi_ana")  # Stripe redelivers
+        result = {
+            "member_id": "ana",
+            "credential": "RMA",
+            "passed": True,
+            "exam_date": "2026-05-20",
+            "result_id": "x-ana",
+        }
+        assert env.exam_result(result).body["recorded"] == "duplicate"
+        assert env.tap.deliver(copy.deepcopy(every_record))["batchItemFailures"] == []
+        env.tap.settle()
+    assert len(env.credly.issued()) == 1
+    assert [r.method for r in env.credly.requests].count("POST") == 1  # Credly was asked once
+    assert len(badge_events(env, "ana")) == 1
+    assert env.status("ana")["certified_on"] == "2026-05-21"
+
+
+def test_lost_write_after_credly_201_is_resolved_by_lookup_not_a_second_badge(
+    env: Env, business_date: Any
+) -> None:
+    recertify(env, business_date, "ana", settle=False)
+    # Credly issued it, but the function died before recording it (same template, same earner):
+    env.credly.fail_next("garbled", only="POST")  # our first POST "succeeds" at Credly, answer unreadable
+    env.tap.settle()
+    [badge] = env.credly.issued()
+    [event] = badge_events(env, "ana")
+    assert event["data"]["badge_id"] == badge["id"]
+    assert event["data"]["resolved_duplicate"] is True
+
+
+def test_credly_429_and_500_are_retried_inside_the_record(env: Env, business_date: Any) -> None:
+    recertify(env, business_date, "ana", settle=False)
+    env.credly.fail_next("429", only="POST")
+    env.credly.fail_next("500", only="POST")
+    env.tap.settle()
+    assert len(env.credly.issued()) == 1
+
+
+def test_credly_down_fails_the_record_then_a_retry_issues(env: Env, business_date: Any) -> None:
+    recertify(env, business_date, "ana", settle=False)
+    records = env.tap.drain()
+    env.credly.fail_next("500", times=4)
+    failed = env.tap.deliver(records)["batchItemFailures"]
+    recertified = [r for r in records if kind_of(r) == "recertified"]
+    assert failed == [{"itemIdentifier": recertified[0]["dynamodb"]["SequenceNumber"]}]
+    assert env.credly.issued() == []
+    assert env.tap.deliver(records)["batchItemFailures"] == []  # Lambda's retry
+    assert len(env.credly.issued()) == 1
+
+
+def test_one_poison_record_fails_alone(env: Env, business_date: Any) -> None:
+    recertify(env, business_date, "ana", settle=False)
+    recertify(env, business_date, "ben", settle=False)
+    records = [r for r in env.tap.drain() if kind_of(r) == "recertified"]
+    assert len(records) == 2
+    poison = copy.deepcopy(records[0])
+    poison["dynamodb"]["SequenceNumber"] = "999999"
+    poison["dynamodb"]["NewImage"]["body"]["M"]["credential"] = {"S": "NOPE"}
+    result = env.tap.deliver([records[0], poison, records[1]])
+    assert result["batchItemFailures"] == [{"itemIdentifier": "999999"}]
+    assert {b["issuer_earner_id"] for b in env.credly.issued()} == {"ana", "ben"}
+
+
+def test_unrelated_records_are_skipped(env: Env, business_date: Any) -> None:
+    business_date("2026-05-01")
+    env.member("cy", "RMA", "2025-01-10")
+    assert env.tap.deliver()["batchItemFailures"] == []
+    assert env.credly.requests == []
+
+
+def test_template_not_configured_is_recorded_not_retried(
+    env: Env, business_date: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.conftest import reset_caches
+
+    monkeypatch.setenv("BADGE_TEMPLATE_IDS", "{}")
+    reset_caches()
+    recertify(env, business_date, "ana")
+    [event] = badge_events(env, "ana")
+    assert event["data"]["state"] == "not_configured"
+    assert env.credly.requests == []
+
+
+# ---------------------------------------------------------------------- revoke on lapse
+
+
+def lapse_transition(on: str, reason: str = "fee_unpaid_lapse") -> EventRecord:
+    """What issue 3's daily run records when a certification lapses."""
+    day = date.fromisoformat(on)
+    return EventRecord(
+        kind="transition",
+        key=f"RMA#lapsed#{on}",
+        occurred_on=day,
+        recorded_on=day,
+        credential="RMA",
+        summary=f"RMA became lapsed ({reason})",
+        data={"status": "lapsed", "reasons": [reason]},
+    )
+
+
+def test_lapse_revokes_the_badge(env: Env, business_date: Any) -> None:
+    recertify(env, business_date, "ana")
+    business_date("2030-07-01")  # never paid an annual fee after recertifying: lapsed (R7a)
+    assert env.status("ana")["status"] == "lapsed"
+    env.repository.record_event("ana", lapse_transition("2030-07-01"))
+    env.tap.settle()
+    [badge] = env.credly.issued()
+    assert badge["state"] == "revoked"
+    assert badge["revoke_reason"] == "RMA became lapsed (fee_unpaid_lapse)"
+    [event] = badge_events(env, "ana")
+    assert event["data"]["state"] == "revoked"
+    assert event["data"]["revoked_on"] == "2030-07-01"
+    env.repository.record_event("ana", lapse_transition("2030-07-02"))
+    env.tap.settle()  # a second lapse record: nothing more to revoke
+    assert [r.method for r in env.credly.requests].count("PUT") == 1
+
+
+def test_stale_lapse_record_does_not_revoke_a_recertified_badge(env: Env, business_date: Any) -> None:
+    recertify(env, business_date, "ana")
+    env.repository.record_event("ana", lapse_transition("2019-06-01"))  # late delivery of the old lapse
+    env.tap.settle()
+    assert env.credly.issued()[0]["state"] == "pending"
+
+
+def draw_audit(env: Env, member_id: str, audit_id: str, on: str) -> None:
+    """What issue 3's audit draw records."""
+    day = date.fromisoformat(on)
+    env.fact(
+        member_id,
+        AuditDrawn(
+            key=audit_id,
+            recorded_on=day,
+            audit_id=audit_id,
+            credential="RMA",
+            cycle_start=date(2026, 5, 21),
+            cycle_end=date(2029, 5, 20),
+            drawn_on=day,
+            deadline=date(day.year, 3, 16),
+            seed="test",
+        ),
+    )
+    env.tap.settle()  # the consumer indexes the audit by id
+
+
+def test_failed_audit_lapses_with_reason_and_revokes(env: Env, business_date: Any) -> None:
+    recertify(env, business_date, "ana")
+    business_date("2027-01-15")
+    draw_audit(env, "ana", "AUD-2027-ana-RMA", "2027-01-15")
+    env.repository.record_event(
+        "ana",
+        EventRecord(
+            kind="evidence",
+            key="AUD-2027-ana-RMA#certificate.pdf",
+            occurred_on=date(2027, 2, 1),
+            recorded_on=date(2027, 2, 1),
+            credential="RMA",
+            summary="evidence uploaded: certificate.pdf",
+            data={
+                "purpose": "audit",
+                "audit_id": "AUD-2027-ana-RMA",
+                "key": "evidence/ana/audit/certificate.pdf",
+            },
+        ),
+    )
+    record = call_api("GET", "/audits/AUD-2027-ana-RMA").body
+    assert record["member_id"] == "ana"
+    assert record["decision"] is None
+    assert [e["data"]["key"] for e in record["evidence"]] == ["evidence/ana/audit/certificate.pdf"]
+
+    business_date("2027-03-01")
+    decided = call_api(
+        "POST", "/audits/AUD-2027-ana-RMA/decision", {"decision": "failed", "reason": "certificates forged"}
+    )
+    assert decided.status == 200, decided.body
+    assert decided.body["status"] == "lapsed"
+    assert decided.body["decision"]["outcome"] == "failed"
+    status = env.status("ana")
+    assert (status["status"], status["reasons"], status["lapsed_on"]) == (
+        "lapsed",
+        ["audit_failed"],
+        "2027-03-01",
+    )
+    summaries = [e["summary"] for e in env.timeline("ana")]
+    assert "audit failed: certificates forged" in summaries
+    assert "RMA became lapsed (audit_failed: certificates forged)" in summaries
+    env.tap.settle()
+    assert env.credly.issued()[0]["state"] == "revoked"
+    assert env.credly.issued()[0]["revoke_reason"] == "certificates forged"
+
+    same = call_api(
+        "POST", "/audits/AUD-2027-ana-RMA/decision", {"decision": "failed", "reason": "certificates forged"}
+    )
+    assert same.status == 200
+    other = call_api("POST", "/audits/AUD-2027-ana-RMA/decision", {"decision": "passed"})
+    assert other.status == 409
+    assert call_api("POST", "/audits/AUD-nope/decision", {"decision": "passed"}).status == 404
+
+
+def test_passed_audit_keeps_the_certification(env: Env, business_date: Any) -> None:
+    recertify(env, business_date, "ana")
+    business_date("2027-01-15")
+    draw_audit(env, "ana", "AUD-1", "2027-01-15")
+    passed = call_api("POST", "/audits/AUD-1/decision", {"decision": "passed"})
+    assert passed.body["status"] == "active"
+    env.tap.settle()
+    assert env.credly.issued()[0]["state"] == "pending"
+
+
+# ---------------------------------------------------------------------- Credly webhook
+
+
+def webhook(envelope: Any) -> Any:
+    raw = json.dumps(envelope).encode() if not isinstance(envelope, bytes) else envelope
+    return call_api("POST", "/webhooks/credly", raw_body=raw)
+
+
+def test_webhook_state_change_is_confirmed_with_credly_and_stored(env: Env, business_date: Any) -> None:
+    recertify(env, business_date, "ana")
+    [badge] = env.credly.issued()
+    event_id = env.credly.change_state(badge["id"], "accepted")
+    envelope = {
+        "id": event_id,
+        "organization_id": "test-org",
+        "event_type": "badge.state.changed",
+        "occurred_at": "x",
+    }
+    answer = webhook(envelope)
+    assert (answer.status, answer.body) == (200, {"outcome": "updated"})
+    assert badge_events(env, "ana")[0]["data"]["state"] == "accepted"
+    assert env.credly.requests[-1].path == f"/organizations/test-org/events/{event_id}"
+    assert webhook(envelope).body == {"outcome": "unchanged"}
+
+
+@pytest.mark.parametrize(
+    "envelope",
+    [
+        {"id": "forged", "organization_id": "test-org", "event_type": "badge.state.changed"},
+        {"id": "x", "organization_id": "another-org", "event_type": "badge.state.changed"},
+        {"organization_id": "test-org"},
+        b"not json",
+        ["a", "list"],
+    ],
+)
+def test_webhook_unknown_or_unconfirmable_events_are_200_and_ignored(env: Env, envelope: Any) -> None:
+    answer = webhook(envelope)
+    assert answer.status == 200
+    assert answer.body == {"outcome": "ignored"}
+
+
+def test_webhook_when_credly_is_down_is_ignored(env: Env) -> None:
+    env.credly.fail_next("500", times=10)
+    answer = webhook({"id": "e1", "organization_id": "test-org", "event_type": "badge.state.changed"})
+    assert answer.body == {"outcome": "ignored"}

@@ -1,0 +1,1 @@
+from tests.recertification.fixtures import credly, env  # noqa: F401 - fixtures

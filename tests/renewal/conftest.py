@@ -1,0 +1,36 @@
+"""Fixtures for the renewal tests: the Stripe secret, SES identity and files bucket under moto."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+
+from tests.conftest import reset_caches
+
+SECRET_NAME = "StripeWebhookSecretTest"
+SIGNING_SECRET = "whsec_test_current"
+PREVIOUS_SECRET = "whsec_test_previous"
+BUCKET = "staycert-files-test"
+SENDER = "notices@example.org"
+
+
+@pytest.fixture
+def renewal_aws(aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    """``aws`` plus the webhook secret, a verified SES sender and the files bucket."""
+    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", SECRET_NAME)
+    monkeypatch.setenv("BUCKET_NAME", BUCKET)
+    monkeypatch.setenv("NOTICE_SENDER", SENDER)
+    monkeypatch.setenv("SES_CONFIGURATION_SET", "")
+    reset_caches()
+    secrets = boto3.client("secretsmanager", region_name="us-east-1")
+    secrets.create_secret(
+        Name=SECRET_NAME, SecretString=json.dumps({"current": SIGNING_SECRET, "previous": PREVIOUS_SECRET})
+    )
+    boto3.client("ses", region_name="us-east-1").verify_email_identity(EmailAddress=SENDER)
+    boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=BUCKET)
+    yield {**aws, "secrets": secrets, "bucket": BUCKET}
+    reset_caches()
