@@ -11,10 +11,8 @@ import base64
 import json
 import os
 import sys
-import threading
 import time
 import uuid
-from collections import Counter
 from datetime import date
 from pathlib import Path
 from types import SimpleNamespace
@@ -41,6 +39,7 @@ os.environ.pop("AWS_ENDPOINT_URL", None)
 import boto3  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
+from bench.counting import Counting, fast_partition_queries, merge_results  # noqa: E402
 from local import template as tpl  # noqa: E402
 from local.events import http_api_event, route_for  # noqa: E402
 
@@ -48,24 +47,6 @@ HOME = "https://lms.example.org"
 COURSE = "https://courses.example.org/ccp/bench-course"
 AU = "https://lms.example.org/au/bench-1"
 ADL = "http://adlnet.gov/expapi/verbs/"
-RESULTS = ROOT / "bench" / "results.json"
-
-
-class Counting:
-    """Counts DynamoDB API calls by operation (thread-safe: the CSV ingest loads members in threads)."""
-
-    def __init__(self) -> None:
-        self.calls: Counter[str] = Counter()
-        self._lock = threading.Lock()
-
-    def __call__(self, model: Any = None, **_: Any) -> None:
-        with self._lock:
-            self.calls[model.name if model is not None else "?"] += 1
-
-    def take(self) -> Counter[str]:
-        with self._lock:
-            taken, self.calls = self.calls, Counter()
-        return taken
 
 
 def _context(name: str) -> Any:
@@ -200,32 +181,32 @@ def bench_statements(counter: Counting, members: int = 50) -> dict[str, Any]:
     for i in range(members):
         one = statement("completed", f"x{i:05d}")
         post_statements(one)
-        spent = sum(counter.take().values())
+        spent = sum(counter.take_requests().values())
         if cold is None:
             cold = spent  # first statement of the process: + one catalog BatchGetItem
         else:
             per_credit.append(spent)
         post_statements(one)
-        per_resend.append(sum(counter.take().values()))
+        per_resend.append(sum(counter.take_requests().values()))
     # voiding one of the credited statements, and its resend
     voided = statement("completed", "x00001")
     post_statements(voided)
     counter.take()
     void = statement("voided", "x00001") | {"object": {"objectType": "StatementRef", "id": voided["id"]}}
     post_statements(void)
-    per_void = sum(counter.take().values())
+    per_void = sum(counter.take_requests().values())
     post_statements(void)
-    per_void_resend = sum(counter.take().values())
+    per_void_resend = sum(counter.take_requests().values())
     # a full cmi5 sequence for fresh members: one request with 6 statements, and 6 requests
     setup_members(2, "y")
     counter.take()
     verbs = ("launched", "initialized", "completed", "passed", "satisfied", "terminated")
     post_statements([statement(v, "y00000", i) for i, v in enumerate(verbs)])
-    batch_sequence = sum(counter.take().values())
+    batch_sequence = sum(counter.take_requests().values())
     one_by_one = []
     for i, v in enumerate(verbs):
         post_statements(statement(v, "y00001", i))
-        one_by_one.append(sum(counter.take().values()))
+        one_by_one.append(sum(counter.take_requests().values()))
     return {
         "statements_measured": len(per_credit),
         "requests_per_crediting_statement_max": max(per_credit),
@@ -270,7 +251,7 @@ def bench_csv(counter: Counting, rows: int = 10_000, members: int = 2_000) -> di
     started = time.perf_counter()
     handler(event, _context("CeUploadFunction"))
     elapsed = time.perf_counter() - started
-    first = counter.take()
+    first = counter.take_requests()
     result = json.loads(
         s3.get_object(Bucket=os.environ["BUCKET_NAME"], Key="ce-batches-results/acme/bench.json")[
             "Body"
@@ -279,7 +260,7 @@ def bench_csv(counter: Counting, rows: int = 10_000, members: int = 2_000) -> di
     started = time.perf_counter()
     handler(event, _context("CeUploadFunction"))
     again_elapsed = time.perf_counter() - started
-    again = counter.take()
+    again = counter.take_requests()
     budget = rows // 25 + 2 * members + 10
     return {
         "rows": rows,
@@ -301,36 +282,8 @@ def bench_csv(counter: Counting, rows: int = 10_000, members: int = 2_000) -> di
     }
 
 
-def _fast_partition_queries() -> None:
-    """Bench-only speed-up of moto: its base-table Query compares the key of EVERY item in the table
-    (seconds per Query once the table holds 10,000+ items). Restrict that scan to the queried
-    partition. Request counts are unaffected (they are counted in botocore before moto sees them)."""
-    from moto.dynamodb.models.table import Table
-
-    original_query, original_all_items = Table.query, Table.all_items
-    scope = threading.local()  # the CSV ingest queries from several threads
-
-    def all_items(self: Any) -> Any:
-        if getattr(scope, "table", None) is self:
-            return scope.partition
-        return original_all_items(self)
-
-    def query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
-        index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
-        if index_name is not None or hash_key is None:
-            return original_query(self, hash_key, *args, **kwargs)
-        scope.table, scope.partition = self, list(self.items.get(hash_key, {}).values())
-        try:
-            return original_query(self, hash_key, *args, **kwargs)
-        finally:
-            scope.table = scope.partition = None
-
-    Table.all_items = all_items  # type: ignore[method-assign]
-    Table.query = query  # type: ignore[method-assign]
-
-
 def main() -> int:
-    _fast_partition_queries()
+    fast_partition_queries()
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name="us-east-1")
         dynamodb.create_table(TableName=os.environ["TABLE_NAME"], **tpl.table_definition())
@@ -344,14 +297,10 @@ def main() -> int:
         from shared.store import dynamo
 
         dynamo.reset_default_client()
-        counter = Counting()
-        dynamo.default_client().meta.events.register("before-call.dynamodb.*", counter)
+        counter = Counting().attach(dynamo.default_client())
         statements = bench_statements(counter)
         csv = bench_csv(counter)
-    results: dict[str, Any] = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    results["ce_xapi"] = statements
-    results["ce_csv"] = csv
-    RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    merge_results({"ce_xapi": statements, "ce_csv": csv})
     print(json.dumps({"ce_xapi": statements, "ce_csv": csv}, indent=2))
     return 0 if statements["meets_target"] and csv["meets_target"] else 1
 

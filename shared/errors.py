@@ -18,6 +18,21 @@ class DomainError(Exception):
         return {"error": self.code, "message": self.message, **self.details}
 
 
+class MalformedBody(DomainError):
+    status_code = 400
+    code = "malformed_body"
+
+
+class Unauthorized(DomainError):
+    status_code = 401
+    code = "unauthorized"
+
+
+class PayloadTooLarge(DomainError):
+    status_code = 413
+    code = "payload_too_large"
+
+
 class NotFound(DomainError):
     status_code = 404
     code = "not_found"

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
+from pydantic import ValidationError
 
-from shared.errors import DomainError
+from shared.errors import DomainError, MalformedBody, PayloadTooLarge
 from shared.observability import logger
 
 
@@ -56,3 +60,28 @@ def problem(description: str) -> OpenAPIResponse:
         "description": description,
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
     }
+
+
+def raw_body(event: BaseProxyEvent, limit: int) -> bytes:
+    """The body exactly as the caller sent it (base64-decoded when API Gateway flagged it), for
+    signature checks. Refused with 413 over ``limit`` - checked before any HMAC or parsing, and
+    cheaply on the encoded length first - and 400 when the base64 is broken."""
+    body = event.body or ""
+    too_large = PayloadTooLarge(f"body over {limit} bytes", limit=limit)
+    if len(body) > (limit * 4) // 3 + 4:
+        raise too_large
+    try:
+        raw = base64.b64decode(body, validate=True) if event.is_base64_encoded else body.encode("utf-8")
+    except (binascii.Error, ValueError):
+        raise MalformedBody("body is not valid base64") from None
+    if len(raw) > limit:
+        raise too_large
+    return raw
+
+
+def validation_problems(error: ValidationError) -> list[dict[str, str]]:
+    """pydantic errors as ``[{"field": "a.b[0]", "reason": ...}]`` for a 400 body."""
+    return [
+        {"field": _field_path(("body", *item.get("loc", ()))), "reason": item.get("msg", "invalid")}
+        for item in error.errors()
+    ]

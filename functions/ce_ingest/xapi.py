@@ -9,8 +9,6 @@ Then 200 with the list of statement ids.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from typing import Any
 
@@ -28,7 +26,8 @@ from shared.adapters.xapi import (
 from shared.clock import business_today
 from shared.config.ce import get_ce_settings
 from shared.config.settings import get_policy, get_settings
-from shared.http import make_resolver, problem
+from shared.errors import DomainError
+from shared.http import make_resolver, problem, raw_body
 from shared.observability import lambda_entry, logger
 from shared.services.ce_xapi import XapiIngest
 from shared.store.catalog import CatalogRepository
@@ -87,13 +86,10 @@ def post_statements() -> Response[Any]:
     if not SUPPORTED_VERSION.match(version.strip()):
         return _refuse(400, "unsupported_version", "header X-Experience-API-Version: 1.0.x required")
     settings = get_ce_settings()
-    body = event.body or ""
     try:
-        raw = base64.b64decode(body, validate=True) if event.is_base64_encoded else body.encode("utf-8")
-    except (binascii.Error, ValueError):
-        return _refuse(400, "malformed_body", "body is not valid base64")
-    if len(raw) > settings.xapi_max_body_bytes:
-        return _refuse(413, "payload_too_large", f"body over {settings.xapi_max_body_bytes} bytes")
+        raw = raw_body(event, settings.xapi_max_body_bytes)
+    except DomainError as refused:  # 413 over the limit, 400 broken base64
+        return _refuse(refused.status_code, refused.code, refused.message)
     try:
         payload = json.loads(raw)
     except (ValueError, UnicodeDecodeError):

@@ -11,7 +11,6 @@ what happened is logged.
 
 from __future__ import annotations
 
-import base64
 import json
 from typing import Any
 
@@ -25,8 +24,8 @@ from shared.adapters.signatures import SignatureError, verify_with_refresh
 from shared.clock import business_today, wall_clock_seconds
 from shared.config.integrations import IntegrationSettings, eligibility_criteria
 from shared.config.settings import get_policy, get_settings
-from shared.errors import DomainError
-from shared.http import json_response, make_resolver, problem
+from shared.errors import DomainError, Unauthorized
+from shared.http import json_response, make_resolver, problem, raw_body, validation_problems
 from shared.observability import lambda_entry, logger
 from shared.services.badges import default_badge_service
 from shared.services.recertification import ExamResultIn, RecertificationService
@@ -38,25 +37,12 @@ MAX_BODY_BYTES = 16 * 1024  # a result is ~200 bytes; refuse big bodies before c
 app = make_resolver()
 
 
-class InvalidSignature(DomainError):
-    status_code = 401
+class InvalidSignature(Unauthorized):
     code = "invalid_signature"
 
 
-class TooLarge(DomainError):
-    status_code = 413
-    code = "too_large"
-
-
 class InvalidBody(DomainError):
-    status_code = 400
     code = "validation_failed"
-
-
-def _raw_body() -> bytes:
-    event = app.current_event
-    body = event.get("body") or ""
-    return base64.b64decode(body) if event.get("isBase64Encoded") else body.encode("utf-8")
 
 
 @app.post(
@@ -72,9 +58,7 @@ def _raw_body() -> bytes:
     },
 )
 def exam_result() -> Response[Any]:
-    raw = _raw_body()
-    if len(raw) > MAX_BODY_BYTES:
-        raise TooLarge(f"body over {MAX_BODY_BYTES} bytes")
+    raw = raw_body(app.current_event, MAX_BODY_BYTES)
     settings = IntegrationSettings()
     secret = RotatingSecret(settings.exam_vendor_secret_name)
     try:
@@ -91,8 +75,7 @@ def exam_result() -> Response[Any]:
     try:
         result = ExamResultIn.model_validate_json(raw)
     except ValidationError as error:
-        problems = [{"field": ".".join(str(p) for p in e["loc"]), "reason": e["msg"]} for e in error.errors()]
-        raise InvalidBody("invalid exam result", problems=problems) from None
+        raise InvalidBody("invalid exam result", problems=validation_problems(error)) from None
     base = get_settings()
     service = RecertificationService(MemberRepository(base.table_name), get_policy(), eligibility_criteria())
     outcome = service.record_exam_result(result, business_today(base.zone))
@@ -105,9 +88,9 @@ def exam_result() -> Response[Any]:
     responses={200: {"description": "Accepted; unknown or unconfirmable events are ignored"}},
 )
 def credly_webhook() -> Response[Any]:
-    try:
-        envelope = json.loads(_raw_body())
-    except ValueError:
+    try:  # Credly retries non-200 for 25 days: anything unusable is answered 200 and ignored
+        envelope = json.loads(raw_body(app.current_event, MAX_BODY_BYTES))
+    except (ValueError, DomainError):
         envelope = None
     if not isinstance(envelope, dict):
         logger.info("credly webhook ignored", extra={"outcome": "ignored: not a JSON object"})

@@ -8,8 +8,6 @@ Order of checks, each before the next: body size (413) -> signature header prese
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from typing import Any
 
@@ -23,7 +21,8 @@ from shared.adapters.signatures import SignatureError, verify_with_refresh
 from shared.adapters.stripe_events import MalformedEvent, interpret
 from shared.clock import business_today, wall_clock_seconds
 from shared.config.settings import get_policy, get_settings
-from shared.http import json_response, make_resolver, problem
+from shared.errors import DomainError
+from shared.http import json_response, make_resolver, problem, raw_body
 from shared.observability import lambda_entry, logger
 from shared.services.payments import ParkedItem, PaymentService
 from shared.store.payments import PaymentLedger
@@ -59,17 +58,6 @@ def _secrets(force: bool) -> list[str]:
     return RotatingSecret(get_settings().stripe_webhook_secret).values(force=force)
 
 
-def _raw_body() -> bytes | None:
-    """The body exactly as Stripe sent it (base64-decoded when API Gateway flagged it); None when it
-    is over the limit."""
-    event = app.current_event
-    body = event.body or ""
-    if len(body) > (MAX_BODY_BYTES * 4) // 3 + 4:  # cheap early refusal, even when base64
-        return None
-    raw = base64.b64decode(body, validate=True) if event.is_base64_encoded else body.encode("utf-8")
-    return None if len(raw) > MAX_BODY_BYTES else raw
-
-
 def _refuse(status: int, error: str, message: str) -> Response[Any]:
     logger.info("stripe webhook refused", extra={"status": status, "error": error, "reason": message})
     return json_response(status, {"error": error, "message": message})
@@ -92,11 +80,9 @@ def _refuse(status: int, error: str, message: str) -> Response[Any]:
 )
 def stripe_webhook() -> Response[Any]:
     try:
-        payload = _raw_body()
-    except (binascii.Error, ValueError):
-        return _refuse(400, "malformed_body", "body is not valid base64")
-    if payload is None:
-        return _refuse(413, "payload_too_large", f"body over {MAX_BODY_BYTES} bytes")
+        payload = raw_body(app.current_event, MAX_BODY_BYTES)
+    except DomainError as refused:  # 413 over the limit, 400 broken base64 - before the HMAC
+        return _refuse(refused.status_code, refused.code, refused.message)
     header = app.current_event.headers.get("stripe-signature")
     try:
         verify_with_refresh(header, payload, _secrets, wall_clock_seconds())

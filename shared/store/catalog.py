@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.rules.models import ActivitySpec
 from shared.store import keys
-from shared.store.dynamo import default_client, from_item, json_body, to_item
+from shared.store.dynamo import TableAccess, from_item, json_body, to_item
 
 CATALOG_LIST = "CATALOG"
 UNMAPPED_LIST = "UNMAPPED_ACTIVITY"
@@ -78,16 +78,8 @@ class ListedItems(BaseModel):
     next_token: str | None = None
 
 
-class CatalogRepository:
+class CatalogRepository(TableAccess):
     """Catalog activities, statement records and listings. ``client`` defaults to the shared one."""
-
-    def __init__(self, table_name: str, client: Any = None) -> None:
-        self.table_name = table_name
-        self._client = client
-
-    @property
-    def client(self) -> Any:
-        return self._client if self._client is not None else default_client()
 
     # ------------------------------------------------------------------ catalog
 

@@ -35,6 +35,19 @@ def reset_default_client() -> None:
     _client = None
 
 
+class TableAccess:
+    """Base of every repository: the table name and an injectable client (``None`` -> the shared
+    process-wide client, looked up on each use so tests and the local stack can swap it)."""
+
+    def __init__(self, table_name: str, client: Any = None) -> None:
+        self.table_name = table_name
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        return self._client if self._client is not None else default_client()
+
+
 def json_body(model: BaseModel) -> Any:
     """A model as DynamoDB-safe plain data: JSON types, with Decimals instead of floats."""
     return json.loads(model.model_dump_json(), parse_float=Decimal)

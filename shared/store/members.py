@@ -20,7 +20,7 @@ from pydantic import TypeAdapter
 
 from shared.rules.models import Fact
 from shared.store import keys
-from shared.store.dynamo import default_client, from_item, json_body, to_item
+from shared.store.dynamo import TableAccess, from_item, json_body, to_item
 from shared.store.records import CertificationRecord, EventRecord, MemberProfile, MemberRecord
 
 _FACT_ADAPTER: TypeAdapter[Fact] = TypeAdapter(Fact)
@@ -47,16 +47,8 @@ def _fact_key(fact: Fact) -> tuple[str, str]:
     return fact.kind, fact.key
 
 
-class MemberRepository:
+class MemberRepository(TableAccess):
     """DynamoDB access for member partitions. ``client`` defaults to the process-wide client."""
-
-    def __init__(self, table_name: str, client: Any = None) -> None:
-        self.table_name = table_name
-        self._client = client
-
-    @property
-    def client(self) -> Any:
-        return self._client if self._client is not None else default_client()
 
     # ------------------------------------------------------------------ reads
 

@@ -26,7 +26,7 @@ from botocore.exceptions import ClientError
 
 from shared.rules.models import FeePayment, PaymentReversal, ReversalWithdrawn
 from shared.store import keys
-from shared.store.dynamo import default_client, from_item, json_body, to_item
+from shared.store.dynamo import TableAccess, from_item, json_body, to_item
 
 PAYKEY_PREFIX = "PAYKEY#"
 POINTER_SK = "PAYMENT"
@@ -78,15 +78,7 @@ def _cancel_reasons(error: ClientError) -> list[str]:
     return [str(reason.get("Code", "None")) for reason in error.response.get("CancellationReasons", [])]
 
 
-class PaymentLedger:
-    def __init__(self, table_name: str, client: Any = None) -> None:
-        self.table_name = table_name
-        self._client = client
-
-    @property
-    def client(self) -> Any:
-        return self._client if self._client is not None else default_client()
-
+class PaymentLedger(TableAccess):
     # ------------------------------------------------------------------ the one read
 
     def view(self, payment_key: str, certification: tuple[str, str] | None = None) -> LedgerView:

@@ -20,7 +20,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from shared.store import keys
-from shared.store.dynamo import default_client, from_item, json_body, to_item
+from shared.store.dynamo import TableAccess, from_item, json_body, to_item
 from shared.store.members import WriteOutcome
 from shared.store.records import CertificationRecord, EventRecord
 
@@ -36,15 +36,7 @@ def audit_pool_pk(year: int) -> str:
     return f"AUDITPOOL#{year}"
 
 
-class ScheduleStore:
-    def __init__(self, table_name: str, client: Any = None) -> None:
-        self.table_name = table_name
-        self._client = client
-
-    @property
-    def client(self) -> Any:
-        return self._client if self._client is not None else default_client()
-
+class ScheduleStore(TableAccess):
     def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
         response = self.client.get_item(
             TableName=self.table_name, Key={keys.PK: {"S": pk}, keys.SK: {"S": sk}}, ConsistentRead=True
