@@ -8,12 +8,14 @@ export POWERTOOLS_METRICS_DISABLED := true
 export AWS_DEFAULT_REGION := us-east-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: demo test test-fast lint typecheck contracts template sam-build bench clean
+.PHONY: constraints demo test test-fast lint typecheck contracts template sam-build bench clean
 
-$(STAMP): pyproject.toml
+# constraints.txt pins every package to the versions the checks last passed with (regenerate with
+# `make constraints` after changing dependencies), so CI installs what developers ran.
+$(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	@touch $(STAMP)
 
 demo: $(STAMP)
@@ -38,9 +40,11 @@ template: $(STAMP)
 sam-build: $(STAMP)
 	$(BIN)/sam build --template template.yaml
 
-# Every bench/bench_*.py script; each merges its figures into bench/results.json.
+# Every bench/bench_*.py script; each merges its figures into bench/results.json. Then bench/cost.py
+# regenerates docs/cost.md from them and prints the summary table (every figure beside its target).
 bench: $(STAMP)
 	@for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	$(BIN)/python -m bench.cost
 
 # Called by `sam build` (BuildMethod: makefile) to assemble the shared layer: shared/ plus the
 # runtime dependencies declared in pyproject.toml, for the Lambda runtime's platform.
@@ -49,9 +53,12 @@ build-SharedLayer:
 	cp -R shared "$(ARTIFACTS_DIR)/python/"
 	find "$(ARTIFACTS_DIR)/python" -name __pycache__ -prune -exec rm -rf {} +
 	python3 -c "import tomllib; deps = tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']; print('\n'.join(d for d in deps if not d.startswith('boto3')))" > "$(ARTIFACTS_DIR)/requirements.txt"
-	python3 -m pip install --quiet -r "$(ARTIFACTS_DIR)/requirements.txt" -t "$(ARTIFACTS_DIR)/python" \
+	python3 -m pip install --quiet -r "$(ARTIFACTS_DIR)/requirements.txt" -c constraints.txt -t "$(ARTIFACTS_DIR)/python" \
 		--platform manylinux2014_aarch64 --implementation cp --python-version 3.12 --only-binary=:all:
 	rm "$(ARTIFACTS_DIR)/requirements.txt"
+
+constraints: $(STAMP)
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^staycert' > constraints.txt
 
 clean:
 	rm -rf .aws-sam .mypy_cache .ruff_cache .hypothesis

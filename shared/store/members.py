@@ -157,12 +157,13 @@ class MemberRepository(TableAccess):
             }
         ]
         writes.extend(
-            {"Put": {"TableName": self.table_name, "Item": self._cert_item(profile.member_id, c)}}
+            {"Put": {"TableName": self.table_name, "Item": self.cert_item(profile.member_id, c)}}
             for c in certifications
         )
         self.client.transact_write_items(TransactItems=writes)
 
-    def _cert_item(self, member_id: str, record: CertificationRecord) -> dict[str, Any]:
+    def cert_item(self, member_id: str, record: CertificationRecord) -> dict[str, Any]:
+        """The certification row, with its DueIndex keys when it has a next action date."""
         values: dict[str, Any] = {
             keys.PK: keys.member_pk(member_id),
             keys.SK: keys.cert_sk(record.credential),
@@ -177,7 +178,7 @@ class MemberRepository(TableAccess):
 
     def set_due(self, member_id: str, record: CertificationRecord) -> None:
         """Move a certification to its next action date (the scheduler's lazy bookkeeping)."""
-        self.client.put_item(TableName=self.table_name, Item=self._cert_item(member_id, record))
+        self.client.put_item(TableName=self.table_name, Item=self.cert_item(member_id, record))
 
     def record_fact(self, member_id: str, fact: Fact) -> WriteOutcome:
         kind, key = _fact_key(fact)

@@ -24,7 +24,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from shared.rules.models import AuditDecided, Recertified
+from shared.rules.models import AuditDecided, Fact, Recertified
 from shared.store import keys
 from shared.store.dynamo import from_item, json_body, to_item
 from shared.store.members import MemberRepository
@@ -132,21 +132,7 @@ class RecertStore:
         """One transaction: the Recertified fact (new), the application (still open -> completed) and
         the certification row's next action date (so the daily run records the return to active)."""
         pk = keys.member_pk(member_id)
-        fact_put = {
-            "Put": {
-                "TableName": self.table,
-                "Item": to_item(
-                    {
-                        keys.PK: pk,
-                        keys.SK: keys.fact_sk(fact.kind, fact.key),
-                        "kind": fact.kind,
-                        "body": json_body(fact),
-                    }
-                ),
-                "ConditionExpression": "attribute_not_exists(#pk)",
-                "ExpressionAttributeNames": {"#pk": keys.PK},
-            }
-        }
+        fact_put = self._new_fact_put(member_id, fact)
         app_put = {
             "Put": {
                 "TableName": self.table,
@@ -178,24 +164,7 @@ class RecertStore:
 
     def decide_audit(self, member_id: str, fact: AuditDecided, transition: EventRecord | None) -> None:
         """The audit decision fact (new) and, for a failure, the lapse transition - one transaction."""
-        pk = keys.member_pk(member_id)
-        writes: list[dict[str, Any]] = [
-            {
-                "Put": {
-                    "TableName": self.table,
-                    "Item": to_item(
-                        {
-                            keys.PK: pk,
-                            keys.SK: keys.fact_sk(fact.kind, fact.key),
-                            "kind": fact.kind,
-                            "body": json_body(fact),
-                        }
-                    ),
-                    "ConditionExpression": "attribute_not_exists(#pk)",
-                    "ExpressionAttributeNames": {"#pk": keys.PK},
-                }
-            }
-        ]
+        writes: list[dict[str, Any]] = [self._new_fact_put(member_id, fact)]
         if transition is not None:
             writes.append(
                 {
@@ -208,6 +177,17 @@ class RecertStore:
                 }
             )
         self._transact(writes)
+
+    def _new_fact_put(self, member_id: str, fact: Fact) -> dict[str, Any]:
+        """A transaction Put of a fact that must not exist yet (its key is the dedup marker)."""
+        return {
+            "Put": {
+                "TableName": self.table,
+                "Item": self.repository.fact_item(member_id, fact),
+                "ConditionExpression": "attribute_not_exists(#pk)",
+                "ExpressionAttributeNames": {"#pk": keys.PK},
+            }
+        }
 
     def _transact(self, writes: Sequence[dict[str, Any]]) -> None:
         try:

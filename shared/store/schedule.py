@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 
 from shared.store import keys
 from shared.store.dynamo import TableAccess, from_item, json_body, to_item
-from shared.store.members import WriteOutcome
+from shared.store.members import MemberRepository, WriteOutcome
 from shared.store.records import CertificationRecord, EventRecord
 
 SCHEDULER_PK = "SCHEDULER"
@@ -72,20 +72,10 @@ class ScheduleStore(TableAccess):
     def set_next_due(self, member_id: str, record: CertificationRecord, read_from: date) -> bool:
         """Move a certification to its next action date, unless someone (a payment webhook) moved it
         since the run read it from ``read_from``'s partition. False when left alone."""
-        values: dict[str, Any] = {
-            keys.PK: keys.member_pk(member_id),
-            keys.SK: keys.cert_sk(record.credential),
-            "member_id": member_id,
-            "credential": record.credential,
-            "body": json_body(record),
-        }
-        if record.due_on is not None:
-            values[keys.DUE_PK] = keys.due_pk(record.due_on)
-            values[keys.DUE_SK] = keys.due_sk(record.due_on, member_id, record.credential)
         try:
             self.client.put_item(
                 TableName=self.table_name,
-                Item=to_item(values),
+                Item=MemberRepository(self.table_name, self._client).cert_item(member_id, record),
                 ConditionExpression="#body.#due_on = :read",
                 ExpressionAttributeNames={"#body": "body", "#due_on": "due_on"},
                 ExpressionAttributeValues={":read": {"S": read_from.isoformat()}},
