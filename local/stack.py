@@ -336,10 +336,10 @@ class LocalStack:
         raw_uri = str(request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or "")
         path = raw_uri.split("?", 1)[0] if raw_uri.startswith("/") else request.path
         if path == "/_local/daily" and request.method == "POST":
-            payload = request.get_json(silent=True) or {}
-            try:
+            try:  # any content type: `curl -d '{"date": ...}'` sends form-encoded headers
+                payload = json.loads(request.get_data() or b"{}")
                 day = date.fromisoformat(str(payload.get("date")))
-            except ValueError:
+            except (ValueError, AttributeError):
                 return _json_response(400, {"error": 'body must be {"date": "YYYY-MM-DD"}'})
             results = self.fire_daily(day)
             return _json_response(200, {"date": day.isoformat(), "results": _jsonable(results)})

@@ -54,3 +54,6 @@ def test_bad_input_over_http_is_400_and_unknown_route_404(stack: LocalStack) -> 
     assert requests.get(f"{stack.url}/nope", timeout=10).status_code == 404
     bad_date = requests.post(f"{stack.url}/_local/daily", json={"date": "someday"}, timeout=10)
     assert bad_date.status_code == 400
+    # the README's curl example sends JSON with a form content type
+    as_form = requests.post(f"{stack.url}/_local/daily", data='{"date": "2020-06-01"}', timeout=10)
+    assert as_form.status_code == 200
