@@ -8,6 +8,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
 
 from shared.clock import business_today
 from shared.config.settings import get_policy, get_settings
@@ -22,6 +23,11 @@ MEMBER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 MemberIdPath = Annotated[str, Path(pattern=MEMBER_ID_PATTERN, description="Association member id")]
 
 app = make_resolver()
+
+
+class UpsertAnswer(BaseModel):
+    member_id: str
+    created: bool
 
 
 def service() -> MemberService:
@@ -41,20 +47,27 @@ def _today() -> Any:
     summary="Create or update a member from the roster",
     description="Idempotent. Certifications missing from the body are kept. 201 when the member is new.",
     responses={
-        200: {"description": "Member updated"},
-        201: {"description": "Member created"},
-        400: problem("Invalid field (with its path) or unknown credential (with the known codes)"),
+        200: {"description": "Member updated", "content": {"application/json": {"model": UpsertAnswer}}},
+        201: {"description": "Member created", "content": {"application/json": {"model": UpsertAnswer}}},
+        400: problem(
+            "Invalid field (with its path), unknown credential (with the known codes and aliases), "
+            "a credential listed twice, or a certification dated after today"
+        ),
     },
 )
 def put_member(member_id: MemberIdPath, body: MemberUpsert) -> Response[Any]:
     created = service().upsert(member_id, body, _today())
-    return json_response(201 if created else 200, {"member_id": member_id, "created": created})
+    answer = UpsertAnswer(member_id=member_id, created=created)
+    return json_response(201 if created else 200, answer.model_dump())
 
 
 @app.get(
     "/members/<member_id>/status",
     summary="Certification status as of today",
-    responses={404: problem("Unknown member")},
+    responses={
+        200: {"description": "OK", "content": {"application/json": {"model": MemberStatus}}},
+        404: problem("Unknown member"),
+    },
 )
 def get_status(member_id: MemberIdPath) -> MemberStatus:
     return service().status(member_id, _today())
@@ -63,7 +76,10 @@ def get_status(member_id: MemberIdPath) -> MemberStatus:
 @app.get(
     "/members/<member_id>/timeline",
     summary="Every fact for the member in date order",
-    responses={404: problem("Unknown member")},
+    responses={
+        200: {"description": "OK", "content": {"application/json": {"model": Timeline}}},
+        404: problem("Unknown member"),
+    },
 )
 def get_timeline(member_id: MemberIdPath) -> Timeline:
     return service().timeline(member_id)
@@ -72,7 +88,10 @@ def get_timeline(member_id: MemberIdPath) -> Timeline:
 @app.get(
     "/members/<member_id>/standing",
     summary="Good standing, for the CE store's member discount",
-    responses={404: problem("Unknown member")},
+    responses={
+        200: {"description": "OK", "content": {"application/json": {"model": Standing}}},
+        404: problem("Unknown member"),
+    },
 )
 def get_standing(member_id: MemberIdPath) -> Standing:
     return service().standing(member_id, _today())

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
-from shared.errors import NotFound, UnknownCredential
+from shared.errors import DomainError, NotFound, UnknownCredential
 from shared.rules.models import ActivitySpec, CertificationStatus, Fact
 from shared.rules.policy import RulesPolicy
 from shared.rules.status import evaluate, unmapped_activity_ids
@@ -32,13 +32,20 @@ CatalogLookup = Callable[[set[str]], Mapping[str, ActivitySpec]]
 ParkedPaymentsHook = Callable[[str, date], int]
 
 
+class InvalidRoster(DomainError):
+    code = "invalid_roster"
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+EARLIEST_CERTIFICATION = date(1950, 1, 1)  # older dates are typos, and far-future ones too
+
+
 class RosterCertification(_Strict):
     credential: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10)]
-    certified_on: date
+    certified_on: date = Field(ge=EARLIEST_CERTIFICATION)
 
 
 class MemberUpsert(_Strict):
@@ -93,6 +100,7 @@ class MemberService:
         """Create or update a member; True when the member is new. Certifications missing from the
         request are kept (the roster never deletes a certification's history)."""
         codes = [self._canonical(cert.credential, index) for index, cert in enumerate(request.certifications)]
+        self._check_roster(codes, request, today)
         existing = self.repository.load(member_id)
         current = existing.certifications if existing else {}
         changed: list[CertificationRecord] = []
@@ -116,6 +124,23 @@ class MemberService:
             self.parked_payments(member_id, today)
         return existing is None
 
+    @staticmethod
+    def _check_roster(codes: list[str], request: MemberUpsert, today: date) -> None:
+        """One row per credential (aliases included), and no certification dated after today."""
+        seen: dict[str, int] = {}
+        for index, (code, cert) in enumerate(zip(codes, request.certifications, strict=True)):
+            field = f"certifications[{index}]"
+            if code in seen:
+                raise InvalidRoster(
+                    f"{code} is listed twice (also certifications[{seen[code]}])", field=f"{field}.credential"
+                )
+            seen[code] = index
+            if cert.certified_on > today:
+                raise InvalidRoster(
+                    f"certified_on {cert.certified_on} is after today ({today})",
+                    field=f"{field}.certified_on",
+                )
+
     def _canonical(self, code: str, index: int) -> str:
         canonical = self.policy.canonical_code(code)
         if canonical is None:
@@ -123,6 +148,9 @@ class MemberService:
                 f"unknown credential {code!r}",
                 field=f"certifications[{index}].credential",
                 known=self.policy.known_codes,
+                aliases={
+                    alias: spec.code for spec in self.policy.credentials.values() for alias in spec.aliases
+                },
             )
         return canonical
 

@@ -131,3 +131,57 @@ def test_unknown_member_is_404(aws: dict[str, Any], today: None, route: str) -> 
     response = call_api("GET", f"/members/nobody/{route}")
     assert response.status == 404
     assert response.body["error"] == "not_found"
+
+
+@pytest.mark.parametrize(
+    ("certifications", "field", "reason"),
+    [
+        (
+            [
+                {"credential": "RMA", "certified_on": "2019-05-14"},
+                {"credential": "RMA", "certified_on": "2019-05-14"},
+            ],
+            "certifications[1].credential",
+            "listed twice",
+        ),
+        (
+            [
+                {"credential": "MLS", "certified_on": "2019-05-14"},
+                {"credential": "MT", "certified_on": "2018-01-02"},
+            ],
+            "certifications[1].credential",
+            "listed twice",
+        ),
+        (
+            [{"credential": "RMA", "certified_on": "2020-05-21"}],
+            "certifications[0].certified_on",
+            "after today",
+        ),
+        (
+            [{"credential": "RMA", "certified_on": "9999-12-31"}],
+            "certifications[0].certified_on",
+            "after today",
+        ),
+    ],
+)
+def test_roster_contradictions_are_400_naming_the_field_and_write_nothing(
+    aws: dict[str, Any], today: None, certifications: list[dict[str, str]], field: str, reason: str
+) -> None:
+    response = call_api("PUT", "/members/m-1", {**ANA, "certifications": certifications})
+    assert response.status == 400
+    assert (response.body["error"], response.body["field"]) == ("invalid_roster", field)
+    assert reason in response.body["message"]
+    assert table_items(aws) == []
+
+
+def test_certification_dates_before_1950_are_rejected(aws: dict[str, Any], today: None) -> None:
+    body = {**ANA, "certifications": [{"credential": "RMA", "certified_on": "1949-12-31"}]}
+    response = call_api("PUT", "/members/m-1", body)
+    assert response.status == 400
+    assert response.body["problems"][0]["field"] == "certifications[0].certified_on"
+    assert table_items(aws) == []
+
+
+def test_unknown_credential_answer_lists_aliases(aws: dict[str, Any], today: None) -> None:
+    body = {**ANA, "certifications": [{"credential": "ZZ", "certified_on": "2019-05-14"}]}
+    assert call_api("PUT", "/members/m-1", body).body["aliases"] == {"MT": "MLS"}

@@ -44,6 +44,11 @@ def test_roster_status_daily_status(stack: LocalStack) -> None:
     requests.post(f"{stack.url}/_local/daily", json={"date": "2023-06-01"}, timeout=10)
     after = status_of(stack, "ana")
     assert after["status"] == "lapsed"
+    # the daily runs recorded each change on the day it happened (status alone is derived on read)
+    timeline = requests.get(f"{stack.url}/members/ana/timeline", timeout=10).json()["entries"]
+    transitions = [(e["on"], e["data"]["status"]) for e in timeline if e["kind"] == "transition"]
+    assert transitions[0] == ("2020-06-01", "delinquent")
+    assert transitions[-1][1] == "lapsed"
 
 
 def test_bad_input_over_http_is_400_and_unknown_route_404(stack: LocalStack) -> None:
