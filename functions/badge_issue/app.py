@@ -32,7 +32,9 @@ from shared.observability import lambda_entry, logger, metrics
 from shared.rules.models import AuditDrawn, FeePayment, Recertified
 from shared.services.audits import AuditService
 from shared.services.badges import BadgeService, default_badge_service
+from shared.services.catalog import CatalogService
 from shared.services.recertification import RecertificationService
+from shared.store.catalog import CatalogRepository
 from shared.store.members import MemberRepository
 
 # All-failed batches are reported like partial ones (the mapping retries/bisects them) instead of
@@ -48,7 +50,12 @@ class Consumer:
         self.today = business_today(settings.zone)
         repository = MemberRepository(settings.table_name)
         self.badges: BadgeService = default_badge_service(settings.table_name, get_policy(), settings.zone)
-        self.recert = RecertificationService(repository, get_policy(), eligibility_criteria())
+        self.recert = RecertificationService(
+            repository,
+            get_policy(),
+            eligibility_criteria(),
+            catalog=CatalogService(CatalogRepository(settings.table_name)).lookup,
+        )
         self.audits = AuditService(repository, get_policy())
 
     def handle(self, record: DynamoDBRecord) -> str:

@@ -92,7 +92,7 @@ def post_statements() -> Response[Any]:
         return _refuse(refused.status_code, refused.code, refused.message)
     try:
         payload = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return _refuse(
             400,
             "validation_failed",
@@ -103,6 +103,13 @@ def post_statements() -> Response[Any]:
         statements = parse_statements(payload, settings.xapi_max_statements)
     except StatementProblem as error:
         return _refuse(400, "validation_failed", "invalid statements", problems=error.problems)
+    except RecursionError:  # nested deeper than validation or the content hash can follow
+        return _refuse(
+            400,
+            "validation_failed",
+            "invalid statements",
+            problems=[{"field": "body", "reason": "JSON nested too deeply"}],
+        )
     common = get_settings()
     ingest = XapiIngest(
         MemberRepository(common.table_name), CatalogRepository(common.table_name), get_policy(), common.zone

@@ -2,7 +2,7 @@
 
 409 = the state forbids it (not lapsed, an application already open, already decided);
 422 = a rule refuses it (method not allowed - CCP after 10+ years lapsed -, eligibility not met,
-points missing for an approval); 404 unknown member/application/audit; 400 invalid body.
+points or evidence missing for an approval); 404 unknown member/application/audit; 400 invalid body.
 """
 
 from __future__ import annotations
@@ -21,12 +21,14 @@ from shared.http import json_response, make_resolver, problem
 from shared.observability import lambda_entry
 from shared.rules.eligibility import EligibilityAnswers, EligibilityResult
 from shared.services.audits import AuditDecisionRequest, AuditRecord, AuditService
+from shared.services.catalog import CatalogService
 from shared.services.recertification import (
     ApplicationView,
     DecisionRequest,
     OpenApplication,
     RecertificationService,
 )
+from shared.store.catalog import CatalogRepository
 from shared.store.members import MemberRepository
 
 MemberIdPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$", description="Member id")]
@@ -45,7 +47,12 @@ app = make_resolver()
 
 def recertifications() -> RecertificationService:
     settings = get_settings()
-    return RecertificationService(MemberRepository(settings.table_name), get_policy(), eligibility_criteria())
+    return RecertificationService(
+        MemberRepository(settings.table_name),
+        get_policy(),
+        eligibility_criteria(),
+        catalog=CatalogService(CatalogRepository(settings.table_name)).lookup,
+    )
 
 
 def audits() -> AuditService:
@@ -87,7 +94,7 @@ def get_application(application_id: ApplicationIdPath) -> ApplicationView:
     responses={
         404: problem("Unknown application"),
         409: problem("Already decided differently, or closed"),
-        422: problem("Exam application, or required CCP points missing for an approval"),
+        422: problem("Exam application, or required CCP points or evidence missing for an approval"),
     },
 )
 def decide_application(application_id: ApplicationIdPath, body: DecisionRequest) -> ApplicationView:

@@ -28,7 +28,9 @@ from shared.errors import DomainError, Unauthorized
 from shared.http import json_response, make_resolver, problem, raw_body, validation_problems
 from shared.observability import lambda_entry, logger
 from shared.services.badges import default_badge_service
+from shared.services.catalog import CatalogService
 from shared.services.recertification import ExamResultIn, RecertificationService
+from shared.store.catalog import CatalogRepository
 from shared.store.members import MemberRepository
 
 SIGNATURE_HEADER = "exam-signature"
@@ -77,7 +79,12 @@ def exam_result() -> Response[Any]:
     except ValidationError as error:
         raise InvalidBody("invalid exam result", problems=validation_problems(error)) from None
     base = get_settings()
-    service = RecertificationService(MemberRepository(base.table_name), get_policy(), eligibility_criteria())
+    service = RecertificationService(
+        MemberRepository(base.table_name),
+        get_policy(),
+        eligibility_criteria(),
+        catalog=CatalogService(CatalogRepository(base.table_name)).lookup,
+    )
     outcome = service.record_exam_result(result, business_today(base.zone))
     return json_response(200, outcome.model_dump(mode="json"))
 
@@ -90,7 +97,7 @@ def exam_result() -> Response[Any]:
 def credly_webhook() -> Response[Any]:
     try:  # Credly retries non-200 for 25 days: anything unusable is answered 200 and ignored
         envelope = json.loads(raw_body(app.current_event, MAX_BODY_BYTES))
-    except (ValueError, DomainError):
+    except (ValueError, RecursionError, DomainError):  # RecursionError: deeply nested JSON
         envelope = None
     if not isinstance(envelope, dict):
         logger.info("credly webhook ignored", extra={"outcome": "ignored: not a JSON object"})

@@ -1,7 +1,10 @@
 """Daily schedule (EventBridge Scheduler): ``{"date": "YYYY-MM-DD"}`` optional, for re-runs/backfills.
 
 Without a date it runs for today's business date and catches up every day since the last completed
-run. Failures are retried by Lambda and then land in the on-failure queue (EventInvokeConfig).
+run. Failures are retried by Lambda and then land in the on-failure queue (EventInvokeConfig). A
+member that fails is logged and skipped; the run finishes the others, then raises
+``DailyRunIncomplete`` so that retry/on-failure path sees the failed run (the last run date is not
+advanced, so the next run retries the member).
 """
 
 from __future__ import annotations

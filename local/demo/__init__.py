@@ -14,7 +14,10 @@ from typing import Any
 
 import requests
 
-CHAPTERS = ["local.demo.roster", "local.demo.payments", "local.demo.recert", "local.demo.ce"]
+# Recertification last: the demo ends with a lapsed member recertifying by exam (one badge), then
+# another lapsing after a failed audit and having theirs revoked. Each chapter dates itself after the
+# previous one (the scheduler ignores runs dated before its last run).
+CHAPTERS = ["local.demo.roster", "local.demo.payments", "local.demo.ce", "local.demo.recert"]
 
 
 @dataclass

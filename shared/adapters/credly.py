@@ -106,6 +106,8 @@ class CredlyClient:
         sleep: Callable[[float], None] = time.sleep,
         pool: urllib3.PoolManager | None = None,
     ) -> None:
+        if not organization_id.strip():
+            raise ValueError("a Credly organization id is required (paths are /organizations/{id}/...)")
         self.base_url = base_url.rstrip("/")
         self.organization_id = organization_id
         self._token = token

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from shared.rules.policy import Category
 
@@ -54,8 +55,16 @@ def _decode(data: bytes) -> str:
 
 def parse_rows(data: bytes) -> tuple[list[CsvRow], list[Rejection], int]:
     """(good rows, rejected rows, data rows read). Duplicates within the file are rejected here:
-    the same certificate id twice, or the same member/activity/date twice."""
+    the same certificate id twice, or the same member/activity/date twice. A file the CSV reader
+    cannot follow (a field over its size limit, ...) is a ``BadFile`` naming the line."""
     reader = csv.reader(io.StringIO(_decode(data), newline=""))
+    try:
+        return _parse(reader)
+    except csv.Error as error:
+        raise BadFile(f"line {reader.line_num}: unreadable CSV ({error})") from error
+
+
+def _parse(reader: Any) -> tuple[list[CsvRow], list[Rejection], int]:
     try:
         header = [h.strip().lower() for h in next(reader)]
     except StopIteration as error:

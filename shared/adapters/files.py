@@ -8,6 +8,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=3, read_timeout=30)
 _client: Any = None
@@ -48,13 +49,20 @@ class FilesBucket:
         body: bytes = self.client.get_object(**args)["Body"].read()
         return body
 
-    def info(self, key: str, head_bytes: int = 16) -> ObjectInfo:
-        response = self.client.get_object(Bucket=self.bucket, Key=key, Range=f"bytes=0-{head_bytes - 1}")
-        total = response.get("ContentRange", "").rpartition("/")[2]
-        size = int(total) if total.isdigit() else int(response.get("ContentLength", 0))
-        return ObjectInfo(
-            size=size, content_type=response.get("ContentType", ""), head=response["Body"].read()
-        )
+    def info(self, key: str, head_bytes: int = 16) -> ObjectInfo | None:
+        """Size and type (HEAD), and the first bytes unless empty; None when the object is gone."""
+        try:
+            response = self.client.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
+        size = int(response.get("ContentLength", 0))
+        head = b""
+        if size > 0:
+            ranged = self.client.get_object(Bucket=self.bucket, Key=key, Range=f"bytes=0-{head_bytes - 1}")
+            head = ranged["Body"].read()
+        return ObjectInfo(size=size, content_type=response.get("ContentType", ""), head=head)
 
     def write_json(self, key: str, document: Any) -> None:
         self.client.put_object(

@@ -15,11 +15,18 @@ Which events count (issue 3):
   the member from it.
 
 Payment key: the PaymentIntent id, else the Invoice id, else the Checkout Session id - so the same
-payment seen as a session, an intent and an invoice is one fact.
+payment seen as a session, an intent and an invoice is one fact. Every other id the object reveals
+(a subscription-mode session names only its Invoice; the invoice names its PaymentIntent) is an
+``alias``: the ledger checks and writes a pointer for each, so the payment is credited once whichever
+of its ids an event is keyed on.
+
+A ``member_id`` that is not a valid member id is parked, never credited. Odd but signed payloads
+(wrong JSON types, out-of-range timestamps, ids over 255 characters) are ``MalformedEvent`` (400).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -34,6 +41,9 @@ PAYMENT_EVENTS = frozenset(
 )
 REVERSAL_EVENTS = frozenset({"charge.refunded", "charge.dispute.created", "charge.dispute.closed"})
 PURPOSES = ("annual_fee", "recertification")
+MEMBER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+MAX_ID_LENGTH = 255  # Stripe ids are far shorter; keeps every key well under DynamoDB's limits
+MAX_TIMESTAMP = 253_402_300_799  # 9999-12-31T23:59:59Z
 
 
 class MalformedEvent(ValueError):
@@ -53,6 +63,7 @@ class PaymentSeen:
     amount_cents: int
     created: datetime
     problem: str | None = None
+    aliases: tuple[str, ...] = ()  # the payment's other ids (Invoice, PaymentIntent) besides the key
 
 
 @dataclass(frozen=True)
@@ -76,28 +87,37 @@ class Ignored:
 StripeAction = PaymentSeen | ReversalSeen | Ignored
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _id_of(value: Any) -> str | None:
     """An id field that may be a string or an expanded object."""
-    if isinstance(value, str) and value:
-        return value
-    if isinstance(value, dict) and isinstance(value.get("id"), str) and value["id"]:
-        return str(value["id"])
-    return None
+    if isinstance(value, dict):
+        value = value.get("id")
+    if not isinstance(value, str) or not value:
+        return None
+    if len(value) > MAX_ID_LENGTH:
+        raise MalformedEvent(f"ids are at most {MAX_ID_LENGTH} characters")
+    return value
+
+
+def _timestamp(stamp: Any) -> datetime:
+    if not isinstance(stamp, int) or isinstance(stamp, bool) or not 0 <= stamp <= MAX_TIMESTAMP:
+        raise MalformedEvent("object.created must be a unix timestamp")
+    return datetime.fromtimestamp(stamp, UTC)
 
 
 def _created(obj: dict[str, Any], event: dict[str, Any]) -> datetime:
-    stamp = obj.get("created", event.get("created"))
-    if not isinstance(stamp, int) or isinstance(stamp, bool) or stamp < 0:
-        raise MalformedEvent("object.created must be a unix timestamp")
-    return datetime.fromtimestamp(stamp, UTC)
+    return _timestamp(obj.get("created", event.get("created")))
 
 
 def _metadata(obj: dict[str, Any]) -> dict[str, str]:
     """The object's metadata; for invoices also the subscription's (old and new API shapes)."""
     found: dict[str, str] = {}
     sources = [
-        ((obj.get("parent") or {}).get("subscription_details") or {}).get("metadata"),
-        (obj.get("subscription_details") or {}).get("metadata"),
+        _dict(_dict(obj.get("parent")).get("subscription_details")).get("metadata"),
+        _dict(obj.get("subscription_details")).get("metadata"),
         obj.get("metadata"),
     ]
     for source in sources:  # later sources win: the object's own metadata last
@@ -110,9 +130,9 @@ def _invoice_payment_intent(obj: dict[str, Any]) -> str | None:
     direct = _id_of(obj.get("payment_intent"))
     if direct:
         return direct
-    payments = (obj.get("payments") or {}).get("data") or []  # API 2025-03-31 and later
-    for entry in payments:
-        intent = _id_of(((entry or {}).get("payment") or {}).get("payment_intent"))
+    payments = _dict(obj.get("payments")).get("data")  # API 2025-03-31 and later
+    for entry in payments if isinstance(payments, list) else []:
+        intent = _id_of(_dict(_dict(entry).get("payment")).get("payment_intent"))
         if intent:
             return intent
     return None
@@ -122,16 +142,19 @@ def _payment(event_type: str, obj: dict[str, Any], event: dict[str, Any], event_
     if event_type.startswith("checkout.session."):
         if obj.get("payment_status") != "paid":
             return Ignored(event_id, f"checkout session payment_status={obj.get('payment_status')!r}")
-        key = _id_of(obj.get("payment_intent")) or _id_of(obj.get("invoice")) or _id_of(obj)
+        # the session's own id keys it only when it names neither an intent nor an invoice
+        ids = [_id_of(obj.get("payment_intent")), _id_of(obj.get("invoice"))]
+        ids = ids if any(ids) else [_id_of(obj)]
         amount = obj.get("amount_total")
     elif event_type == "payment_intent.succeeded":
-        key = _id_of(obj)
+        ids = [_id_of(obj), _id_of(obj.get("invoice"))]
         amount = obj.get("amount_received", obj.get("amount"))
     else:  # invoice.paid
-        key = _invoice_payment_intent(obj) or _id_of(obj)
+        ids = [_invoice_payment_intent(obj), _id_of(obj)]
         amount = obj.get("amount_paid")
-    if key is None:
+    if _id_of(obj) is None:
         raise MalformedEvent("data.object.id is missing")
+    key, *aliases = [i for i in ids if i is not None]
     metadata = _metadata(obj)
     member_id = metadata.get("member_id", "").strip()
     if not member_id:
@@ -139,7 +162,9 @@ def _payment(event_type: str, obj: dict[str, Any], event: dict[str, Any], event_
     credential = metadata.get("credential", "").strip()
     purpose = metadata.get("purpose", "").strip()
     problem = None
-    if not credential:
+    if not MEMBER_ID.fullmatch(member_id):
+        problem = "metadata.member_id is not a valid member id"
+    elif not credential:
         problem = "metadata.credential missing"
     elif purpose not in PURPOSES:
         problem = f"metadata.purpose must be one of {', '.join(PURPOSES)}"
@@ -155,6 +180,7 @@ def _payment(event_type: str, obj: dict[str, Any], event: dict[str, Any], event_
         amount_cents=amount,
         created=_created(obj, event),
         problem=problem,
+        aliases=tuple(a for a in dict.fromkeys(aliases) if a != key),
     )
 
 
@@ -177,7 +203,7 @@ def _reversal(event_type: str, obj: dict[str, Any], event: dict[str, Any], event
     if obj.get("status") != "won":
         return Ignored(event_id, f"dispute closed with status {obj.get('status')!r}: reversal stands")
     closed = event.get("created")
-    closed_at = datetime.fromtimestamp(closed, UTC) if isinstance(closed, int) else _created(obj, event)
+    closed_at = _timestamp(closed) if isinstance(closed, int) else _created(obj, event)
     return ReversalSeen(event_id, payment_key, object_id, "dispute", True, closed_at)
 
 

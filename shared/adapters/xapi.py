@@ -53,8 +53,15 @@ _SHA1 = re.compile(r"^[0-9a-fA-F]{40}$")
 _NOT_CONTENT = ("stored", "authority", "version")
 
 
+# IRIs end up in DynamoDB key attributes (``ACTIVITY#{iri}``, ListIndex sort keys of at most 1024
+# bytes, ``{iri}#{member id}``): longer ones are refused.
+MAX_IRI_BYTES = 900
+
+
 def _iri(value: str) -> str:
-    if len(value) > 2048 or not _IRI.match(value):
+    if len(value.encode("utf-8")) > MAX_IRI_BYTES:
+        raise ValueError(f"IRI longer than {MAX_IRI_BYTES} bytes")
+    if not _IRI.match(value):
         raise ValueError("must be an absolute IRI")
     return value
 

@@ -19,7 +19,10 @@ class IntegrationSettings(BaseSettings):
     model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
 
     credly_base_url: str = "https://api.credly.com/v1"
-    credly_organization_id: str = ""
+    # Required, no default: an empty id would skip the webhook's organization check and build
+    # /organizations//... paths. The template parameter has no default either; the local stack and
+    # the tests supply one.
+    credly_organization_id: str = Field(min_length=1, max_length=128, pattern=r"^[^\s/]+$")
     credly_secret_name: str = "staycert/credly"  # noqa: S105 - a name; holds {"token": "..."}
     # "never": badges do not expire (we revoke on lapse instead); "template": Credly's template default;
     # a number: that many years after issue.

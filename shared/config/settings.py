@@ -65,6 +65,16 @@ class Settings(BaseSettings):
             return parsed
         return value
 
+    @field_validator("audit_draw_date")
+    @classmethod
+    def _real_month_day(cls, value: str) -> str:
+        month, day = (int(part) for part in value.split("-"))
+        try:
+            date(2001, month, day)  # a real day in every year: no 02-29, 02-30, 04-31
+        except ValueError as error:
+            raise ValueError(f"audit_draw_date {value!r} is not a day of every year") from error
+        return value
+
     @field_validator("business_timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:

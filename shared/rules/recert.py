@@ -16,7 +16,7 @@ Pure: every date is an argument, the application and exam results are plain mode
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Literal
@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.rules.dates import add_years
 from shared.rules.models import (
+    ActivitySpec,
     CeCompletion,
     CeVoid,
     Fact,
@@ -83,22 +84,27 @@ def ccp_window(opened_on: date, policy: RulesPolicy) -> tuple[date, date]:
     return add_years(opened_on, -policy.cycle_years), opened_on
 
 
-def ccp_points_in_window(facts: Sequence[Fact], start: date, end: date, as_of: date) -> Decimal:
+def ccp_points_in_window(
+    facts: Sequence[Fact],
+    start: date,
+    end: date,
+    as_of: date,
+    catalog: Mapping[str, ActivitySpec] | None = None,
+) -> Decimal:
     """Points of CE completed in ``[start, end]``, recorded by ``as_of`` and not voided by then.
-    Unmapped completions (no points yet) count 0 until the catalog maps them."""
+    A completion without points of its own (unmapped when recorded) takes the catalog's points for
+    its activity, as ``status.evaluate`` does; still unmapped, it counts 0."""
     visible = visible_facts(facts, as_of)
     voided = {f.completion_key for f in visible if isinstance(f, CeVoid)}
-    return sum(
-        (
-            f.points
-            for f in visible
-            if isinstance(f, CeCompletion)
-            and f.points is not None
-            and start <= f.completed_on <= end
-            and f.key not in voided
-        ),
-        Decimal(0),
-    )
+    total = Decimal(0)
+    for f in visible:
+        if not isinstance(f, CeCompletion) or f.key in voided or not start <= f.completed_on <= end:
+            continue
+        spec = (catalog or {}).get(f.activity_id)
+        points = f.points if f.points is not None else (spec.points if spec else None)
+        if points is not None:
+            total += points
+    return total
 
 
 def fee_paid_cents(facts: Sequence[Fact], application_id: str, as_of: date) -> int:
@@ -138,6 +144,7 @@ def requirements(  # noqa: PLR0917 - every input is needed and named at the call
     evidence_uploads: int,
     policy: RulesPolicy,
     as_of: date,
+    catalog: Mapping[str, ActivitySpec] | None = None,
 ) -> list[Requirement]:
     """Every requirement of the application and whether it is met on ``as_of``."""
     paid = fee_paid_cents(facts, app.application_id, as_of)
@@ -152,7 +159,7 @@ def requirements(  # noqa: PLR0917 - every input is needed and named at the call
     if app.method is RecertMethod.CCP:
         start, end = ccp_window(app.opened_on, policy)
         required = policy.credential(app.credential).ccp_points
-        earned = ccp_points_in_window(facts, start, end, as_of)
+        earned = ccp_points_in_window(facts, start, end, as_of, catalog)
         found += [
             Requirement(
                 item="ccp_points",
@@ -162,7 +169,9 @@ def requirements(  # noqa: PLR0917 - every input is needed and named at the call
             Requirement(
                 item="evidence",
                 done=evidence_uploads > 0,
-                detail=f"{evidence_uploads} evidence upload(s) for this application",
+                detail=f"{evidence_uploads} evidence upload(s) for this application"
+                if evidence_uploads
+                else "no evidence uploaded for this application yet (documents with purpose recertification)",
             ),
             Requirement(
                 item="staff_decision",
@@ -188,7 +197,9 @@ def requirements(  # noqa: PLR0917 - every input is needed and named at the call
 
 
 def is_complete(reqs: Iterable[Requirement]) -> bool:
-    """Complete: fee paid and the path's deciding item (staff approval or exam pass) done. Points and
-    evidence are staff's to judge when approving (approval already required them)."""
+    """Complete: fee paid and the path's deciding items done - exam: a pass; CCP: staff approval and
+    at least one evidence upload for the application. CCP points are staff's to judge when approving
+    (approval already required them, and the evidence)."""
     done = {r.item: r.done for r in reqs}
-    return done.get("fee", False) and (done.get("staff_decision", False) or done.get("exam_passed", False))
+    ccp_done = done.get("staff_decision", False) and done.get("evidence", False)
+    return done.get("fee", False) and (ccp_done or done.get("exam_passed", False))

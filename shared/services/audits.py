@@ -2,7 +2,8 @@
 
 The audit DRAW (issue 3, daily run) records ``AuditDrawn`` facts. To find an audit by id alone, the
 table-stream consumer indexes every new ``audit_drawn`` fact as an ``audit`` event listed under
-``AUDIT``/audit id (ListIndex) - no coupling to the draw code.
+``AUDIT``/audit id (ListIndex) - no coupling to the draw code. Should that index item be missing,
+an id in the draw's format (``{year}-{CREDENTIAL}-{member_id}``) still finds the member directly.
 
 ``POST /audits/{audit_id}/decision``: the ``AuditDecided`` fact (keyed by the audit id, so a second
 identical decision is a no-op and a different one a 409) and, when it is a failure that lapses the
@@ -12,6 +13,7 @@ transition in the stream revokes the badge.
 
 from __future__ import annotations
 
+import re
 from contextlib import suppress
 from datetime import date
 from typing import Any, Literal
@@ -26,6 +28,15 @@ from shared.services.recertification import evidence_of
 from shared.store.members import MemberRepository
 from shared.store.recert import AUDIT_KIND, AUDIT_LIST, RecertStore, StaleWrite
 from shared.store.records import EventRecord, MemberRecord
+
+# The annual draw's audit ids: ``{year}-{CREDENTIAL}-{member_id}`` (``shared.rules.audit.audit_id``).
+_DRAWN_AUDIT_ID = re.compile(r"^[0-9]{4}-[A-Za-z]{1,10}-(?P<member>[A-Za-z0-9][A-Za-z0-9_-]{0,63})$")
+
+
+def member_of_audit(audit_id: str) -> str | None:
+    """The member a drawn audit id names, or None for another format."""
+    found = _DRAWN_AUDIT_ID.match(audit_id)
+    return found["member"] if found else None
 
 
 class _Strict(BaseModel):
@@ -141,10 +152,13 @@ class AuditService:
         )
 
     def _find(self, audit_id: str) -> tuple[str, MemberRecord, AuditDrawn]:
+        """The audit through the stream consumer's index, else - index item not built (yet) - through
+        the member named by the draw's audit id (``shared.rules.audit.audit_id``)."""
         listed = self.store.find_listed(AUDIT_LIST, audit_id)
-        if listed is None:
+        member_id = listed.member_id if listed is not None else member_of_audit(audit_id)
+        if member_id is None:
             raise NotFound(f"audit {audit_id!r} not found")
-        record = self.repository.load(listed.member_id)
+        record = self.repository.load(member_id)
         drawn = next(
             (
                 f
@@ -155,7 +169,7 @@ class AuditService:
         )
         if record is None or drawn is None:
             raise NotFound(f"audit {audit_id!r} not found")
-        return listed.member_id, record, drawn
+        return member_id, record, drawn
 
     @staticmethod
     def _decision(record: MemberRecord, audit_id: str) -> AuditDecided | None:

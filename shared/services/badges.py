@@ -187,7 +187,9 @@ class BadgeService:
         event_id = envelope.get("id")
         if not isinstance(event_id, str) or not event_id:
             return "ignored: no event id"
-        if self.organization_id and envelope.get("organization_id") != self.organization_id:
+        if not self.organization_id:  # settings require one; never confirm against "no organization"
+            return "ignored: no organization configured"
+        if envelope.get("organization_id") != self.organization_id:
             return "ignored: another organization"
         try:
             event = self.credly.get_event(event_id)
@@ -196,7 +198,7 @@ class BadgeService:
             return "ignored: not confirmable"
         if event is None:
             return "ignored: unknown to Credly"
-        if self.organization_id and event.get("organization_id") != self.organization_id:
+        if event.get("organization_id") != self.organization_id:
             return "ignored: another organization"
         if event.get("event_type") != "badge.state.changed":
             return f"ignored: {event.get('event_type')}"

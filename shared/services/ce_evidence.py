@@ -29,6 +29,7 @@ from shared.store.records import EventRecord, MemberRecord
 EVIDENCE_PREFIX = "evidence/"
 QUARANTINE_PREFIX = "quarantine/"
 MAX_BYTES = 10 * 1024 * 1024
+_MAX_S3_KEY_BYTES = 1024
 CONTENT_TYPES: dict[str, tuple[bytes, ...]] = {
     "application/pdf": (b"%PDF-",),
     "image/jpeg": (b"\xff\xd8\xff",),
@@ -144,9 +145,17 @@ class EvidenceIntake:
         key = unquote_plus(raw_key)
         parsed = parse_evidence_key(key)
         if isinstance(parsed, str):
+            if self.files.info(key) is None:  # redelivered after quarantine
+                logger.info("evidence upload no longer exists: already handled", extra={"key": key})
+                return EvidenceOutcome(key, False, reason="object no longer exists")
             return self._quarantine(key, parsed, today)
         info = self.files.info(key)
+        if info is None:  # S3 redelivers: the object was already quarantined (or deleted)
+            logger.info("evidence upload no longer exists: already handled", extra={"key": key})
+            return EvidenceOutcome(key, False, reason="object no longer exists")
         content_type = info.content_type.split(";")[0].strip().lower()
+        if info.size == 0:
+            return self._quarantine(key, "empty", today, 0, content_type or None)
         if info.size > MAX_BYTES:
             return self._quarantine(
                 key, f"too large: {info.size} bytes (limit {MAX_BYTES})", today, info.size
@@ -196,7 +205,10 @@ class EvidenceIntake:
         self, key: str, reason: str, today: date, size: int | None = None, content_type: str | None = None
     ) -> EvidenceOutcome:
         target = f"{QUARANTINE_PREFIX}{key}"
-        self.files.move(key, target, {"quarantine-reason": reason[:1000].encode("ascii", "replace").decode()})
+        if len(target.encode("utf-8")) > _MAX_S3_KEY_BYTES:  # S3 keys: at most 1024 bytes
+            target = f"{QUARANTINE_PREFIX}sha256/{hashlib.sha256(key.encode('utf-8')).hexdigest()}"
+        # The record first: a failed move is retried with the record in place; a failed record
+        # write leaves the upload where it was, to be retried — never moved without a record.
         self.catalog.record_quarantine(
             QuarantineRecord(
                 original_key=key,
@@ -207,5 +219,6 @@ class EvidenceIntake:
                 content_type=content_type,
             )
         )
+        self.files.move(key, target, {"quarantine-reason": reason[:1000].encode("ascii", "replace").decode()})
         logger.info("upload quarantined", extra={"key": key, "reason": reason})
         return EvidenceOutcome(key, False, reason=reason, quarantine_key=target)

@@ -8,6 +8,10 @@ Cost per crediting statement (account actor, warm catalog cache): one Query of t
 (profile, certifications, facts and the statement events already recorded — the dedup check) and one
 TransactWriteItems (statement event + statement record + CE fact, all conditional): 2 requests.
 A resend costs the Query only. Statements with other verbs cost nothing and are not stored.
+A request with two or more statements to write adds one BatchGetItem (per 100 ids) of their
+statement records, so a conflict is a 409 before any write; a single write is checked by its own
+conditions (an unmatched record is taken over only with the same ``content_hash``), and a failed
+condition costs one more read of the statement record (409 if stored with other content).
 """
 
 from __future__ import annotations
@@ -47,7 +51,8 @@ EVENT_KIND = "xapi"
 MEMBER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 _MAX_KEY_BYTES = 700
 _NEW = "attribute_not_exists(#pk)"
-_NEW_OR_UNMATCHED = "attribute_not_exists(#pk) OR attribute_exists(#l)"
+# An unmatched record may be taken over by its member only with the same content.
+_NEW_OR_UNMATCHED = "attribute_not_exists(#pk) OR (attribute_exists(#l) AND #h = :h)"
 
 
 def fact_key_for(course_id: str) -> str:
@@ -129,6 +134,7 @@ class XapiIngest:
         self._prefetch_records(batch, statements)
         specs = self._catalog_for(statements)
         plans = [self._plan(client, s, h, today, batch, specs) for s, h in statements]
+        plans = self._check_stored(plans)
         conflicts = [p.statement.statement_id for p in plans if p.outcome == "conflict"]
         if conflicts:
             raise Conflict("statement id already stored with different content", statement_ids=conflicts)
@@ -149,6 +155,25 @@ class XapiIngest:
                 ids.update({statement.statement_id, str(statement.object.id)})
         if ids:
             batch.records.update(self.catalog.get_statements(ids))
+
+    def _check_stored(self, plans: list[Plan]) -> list[Plan]:
+        """With more than one statement to write, a conflict found at write time would come after
+        earlier writes: read the statement records the member partitions did not know (one
+        BatchGetItem per 100 ids) and turn those stored with other content into conflicts. A single
+        write needs no read: its conditional write is atomic and re-read on failure (``_apply``)."""
+        writing = [p for p in plans if p.writes]
+        if len(writing) < 2:
+            return plans
+        ids = {p.statement.statement_id for p in writing if p.statement.verb.id != VERB_VOIDED}
+        stored = self.catalog.get_statements(ids) if ids else {}
+        checked: list[Plan] = []
+        for plan in plans:
+            record = stored.get(plan.statement.statement_id) if plan.writes else None
+            if record is not None and record.content_hash != plan.content_hash:
+                checked.append(Plan(plan.statement, plan.content_hash, "conflict", plan.member_id))
+            else:
+                checked.append(plan)
+        return checked
 
     def _catalog_for(self, statements: Iterable[tuple[Statement, str]]) -> dict[str, ActivitySpec]:
         ids = {
@@ -376,7 +401,7 @@ class XapiIngest:
     # ------------------------------------------------------------------ writes
 
     def _apply(self, client: LmsClient, plan: Plan, today: date, specs: dict[str, ActivitySpec]) -> None:
-        if self._write(plan):
+        if self._write(plan) or self._settled(plan):
             return
         # A condition failed: another delivery of the same statement (or course) got there first.
         # Re-plan from fresh reads once; a duplicate is then a no-op, a real conflict a 409.
@@ -384,12 +409,23 @@ class XapiIngest:
         self._prefetch_records(retry, [(plan.statement, plan.content_hash)])
         again = self._plan(client, plan.statement, plan.content_hash, today, retry, specs)
         if again.outcome == "conflict":
+            raise _conflict(plan)
+        if again.writes and not self._write(again) and not self._settled(again):
             raise Conflict(
-                "statement id already stored with different content",
+                "concurrent writes for this statement, retry later",
                 statement_ids=[plan.statement.statement_id],
             )
-        if again.writes and not self._write(again):
-            raise RuntimeError(f"statement {plan.statement.statement_id}: concurrent writes, retry later")
+
+    def _settled(self, plan: Plan) -> bool:
+        """After a failed condition: re-read the statement record. Stored with other content: 409;
+        stored (not as unmatched) with the same content: another delivery recorded it, nothing to do."""
+        sid = plan.statement.statement_id
+        stored = self.catalog.get_statements([sid]).get(sid)
+        if stored is None:
+            return False
+        if stored.content_hash != plan.content_hash:
+            raise _conflict(plan)
+        return stored.outcome != "unmatched" or plan.outcome == "unmatched"
 
     def _write(self, plan: Plan) -> bool:
         assert plan.record is not None
@@ -397,10 +433,7 @@ class XapiIngest:
             existing = self.catalog.put_statement_once(plan.record)
             if existing is None or existing.content_hash == plan.content_hash:
                 return True
-            raise Conflict(
-                "statement id already stored with different content",
-                statement_ids=[plan.statement.statement_id],
-            )
+            raise _conflict(plan)
         items: list[tuple[dict[str, Any], str | None]] = []
         if plan.event is not None:
             items.append((self.members.event_item(plan.member_id, plan.event), _NEW))
@@ -412,6 +445,13 @@ class XapiIngest:
                 attributes[keys.LIST_SK] = f"{plan.fact.activity_id}#{plan.member_id}"
             items.append((self.members.fact_item(plan.member_id, plan.fact, attributes), _NEW))
         return self.catalog.transact_new(items)
+
+
+def _conflict(plan: Plan) -> Conflict:
+    return Conflict(
+        "statement id already stored with different content",
+        statement_ids=[plan.statement.statement_id],
+    )
 
 
 def _summary(

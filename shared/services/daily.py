@@ -18,8 +18,18 @@ At most once, never missing: each notice/transition is recorded with a condition
 sent, so a re-run, a crash-and-rerun or a catch-up run never sends it twice. The price: a crash
 between the record and the e-mail loses that one e-mail, and an SES error is logged (error level, with
 the notice key) rather than retried. Mail cannot be lost: the day's print batch is rebuilt from the
-recorded notices listed under ``PRINT#{date}``. The last completed run date is written last, so a
+recorded notices listed under ``PRINT#{date}``, for the run date and every earlier day whose batch
+was not written (a ``BATCH#{day}`` marker, put when the run starts and deleted once the CSV is
+written: a crashed day's rows go out with the next run). The last completed run date is written last, so a
 crashed run is simply run again. A catch-up reads every missed day, one DueIndex Query per month.
+The first run ever (no last run yet) reads the DueIndex from ``FIRST_RUN_LOOKBACK_DAYS`` back, so
+certifications the roster loaded before it are not left behind.
+
+One member's failure does not stop the run: it is logged (member id only) and the run goes on;
+that certification keeps its due date. The run then writes the print batches but NOT the last run
+date, and raises ``DailyRunIncomplete`` - Lambda retries the event and finally sends it to the
+on-failure destination, and the next run re-reads from the same last run date, so the member is
+retried.
 """
 
 from __future__ import annotations
@@ -46,6 +56,11 @@ from shared.store.schedule import ScheduleStore
 TRANSITION = "transition"
 CYCLE_STARTED = "cycle_started"
 NOTICE = "notice"
+FIRST_RUN_LOOKBACK_DAYS = 400  # a year and a month of DueIndex partitions: one Query per month
+
+
+class DailyRunIncomplete(RuntimeError):
+    """Some members failed (logged one by one); the rest of the run was done."""
 
 
 @dataclass
@@ -66,6 +81,7 @@ class DailySummary:
     audit_pool: int = 0
     audits_drawn: int = 0
     print_batch: str | None = None
+    failed: int = 0
     by_status: dict[str, int] = field(default_factory=dict)
 
     def as_log(self) -> dict[str, Any]:
@@ -92,34 +108,57 @@ class DailyRun:
         self.catalog = catalog
         self.stale_days = stale_days
 
-    def days_to_read(self, run_date: date) -> list[date]:
+    def days_to_read(self, run_date: date) -> tuple[list[date], bool]:
         """The last completed run date (inclusive) through ``run_date``; only ``run_date`` for a
-        first run, a re-run of the same day or a backfill of an earlier one. However long the gap,
-        it costs one Query per calendar month (month-bucketed DueIndex), so nothing is skipped."""
+        re-run of the same day or a backfill of an earlier one. However long the gap, it costs one
+        Query per calendar month (month-bucketed DueIndex), so nothing is skipped. Before any run
+        completed, the first attempted run date stands in for the last run (a crashed first run is
+        caught up like any other day); the flag says no run has completed yet."""
         last = self.store.last_run()
-        if last is None or last >= run_date:
-            return [run_date]
-        return [last + timedelta(days=n) for n in range((run_date - last).days + 1)]
+        first_run = last is None
+        if last is None:
+            last = self.store.first_attempt(run_date)
+        if last >= run_date:
+            return [run_date], first_run
+        return [last + timedelta(days=n) for n in range((run_date - last).days + 1)], first_run
 
     def run(self, run_date: date) -> DailySummary:
         summary = DailySummary(run_date=run_date)
-        days = self.days_to_read(run_date)
+        days, first_run = self.days_to_read(run_date)
         summary.days_read = len(days)
+        read_from = days[0] - timedelta(days=FIRST_RUN_LOOKBACK_DAYS) if first_run else days[0]
+        self.store.open_batch(run_date)
         due: dict[str, dict[str, date]] = defaultdict(dict)
-        for entry in self.repository.due_between(days[0], days[-1]):
+        for entry in self.repository.due_between(read_from, days[-1]):
             due[entry.member_id][entry.credential] = entry.due_on
             summary.due += 1
         for member_id in sorted(due):
-            self._member(member_id, due[member_id], run_date, summary)
+            try:
+                self._member(member_id, due[member_id], run_date, summary)
+            except Exception:  # isolate: the others still get their notices; retried next run
+                logger.exception("daily run: member failed", extra={"member_id": member_id})
+                summary.failed += 1
         for year in sorted({day.year for day in days}):
             if audit.draw_date(year, self.policy) in days:
                 self._draw(year, run_date, summary)
-        rows = [e.data["print_row"] for e in self.store.mailed_notices(run_date) if e.data.get("print_row")]
-        summary.mailed = len(rows)
-        summary.print_batch = self.notifier.write_print_batch(run_date, rows)
+        self._print_batches(run_date, summary)
+        if summary.failed:
+            logger.error("daily run incomplete", extra=summary.as_log())
+            raise DailyRunIncomplete(f"{summary.failed} member(s) failed on {run_date.isoformat()}")
         self.store.set_last_run(run_date)
         logger.info("daily run done", extra=summary.as_log())
         return summary
+
+    def _print_batches(self, run_date: date, summary: DailySummary) -> None:
+        """The run date's batch (always rebuilt), and that of any day whose run crashed before
+        writing its batch (its ``BATCH#{day}`` marker is still there)."""
+        for day in sorted({*self.store.open_batches(), run_date}):
+            rows = [e.data["print_row"] for e in self.store.mailed_notices(day) if e.data.get("print_row")]
+            key = self.notifier.write_print_batch(day, rows)
+            self.store.close_batch(day)
+            summary.mailed += len(rows)
+            if day == run_date:
+                summary.print_batch = key
 
     # ------------------------------------------------------------------ one member
 
@@ -157,15 +196,25 @@ class DailyRun:
         self, record: MemberRecord, status: CertificationStatus, run_date: date, summary: DailySummary
     ) -> None:
         previous = [e for e in record.events if e.kind == TRANSITION and e.credential == status.credential]
-        last = max(previous, key=lambda e: (e.occurred_on, e.key), default=None)
+        last = max(previous, key=lambda e: (e.occurred_on, e.recorded_on, e.key), default=None)
         last_status = last.data.get("status") if last else Standing.ACTIVE.value
         if last_status == status.status.value:
             return
         since = self._since(status, run_date)
+        if last is not None and since <= last.occurred_on:
+            # re-entering a standing (delinquent, reactivated, delinquent again on the same overdue
+            # fee): it took effect after the last transition, so the timeline ends with it
+            since = max(run_date, last.occurred_on)
+        key = f"{status.credential}#{status.status.value}#{since.isoformat()}"
+        taken = {e.key for e in previous}
+        sequence = 2
+        while key in taken:  # the same standing twice on one day
+            key = f"{status.credential}#{status.status.value}#{since.isoformat()}#{sequence}"
+            sequence += 1
         reasons = [r.value for r in status.reasons]
         event = EventRecord(
             kind=TRANSITION,
-            key=f"{status.credential}#{status.status.value}#{since.isoformat()}",
+            key=key,
             occurred_on=since,
             recorded_on=run_date,
             credential=status.credential,

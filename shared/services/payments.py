@@ -21,12 +21,12 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict
 
-from shared.adapters.stripe_events import Ignored, PaymentSeen, ReversalSeen, StripeAction
+from shared.adapters.stripe_events import MEMBER_ID, Ignored, PaymentSeen, ReversalSeen, StripeAction
 from shared.clock import business_date_of
 from shared.observability import logger
 from shared.rules.models import FeePayment, PaymentReversal, ReversalWithdrawn
 from shared.rules.policy import RulesPolicy
-from shared.store.payments import NO_MEMBER, LedgerView, ParkedPayment, PaymentLedger, Retry
+from shared.store.payments import NO_MEMBER, LedgerView, ParkedPayment, PaymentLedger, Retry, fact_key_of
 
 MAX_ATTEMPTS = 4
 
@@ -88,18 +88,22 @@ class PaymentService:
             "amount_cents": seen.amount_cents,
             "paid_on": business_date_of(seen.created, self.zone).isoformat(),
             "recorded_on": today.isoformat(),
+            "aliases": list(seen.aliases),
         }
         if seen.problem is not None or code is None:
-            view = self.ledger.view(seen.payment_key)
-            if view.pointer is not None:
+            view = self.ledger.view(seen.payment_key, aliases=seen.aliases)
+            if view.any_pointer is not None:
                 return WebhookResult.DUPLICATE
             reason = seen.problem or f"unknown credential {seen.credential!r}"
+            # an unusable member id is listed under no member: no roster upsert may pick it up
+            listed = seen.member_id if MEMBER_ID.fullmatch(seen.member_id) else NO_MEMBER
             return self._park(
-                seen.payment_key, seen.member_id, code or seen.credential, reason, body=body, today=today
+                seen.payment_key, listed, code or seen.credential, reason, body=body, today=today
             )
         for _ in range(MAX_ATTEMPTS):
-            view = self.ledger.view(seen.payment_key, (seen.member_id, code))
-            if view.pointer is not None:
+            view = self.ledger.view(seen.payment_key, (seen.member_id, code), seen.aliases)
+            if view.any_pointer is not None:
+                self._link(seen.payment_key, view, today)
                 return WebhookResult.DUPLICATE
             if not view.certification_exists:
                 reason = f"member {seen.member_id!r} does not hold {code} (or is unknown)"
@@ -110,6 +114,22 @@ class PaymentService:
                 continue
             return WebhookResult.CREDITED if created else WebhookResult.DUPLICATE
         raise LostRace(seen.payment_key)
+
+    def _link(self, payment_key: str, view: LedgerView, today: date) -> None:
+        """A duplicate that reveals an id the credited payment has no pointer under yet (a
+        subscription's session named only its Invoice; this event names its PaymentIntent too):
+        add it, so a dispute or refund keyed on that id finds the member - and apply any reversal
+        already held under it. Best effort: a lost race is left to the next delivery."""
+        pointer = view.any_pointer
+        ids = {payment_key: (view.pointer, view.pending), **view.aliases}
+        missing = {key: pending for key, (found, pending) in ids.items() if found is None}
+        if pointer is None or not missing:
+            return
+        try:
+            member_id, credential = str(pointer["member_id"]), str(pointer["credential"])
+            self.ledger.link(member_id, credential, fact_key_of(pointer), missing, today)
+        except Retry:
+            logger.info("payment alias not linked (raced)", extra={"payment_key": payment_key})
 
     def _credit(self, member_id: str, body: dict[str, Any], view: LedgerView, today: date) -> bool:
         purpose = body["purpose"]
@@ -177,6 +197,8 @@ class PaymentService:
             try:
                 if view.pointer is not None:
                     member_id, credential = str(view.pointer["member_id"]), str(view.pointer["credential"])
+                    if isinstance(fact, PaymentReversal):  # aimed at the fact, whichever id named it
+                        fact = fact.model_copy(update={"payment_key": fact_key_of(view.pointer)})
                     if not self.ledger.reverse(member_id, credential, fact, today):
                         return WebhookResult.DUPLICATE
                     return WebhookResult.CREDITED if seen.withdrawn else WebhookResult.REVERSED
@@ -194,14 +216,19 @@ class PaymentService:
         One ListIndex query, plus a read and a transaction per parked payment found."""
         applied = 0
         for item in list(self.ledger.parked(member_id)):
+            if item.get("member_id") != member_id:  # a begins_with match of another id: not ours
+                continue
             body = dict(item.get("body") or {})
+            if body.get("member_id") != member_id:
+                continue
             code = self.policy.canonical_code(str(body.get("credential", "")))
             if code is None or body.get("purpose") not in ("annual_fee", "recertification"):
                 continue
             body["credential"] = code
             for _ in range(MAX_ATTEMPTS):
-                view = self.ledger.view(str(body["payment_key"]), (member_id, code))
-                if view.parked is None or view.pointer is not None or not view.certification_exists:
+                aliases = tuple(str(a) for a in body.get("aliases") or ())
+                view = self.ledger.view(str(body["payment_key"]), (member_id, code), aliases)
+                if view.parked is None or view.any_pointer is not None or not view.certification_exists:
                     break
                 try:
                     if self._credit(member_id, body, view, today):

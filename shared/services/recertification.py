@@ -21,6 +21,7 @@ only has the application id finds the member partition without an index read.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, timedelta
 from typing import Literal
 
@@ -29,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.errors import Conflict, NotFound, UnknownCredential, Unprocessable
 from shared.observability import logger
 from shared.rules.eligibility import EligibilityAnswers, EligibilityResult, EligibilityRoute, assess
-from shared.rules.models import FeePayment, Recertified, RecertMethod, Standing
+from shared.rules.models import ActivitySpec, Fact, FeePayment, Recertified, RecertMethod, Standing
 from shared.rules.policy import RulesPolicy
 from shared.rules.recert import (
     Decision,
@@ -40,7 +41,7 @@ from shared.rules.recert import (
     passing_result,
     requirements,
 )
-from shared.rules.status import evaluate
+from shared.rules.status import evaluate, unmapped_activity_ids
 from shared.store.members import MemberRepository, WriteOutcome
 from shared.store.recert import (
     APPLICATION_KIND,
@@ -52,6 +53,10 @@ from shared.store.recert import (
 from shared.store.records import EventRecord, MemberRecord
 
 EVIDENCE_KIND = "evidence"  # recorded by CE ingest (issue 4): data.application_id / data.audit_id
+
+# Catalog entries for activities that were unmapped when completed (``CatalogService.lookup``, the
+# one ``MemberService`` gets): one BatchGetItem.
+CatalogLookup = Callable[[set[str]], Mapping[str, ActivitySpec]]
 
 
 # ---------------------------------------------------------------------- errors (409 state, 422 rule)
@@ -190,11 +195,15 @@ class RecertificationService:
         policy: RulesPolicy,
         criteria: dict[str, list[EligibilityRoute]],
         store: RecertStore | None = None,
+        catalog: CatalogLookup | None = None,
     ) -> None:
         self.repository = repository
         self.policy = policy
         self.criteria = criteria
         self.store = store or RecertStore(repository)
+        self.catalog = catalog
+        self._catalog_seen: dict[str, ActivitySpec] = {}
+        self._catalog_asked: set[str] = set()
 
     # -- eligibility assistant
 
@@ -215,7 +224,9 @@ class RecertificationService:
             raise ApplicationAlreadyOpen(
                 f"an application for {code} is already open", application_id=existing.application_id
             )
-        status = evaluate(cert.as_certification(), record.facts, today, self.policy)
+        status = evaluate(
+            cert.as_certification(), record.facts, today, self.policy, self._catalog_for(record.facts)
+        )
         if status.status is not Standing.LAPSED or status.lapsed_on is None:
             raise NotLapsed(
                 f"{code} is {status.status.value}, not lapsed: nothing to recertify",
@@ -281,13 +292,11 @@ class RecertificationService:
         if app.status != "open":
             raise ApplicationClosed(f"application is {app.status}")
         if request.decision == "approved":
-            points = next(
-                r
-                for r in requirements(app, record.facts, [], 0, self.policy, today)
-                if r.item == "ccp_points"
-            )
-            if not points.done:
-                raise RequirementMissing(f"cannot approve: {points.detail}", requirement=points.model_dump())
+            reqs = self._requirements(record, app, today)
+            for missing in (r for r in reqs if r.item in {"ccp_points", "evidence"} and not r.done):
+                raise RequirementMissing(
+                    f"cannot approve: {missing.detail}", requirement=missing.model_dump()
+                )
         decided = app.model_copy(
             update={
                 "decision": Decision(decision=request.decision, reason=request.reason, decided_on=today),
@@ -390,7 +399,19 @@ class RecertificationService:
             evidence_count(record, application_id=app.application_id),
             self.policy,
             today,
+            self._catalog_for(record.facts),
         )
+
+    def _catalog_for(self, facts: Sequence[Fact]) -> Mapping[str, ActivitySpec]:
+        """Catalog entries for the unmapped completions among ``facts``: one batched read for the ids
+        not asked for yet by this service (built per request, or per stream batch)."""
+        if self.catalog is None:
+            return {}
+        wanted = unmapped_activity_ids(facts) - self._catalog_asked
+        if wanted:
+            self._catalog_seen.update(self.catalog(wanted))
+            self._catalog_asked |= wanted
+        return self._catalog_seen
 
     def _view(self, record: MemberRecord, app: RecertApplication, today: date) -> ApplicationView:
         reqs = self._requirements(record, app, today)

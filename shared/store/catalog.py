@@ -12,6 +12,7 @@ Unmapped completions need no item of their own: the CE fact carries ``list_pk = 
 
 from __future__ import annotations
 
+import hashlib
 import random
 import time
 from collections.abc import Iterable, Iterator
@@ -146,6 +147,7 @@ class CatalogRepository(TableAccess):
         values: dict[str, Any] = {
             keys.PK: statement_pk(record.statement_id),
             keys.SK: "STATEMENT",
+            "content_hash": record.content_hash,
             "body": json_body(record),
         }
         if record.outcome == "unmatched":
@@ -191,7 +193,10 @@ class CatalogRepository(TableAccess):
                 put["ExpressionAttributeNames"] = {
                     "#pk": keys.PK,
                     **({"#l": keys.LIST_PK} if "#l" in condition else {}),
+                    **({"#h": "content_hash"} if "#h" in condition else {}),
                 }
+                if ":h" in condition:  # the item's own content hash (statement records)
+                    put["ExpressionAttributeValues"] = {":h": item["content_hash"]}
             writes.append({"Put": put})
         try:
             self.client.transact_write_items(TransactItems=writes)
@@ -216,7 +221,7 @@ class CatalogRepository(TableAccess):
                     keys.PK: f"QUARANTINE#{record.original_key}",
                     keys.SK: "QUARANTINE",
                     keys.LIST_PK: QUARANTINE_LIST,
-                    keys.LIST_SK: f"{record.recorded_on.isoformat()}#{record.original_key}",
+                    keys.LIST_SK: f"{record.recorded_on.isoformat()}#{_bounded(record.original_key)}",
                     "body": json_body(record),
                 }
             ),
@@ -236,7 +241,7 @@ class CatalogRepository(TableAccess):
             "Limit": limit,
         }
         if token:
-            args["ExclusiveStartKey"] = _decode_token(token)
+            args["ExclusiveStartKey"] = _decode_token(token, list_pk)
         response = self.client.query(**args)
         items = [from_item(i) for i in response.get("Items", [])]
         last = response.get("LastEvaluatedKey")
@@ -252,6 +257,14 @@ class CatalogRepository(TableAccess):
             token = page.next_token
 
 
+def _bounded(value: str, limit: int = 900) -> str:
+    """``value`` if short enough for a ListIndex sort key (1024 bytes), else a prefix and its hash."""
+    if len(value.encode("utf-8")) <= limit:
+        return value
+    digest = hashlib.sha256(value.encode("utf-8")).hexdigest()
+    return value.encode("utf-8")[: limit - 72].decode("utf-8", "ignore") + "#sha256:" + digest
+
+
 def _encode_token(key: dict[str, Any]) -> str:
     import base64
     import json
@@ -259,7 +272,7 @@ def _encode_token(key: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(key, sort_keys=True).encode()).decode()
 
 
-def _decode_token(token: str) -> dict[str, Any]:
+def _decode_token(token: str, list_pk: str) -> dict[str, Any]:
     import base64
     import json
 
@@ -267,6 +280,16 @@ def _decode_token(token: str) -> dict[str, Any]:
         decoded = json.loads(base64.urlsafe_b64decode(token.encode()))
     except ValueError as error:
         raise ValueError("invalid next_token") from error
-    if not isinstance(decoded, dict):
+    # A ListIndex key: the table and index key attributes, each a DynamoDB string.
+    wanted = {keys.PK, keys.SK, keys.LIST_PK, keys.LIST_SK}
+    if (
+        not isinstance(decoded, dict)
+        or set(decoded) != wanted
+        or not all(
+            isinstance(v, dict) and list(v) == ["S"] and isinstance(v["S"], str) and v["S"]
+            for v in decoded.values()
+        )
+        or decoded[keys.LIST_PK]["S"] != list_pk
+    ):
         raise ValueError("invalid next_token")
     return decoded

@@ -9,6 +9,11 @@ Items under ``pk = PAYKEY#{payment key}`` (the PaymentIntent, else Invoice/Sessi
 * ``sk = PARKED``: a payment for an unknown member/credential (or with unusable metadata), listed
   in the ``ListIndex`` under ``PARKED_PAYMENT`` until the roster brings the member.
 
+A payment seen under several ids (a subscription's Checkout Session names only its Invoice, the
+Invoice names its PaymentIntent) gets a ``PAYMENT`` pointer under each of its ids, all written by the
+crediting transaction and all read by the one ``BatchGetItem``: whichever id a later event is keyed
+on, it finds the pointer (and a reversal held under any of them is moved in with the payment).
+
 Every webhook costs one ``BatchGetItem`` (consistent) plus at most one write or transaction; the
 transactions carry conditions on the items read, so two racing deliveries cannot lose a reversal:
 the loser's transaction is cancelled and it starts over from the read.
@@ -42,6 +47,16 @@ def paykey_pk(payment_key: str) -> str:
     return f"{PAYKEY_PREFIX}{payment_key}"
 
 
+def fact_key_of(pointer: dict[str, Any]) -> str:
+    """The key of the payment fact a pointer leads to (its own id for pointers without one)."""
+    return str(pointer.get("fact_key") or str(pointer[keys.PK]).removeprefix(PAYKEY_PREFIX))
+
+
+def _reversal_of(body: dict[str, Any], fact_key: str) -> dict[str, Any]:
+    """A held reversal's body, aimed at the fact it reverses (held under an alias of its key)."""
+    return {**body, "payment_key": fact_key} if "payment_key" in body else body
+
+
 class Retry(Exception):
     """A conditional transaction lost a race; read again and retry."""
 
@@ -54,10 +69,18 @@ class LedgerView:
     pending: dict[str, Any] | None
     parked: dict[str, Any] | None
     certification_exists: bool | None = None
+    # the payment's other ids: alias -> (its pointer, its pending reversals), each None when absent
+    aliases: dict[str, tuple[dict[str, Any] | None, dict[str, Any] | None]] = field(default_factory=dict)
 
     @property
     def pending_facts(self) -> dict[str, Any]:
         return dict((self.pending or {}).get("facts") or {})
+
+    @property
+    def any_pointer(self) -> dict[str, Any] | None:
+        """The pointer under the payment key or any of its aliases (the payment is credited)."""
+        found = [self.pointer, *(pointer for pointer, _ in self.aliases.values())]
+        return next((pointer for pointer in found if pointer is not None), None)
 
 
 @dataclass(frozen=True)
@@ -81,11 +104,19 @@ def _cancel_reasons(error: ClientError) -> list[str]:
 class PaymentLedger(TableAccess):
     # ------------------------------------------------------------------ the one read
 
-    def view(self, payment_key: str, certification: tuple[str, str] | None = None) -> LedgerView:
-        """Pointer, pending reversals, parked payment and (optionally) whether the member's
-        certification row exists - one consistent ``BatchGetItem``."""
+    def view(
+        self,
+        payment_key: str,
+        certification: tuple[str, str] | None = None,
+        aliases: tuple[str, ...] = (),
+    ) -> LedgerView:
+        """Pointer, pending reversals, parked payment, the aliases' pointers and pending reversals
+        and (optionally) whether the member's certification row exists - one consistent
+        ``BatchGetItem``."""
         pk = paykey_pk(payment_key)
         wanted = [_key(pk, POINTER_SK), _key(pk, PENDING_SK), _key(pk, PARKED_SK)]
+        for alias in aliases:
+            wanted += [_key(paykey_pk(alias), POINTER_SK), _key(paykey_pk(alias), PENDING_SK)]
         if certification is not None:
             member_id, credential = certification
             wanted.append(_key(keys.member_pk(member_id), keys.cert_sk(credential)))
@@ -105,6 +136,13 @@ class PaymentLedger(TableAccess):
             pending=found.get((pk, PENDING_SK)),
             parked=found.get((pk, PARKED_SK)),
             certification_exists=cert_exists,
+            aliases={
+                alias: (
+                    found.get((paykey_pk(alias), POINTER_SK)),
+                    found.get((paykey_pk(alias), PENDING_SK)),
+                )
+                for alias in aliases
+            },
         )
 
     # ------------------------------------------------------------------ writes
@@ -144,6 +182,8 @@ class PaymentLedger(TableAccess):
         when the pending reversals or parked item changed since ``seen``."""
         pk = paykey_pk(payment.key)
         fact_sk = keys.fact_sk(payment.kind, payment.key)
+        # the payment key first, then its aliases: (pk, pending seen under it)
+        ids = [(pk, seen.pending)] + [(paykey_pk(a), pending) for a, (_, pending) in seen.aliases.items()]
         writes: list[dict[str, Any]] = [
             {
                 "Put": {
@@ -152,38 +192,43 @@ class PaymentLedger(TableAccess):
                     "ConditionExpression": "attribute_not_exists(#pk)",
                     "ExpressionAttributeNames": {"#pk": keys.PK},
                 }
-            },
-            {
-                "Put": {
-                    "TableName": self.table_name,
-                    "Item": to_item(
-                        {
-                            keys.PK: pk,
-                            keys.SK: POINTER_SK,
-                            "member_id": member_id,
-                            "credential": payment.credential,
-                        }
-                    ),
-                    "ConditionExpression": "attribute_not_exists(#pk)",
-                    "ExpressionAttributeNames": {"#pk": keys.PK},
-                }
-            },
-            self._nudge(member_id, payment.credential, due),
+            }
         ]
-        if seen.pending is None:
-            writes.append(self._absent(pk, PENDING_SK))
-        else:
-            for sort_key, body in seen.pending_facts.items():
-                item = self._fact_item(member_id, sort_key, str(body["kind"]), body)
+        for id_pk, _ in ids:
+            pointer = {keys.PK: id_pk, keys.SK: POINTER_SK, "member_id": member_id}
+            pointer.update(credential=payment.credential, fact_key=payment.key)
+            writes.append(
+                {
+                    "Put": {
+                        "TableName": self.table_name,
+                        "Item": to_item(pointer),
+                        "ConditionExpression": "attribute_not_exists(#pk)",
+                        "ExpressionAttributeNames": {"#pk": keys.PK},
+                    }
+                }
+            )
+        duplicate_checks = len(writes)  # a failed condition here: the payment is already credited
+        writes.append(self._nudge(member_id, payment.credential, due))
+        moved: set[str] = set()
+        for id_pk, pending in ids:
+            if pending is None:
+                writes.append(self._absent(id_pk, PENDING_SK))
+                continue
+            for sort_key, body in dict(pending.get("facts") or {}).items():
+                if sort_key in moved:  # one item at most once per transaction
+                    continue
+                moved.add(sort_key)
+                fact = _reversal_of(body, payment.key)
+                item = self._fact_item(member_id, sort_key, str(fact["kind"]), fact)
                 writes.append({"Put": {"TableName": self.table_name, "Item": item}})
             writes.append(
                 {
                     "Delete": {
                         "TableName": self.table_name,
-                        "Key": _key(pk, PENDING_SK),
+                        "Key": _key(id_pk, PENDING_SK),
                         "ConditionExpression": "#token = :token",
                         "ExpressionAttributeNames": {"#token": "token"},
-                        "ExpressionAttributeValues": {":token": {"S": str(seen.pending["token"])}},
+                        "ExpressionAttributeValues": {":token": {"S": str(pending["token"])}},
                     }
                 }
             )
@@ -204,10 +249,65 @@ class PaymentLedger(TableAccess):
             if error.response["Error"]["Code"] != "TransactionCanceledException":
                 raise
             reasons = _cancel_reasons(error)
-            if "ConditionalCheckFailed" in reasons[:2]:
+            if "ConditionalCheckFailed" in reasons[:duplicate_checks]:
                 return False
             raise Retry(str(reasons)) from error
         return True
+
+    def link(
+        self,
+        member_id: str,
+        credential: str,
+        fact_key: str,
+        missing: dict[str, dict[str, Any] | None],
+        due: date,
+    ) -> None:
+        """Add pointers under ids of an already credited payment that lack one (``missing``: id ->
+        the pending reversals seen under it), moving those reversals into the member partition.
+        Raises ``Retry`` when anything changed since it was read."""
+        writes: list[dict[str, Any]] = []
+        moved = False
+        for payment_key, pending in missing.items():
+            pk = paykey_pk(payment_key)
+            pointer = {keys.PK: pk, keys.SK: POINTER_SK, "member_id": member_id, "credential": credential}
+            pointer["fact_key"] = fact_key
+            writes.append(
+                {
+                    "Put": {
+                        "TableName": self.table_name,
+                        "Item": to_item(pointer),
+                        "ConditionExpression": "attribute_not_exists(#pk)",
+                        "ExpressionAttributeNames": {"#pk": keys.PK},
+                    }
+                }
+            )
+            if pending is None:
+                writes.append(self._absent(pk, PENDING_SK))
+                continue
+            moved = True
+            for sort_key, body in dict(pending.get("facts") or {}).items():
+                fact = _reversal_of(body, fact_key)
+                item = self._fact_item(member_id, sort_key, str(fact["kind"]), fact)
+                writes.append({"Put": {"TableName": self.table_name, "Item": item}})
+            writes.append(
+                {
+                    "Delete": {
+                        "TableName": self.table_name,
+                        "Key": _key(pk, PENDING_SK),
+                        "ConditionExpression": "#token = :token",
+                        "ExpressionAttributeNames": {"#token": "token"},
+                        "ExpressionAttributeValues": {":token": {"S": str(pending["token"])}},
+                    }
+                }
+            )
+        if moved:
+            writes.append(self._nudge(member_id, credential, due))
+        try:
+            self.client.transact_write_items(TransactItems=writes)
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            raise Retry(str(_cancel_reasons(error))) from error
 
     def _absent(self, pk: str, sort_key: str) -> dict[str, Any]:
         return {

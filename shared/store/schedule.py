@@ -3,8 +3,10 @@
 | item | pk | sk | notes |
 |---|---|---|---|
 | last completed run | ``SCHEDULER`` | ``LAST_RUN`` | ``run_date``: catch-up starts the day after |
+| first attempted run | ``SCHEDULER`` | ``FIRST_ATTEMPT`` | ``run_date``: stands in for the last run until one completes |
 | audit draw of a year | ``SCHEDULER`` | ``AUDIT#{year}`` | seed, pool size, sample; written after the draw |
 | audit pool entry | ``AUDITPOOL#{year}`` | ``{member}#{credential}`` | a CCP cycle that ended in ``year`` |
+| print batch not yet written | ``SCHEDULER`` | ``BATCH#{day}`` | put when ``day``'s run starts, deleted once its CSV is written |
 | notice event | ``MEMBER#{id}`` | ``EVENT#notice#{cred}#{kind}#{period}`` | mailed ones also ``list_pk = PRINT#{run date}`` |
 
 The print-batch listing (``ListIndex`` ``PRINT#{date}``) is what makes the print batch complete after
@@ -53,6 +55,24 @@ class ScheduleStore(TableAccess):
     def last_run(self) -> date | None:
         item = self._get(SCHEDULER_PK, LAST_RUN_SK)
         return date.fromisoformat(item["run_date"]) if item else None
+
+    def first_attempt(self, run_date: date) -> date:
+        """The date of the first run ever attempted (recorded now if this is it)."""
+        try:
+            self.client.put_item(
+                TableName=self.table_name,
+                Item=to_item(
+                    {keys.PK: SCHEDULER_PK, keys.SK: "FIRST_ATTEMPT", "run_date": run_date.isoformat()}
+                ),
+                ConditionExpression="attribute_not_exists(#pk)",
+                ExpressionAttributeNames={"#pk": keys.PK},
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            item = self._get(SCHEDULER_PK, "FIRST_ATTEMPT")
+            return date.fromisoformat(item["run_date"]) if item else run_date
+        return run_date
 
     def set_last_run(self, run_date: date) -> None:
         """Advance the last completed run date (never moves it back: a backfill of an old date
@@ -122,6 +142,31 @@ class ScheduleStore(TableAccess):
             ExpressionAttributeValues={":lpk": {"S": print_list_pk(day)}},
         ):
             yield EventRecord.model_validate(item["body"])
+
+    def open_batch(self, day: date) -> None:
+        """``day``'s print batch is being filled (a crash leaves this behind for the next run)."""
+        self.client.put_item(
+            TableName=self.table_name,
+            Item=to_item({keys.PK: SCHEDULER_PK, keys.SK: f"BATCH#{day.isoformat()}"}),
+        )
+
+    def open_batches(self) -> list[date]:
+        """Days whose print batch was opened and never written: one Query, however long the gap."""
+        return [
+            date.fromisoformat(str(item[keys.SK]).removeprefix("BATCH#"))
+            for item in self._query(
+                KeyConditionExpression="#pk = :pk AND begins_with(#sk, :prefix)",
+                ExpressionAttributeNames={"#pk": keys.PK, "#sk": keys.SK},
+                ExpressionAttributeValues=to_item({":pk": SCHEDULER_PK, ":prefix": "BATCH#"}),
+                ConsistentRead=True,
+            )
+        ]
+
+    def close_batch(self, day: date) -> None:
+        self.client.delete_item(
+            TableName=self.table_name,
+            Key={keys.PK: {"S": SCHEDULER_PK}, keys.SK: {"S": f"BATCH#{day.isoformat()}"}},
+        )
 
     # ------------------------------------------------------------------ audit draw
 

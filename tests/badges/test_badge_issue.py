@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from shared.rules.models import AuditDrawn
+from shared.services.ce_evidence import record_evidence
 from shared.store.records import EventRecord
 from tests.helpers import call_api
 from tests.recertification.fixtures import Env
@@ -221,26 +222,19 @@ def test_failed_audit_lapses_with_reason_and_revokes(env: Env, business_date: An
     recertify(env, business_date, "ana")
     business_date("2027-01-15")
     draw_audit(env, "ana", "AUD-2027-ana-RMA", "2027-01-15")
-    env.repository.record_event(
+    record_evidence(  # what CE ingest's upload handler records (data.s3_key, as in production)
+        env.repository,
         "ana",
-        EventRecord(
-            kind="evidence",
-            key="AUD-2027-ana-RMA#certificate.pdf",
-            occurred_on=date(2027, 2, 1),
-            recorded_on=date(2027, 2, 1),
-            credential="RMA",
-            summary="evidence uploaded: certificate.pdf",
-            data={
-                "purpose": "audit",
-                "audit_id": "AUD-2027-ana-RMA",
-                "key": "evidence/ana/audit/certificate.pdf",
-            },
-        ),
+        "audit",
+        "AUD-2027-ana-RMA",
+        "evidence/ana/audit/certificate.pdf",
+        today=date(2027, 2, 1),
+        credential="RMA",
     )
     record = call_api("GET", "/audits/AUD-2027-ana-RMA").body
     assert record["member_id"] == "ana"
     assert record["decision"] is None
-    assert [e["data"]["key"] for e in record["evidence"]] == ["evidence/ana/audit/certificate.pdf"]
+    assert [e["data"]["s3_key"] for e in record["evidence"]] == ["evidence/ana/audit/certificate.pdf"]
 
     business_date("2027-03-01")
     decided = call_api(
@@ -269,6 +263,33 @@ def test_failed_audit_lapses_with_reason_and_revokes(env: Env, business_date: An
     other = call_api("POST", "/audits/AUD-2027-ana-RMA/decision", {"decision": "passed"})
     assert other.status == 409
     assert call_api("POST", "/audits/AUD-nope/decision", {"decision": "passed"}).status == 404
+
+
+def test_audit_decision_without_the_index_item_finds_the_member_from_the_drawn_id(
+    env: Env, business_date: Any
+) -> None:
+    recertify(env, business_date, "ana-b")  # member ids may contain hyphens
+    business_date("2027-01-15")
+    env.fact(
+        "ana-b",
+        AuditDrawn(
+            key="2027-RMA-ana-b",
+            recorded_on=date(2027, 1, 15),
+            audit_id="2027-RMA-ana-b",  # shared.rules.audit.audit_id(2027, "ana-b", "RMA")
+            credential="RMA",
+            cycle_start=date(2026, 5, 21),
+            cycle_end=date(2029, 5, 20),
+            drawn_on=date(2027, 1, 15),
+            deadline=date(2027, 3, 16),
+            seed="test",
+        ),
+    )  # the stream is NOT delivered: no audit index item
+    assert call_api("GET", "/audits/2027-RMA-ana-b").body["member_id"] == "ana-b"
+    decided = call_api("POST", "/audits/2027-RMA-ana-b/decision", {"decision": "passed"})
+    assert decided.status == 200, decided.body
+    assert decided.body["decision"]["outcome"] == "passed"
+    assert call_api("POST", "/audits/2027-RMA-nobody/decision", {"decision": "passed"}).status == 404
+    assert call_api("POST", "/audits/2027-MLS-ana-b/decision", {"decision": "passed"}).status == 404
 
 
 def test_passed_audit_keeps_the_certification(env: Env, business_date: Any) -> None:
@@ -314,7 +335,11 @@ def test_webhook_state_change_is_confirmed_with_credly_and_stored(env: Env, busi
         {"organization_id": "test-org"},
         b"not json",
         ["a", "list"],
+        b"[" * 8000 + b"]" * 8000,  # nesting deeper than the parser's recursion limit
+        b'{"id": "e1", "organization_id": "test-org", "x": ' + b"[" * 7000 + b"]" * 7000 + b"}",
+        b'{"id": "' + b"x" * 20_000 + b'"}',  # over the body limit
     ],
+    ids=["forged", "other-org", "no-id", "not-json", "list", "deep", "deep-in-envelope", "too-big"],
 )
 def test_webhook_unknown_or_unconfirmable_events_are_200_and_ignored(env: Env, envelope: Any) -> None:
     answer = webhook(envelope)

@@ -261,3 +261,66 @@ def test_evidence_refused_lands_in_quarantine(
     assert keys_in(roster, "quarantine/") == [f"quarantine/{item['original_key']}"]
     assert keys_in(roster, "evidence/") == []
     assert [e for e in timeline("m-1") if e["kind"] == "evidence"] == []
+
+
+def test_an_empty_evidence_upload_is_quarantined_as_empty(roster: dict[str, Any]) -> None:
+    draw_audit()
+    key = "evidence/m-1/audit/empty.pdf"
+    upload(roster, key, b"", "application/pdf")
+    assert [(q["original_key"], q["reason"]) for q in quarantined()] == [(key, "empty")]
+    assert keys_in(roster, "evidence/") == []
+    assert keys_in(roster, "quarantine/") == [f"quarantine/{key}"]
+
+
+@pytest.mark.parametrize(
+    "key", ["evidence/m-1/audit/certificate.pdf", "evidence/m-1/../audit/x.pdf"], ids=["refused", "unsafe"]
+)
+def test_a_redelivered_event_after_quarantine_changes_nothing(roster: dict[str, Any], key: str) -> None:
+    upload(roster, key, PDF, "application/pdf")
+    before = (quarantined(), keys_in(roster, "quarantine/"))
+    result = invoke("CeUploadFunction", s3_event(key, len(PDF)))  # S3 delivers at least once
+    assert result["results"][0]["recorded"] is False
+    assert (quarantined(), keys_in(roster, "quarantine/")) == before
+
+
+def test_a_very_long_evidence_key_is_quarantined_with_its_record(roster: dict[str, Any]) -> None:
+    key = "evidence/m-1/audit/" + "a" * 1000 + ".pdf"  # 1023 bytes: S3's limit is 1024
+    upload(roster, key, PDF, "application/pdf")
+    [item] = quarantined()
+    assert (item["original_key"], item["reason"]) == (
+        key,
+        "file name not allowed (letters, digits, space, ._()- only)",
+    )
+    assert keys_in(roster, "evidence/") == []
+    assert keys_in(roster, "quarantine/") == [item["quarantine_key"]]
+
+
+def test_a_csv_field_over_the_reader_limit_is_reported_in_the_result_file(roster: dict[str, Any]) -> None:
+    body = (
+        HEADER + "m-1,https://acme.example.org/a,2023-05-01,2,professional_education," + "x" * 200_000 + "\n"
+    )
+    upload(roster, "ce-batches/acme/huge.csv", body.encode())
+    result = result_file(roster, "ce-batches-results/acme/huge.json")
+    assert result["accepted"] == 0
+    assert "line 2" in result["error"]
+    assert ccp("m-1")["earned"] == 0
+
+
+def test_a_failed_quarantine_record_leaves_the_upload_in_place(
+    roster: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shared.store.catalog import CatalogRepository
+
+    def fail(*_: Any) -> None:
+        raise RuntimeError("table unavailable")
+
+    key = "evidence/m-1/audit/certificate.pdf"
+    real = CatalogRepository.record_quarantine
+    monkeypatch.setattr(CatalogRepository, "record_quarantine", fail)
+    with pytest.raises(RuntimeError):
+        upload(roster, key, PDF, "application/pdf")
+    assert keys_in(roster, "evidence/") == [key]  # not moved without a record: the retry finds it
+    monkeypatch.setattr(CatalogRepository, "record_quarantine", real)
+    invoke("CeUploadFunction", s3_event(key, len(PDF)))
+    assert [q["original_key"] for q in quarantined()] == [key]
+    assert keys_in(roster, "quarantine/") == [f"quarantine/{key}"]

@@ -3,6 +3,7 @@ assertion on credit goes through the status/timeline API."""
 
 from __future__ import annotations
 
+import importlib
 import uuid
 from typing import Any
 
@@ -283,10 +284,10 @@ def test_mbox_actor_is_matched_by_email(ana: dict[str, Any]) -> None:
 
 def test_other_verbs_are_accepted_and_ignored(ana: dict[str, Any]) -> None:
     stored = items(ana)
-    ids = [statement(v)["id"] for v in ("launched", "failed")]
-    assert post([statement("launched"), statement("failed")]).status == 200
+    sent = [statement("launched"), statement("failed")]
+    response = post(sent)
+    assert (response.status, response.body) == (200, [s["id"] for s in sent])
     assert items(ana) == stored
-    assert len(ids) == 2
 
 
 def test_catalog_get_by_url_encoded_iri(ana: dict[str, Any]) -> None:
@@ -348,3 +349,119 @@ def test_a_concurrent_credit_of_the_same_course_is_detected_and_not_doubled(
     assert ccp()["earned"] == 3
     outcomes = sorted(e["data"]["outcome"] for e in timeline() if e["kind"] == "xapi")
     assert outcomes == ["already_credited", "credited"]
+
+
+def test_a_stored_id_sent_again_for_another_member_is_a_409(ana: dict[str, Any]) -> None:
+    member("m-2", "2022-01-10")
+    first = statement("completed")
+    assert post(first).status == 200
+    stored = items(ana)
+    other = statement("completed", "m-2", statement_id=first["id"])
+    response = post(other)
+    assert (response.status, response.body["statement_ids"]) == (409, [first["id"]])
+    response = post([statement("completed", "m-2"), other])  # in an array: nothing written either
+    assert (response.status, response.body["statement_ids"]) == (409, [first["id"]])
+    assert items(ana) == stored
+
+
+def test_an_unmatched_id_with_different_content_in_an_array_writes_nothing(ana: dict[str, Any]) -> None:
+    lost = statement("completed", "nobody-here")
+    assert post(lost).status == 200
+    stored = items(ana)
+    changed = {**lost, "timestamp": "2024-03-12T10:00:00Z"}
+    response = post([statement("completed"), changed])
+    assert (response.status, response.body["statement_ids"]) == (409, [lost["id"]])
+    assert items(ana) == stored
+
+
+def test_an_unmatched_id_later_matching_a_member_with_other_content_is_a_409(ana: dict[str, Any]) -> None:
+    lost = statement("completed", "m-3")
+    assert post(lost).status == 200
+    member("m-3", "2022-01-10")
+    stored = [i for i in items(ana) if not i["pk"]["S"].startswith("MEMBER#m-3")]
+    changed = {**lost, "timestamp": "2024-03-12T10:00:00Z"}
+    assert post(changed).status == 409
+    assert [i for i in items(ana) if not i["pk"]["S"].startswith("MEMBER#m-3")] == stored
+    assert ccp("m-3")["earned"] == 0
+    assert post(lost).status == 200  # the same content now credits its member
+    assert ccp("m-3")["earned"] == 3
+    assert call_api("GET", "/admin/unmatched-statements").body["items"] == []
+
+
+@pytest.mark.parametrize("depth", [5_000, 100_000])
+def test_deeply_nested_json_is_a_400(ana: dict[str, Any], depth: int) -> None:
+    one = statement("completed")
+    body = f'{{"id": "{one["id"]}", "result": {{"extensions": {{"x": ' + "[" * depth + "]" * depth + "}}}"
+    stored = items(ana)
+    response = call_api(
+        "POST",
+        "/xapi/statements",
+        raw_body=body.encode(),
+        headers={"authorization": basic(), "x-experience-api-version": "1.0.3"},
+    )
+    assert response.status == 400, response.body
+    assert items(ana) == stored
+
+
+LONG_IRI = "https://courses.example.org/" + "x" * 1100
+
+
+def test_an_iri_too_long_for_a_key_is_a_400_naming_the_field(ana: dict[str, Any]) -> None:
+    response = call_api(
+        "PUT",
+        "/catalog/activities",
+        {
+            "activity_id": LONG_IRI,
+            "title": "x",
+            "category": "professional_education",
+            "points": 1,
+            "provider_id": "a",
+        },
+    )
+    assert response.status == 400, response.body
+    assert [p["field"] for p in response.body["problems"]] == ["activity_id"]
+    stored = items(ana)
+    response = post(statement("completed", course=LONG_IRI))  # unmapped course: list key {iri}#{member}
+    assert response.status == 400, response.body
+    assert [p["field"] for p in response.body["problems"]] == [
+        "statements[0].context.contextActivities.grouping[0].id"
+    ]
+    assert items(ana) == stored
+
+
+def test_an_iri_just_under_the_limit_is_kept_as_unmapped(ana: dict[str, Any]) -> None:
+    course = "https://courses.example.org/" + "x" * (900 - 28)
+    assert post(statement("completed", course=course)).status == 200
+    listing = call_api("GET", "/admin/unmapped-activities").body["activities"]
+    assert [a["activity_id"] for a in listing] == [course]
+
+
+@pytest.mark.parametrize("path", ["/admin/unmatched-statements", "/admin/quarantined-uploads"])
+@pytest.mark.parametrize(
+    "token",
+    [
+        {"pk": "x"},
+        {"pk": {"N": "1"}, "sk": {"S": "a"}, "list_pk": {"S": "QUARANTINE"}, "list_sk": {"S": "b"}},
+        {"pk": {"S": "a"}, "sk": {"S": "a"}, "list_pk": {"S": "CATALOG"}, "list_sk": {"S": "b"}},
+        [1, 2],
+        "text",
+    ],
+    ids=["shape", "type", "other-list", "list", "string"],
+)
+def test_a_malformed_next_token_is_a_400(ana: dict[str, Any], path: str, token: Any) -> None:
+    import base64
+    import json
+    from urllib.parse import urlencode
+
+    from local import template as tpl
+    from local.events import http_api_event, route_for
+    from tests.helpers import lambda_context
+
+    encoded = base64.urlsafe_b64encode(json.dumps(token).encode()).decode()
+    route, params = route_for("GET", path)
+    function = tpl.functions()[route.function]
+    handler = getattr(importlib.import_module(function.module), function.attribute)
+    event = http_api_event(route, path, params, query=urlencode({"next_token": encoded}))
+    response = handler(event, lambda_context(route.function))
+    assert response["statusCode"] == 400, response
+    assert json.loads(response["body"])["field"] == "next_token"

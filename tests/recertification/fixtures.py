@@ -58,6 +58,23 @@ class Env:
         self.repository.record_fact(member_id, payment)
         return payment
 
+    def evidence(self, member_id: str, application_id: str, on: str, name: str = "ce-log.pdf") -> None:
+        """What CE ingest's upload handler records for a recertification evidence upload."""
+        from datetime import date
+
+        from shared.services.ce_evidence import record_evidence
+
+        s3_key = f"evidence/{member_id}/recertification/{name}"
+        record_evidence(
+            self.repository,
+            member_id,
+            "recertification",
+            application_id,
+            s3_key,
+            today=date.fromisoformat(on),
+            credential=application_id.split(".")[1],
+        )
+
     def exam_result(self, body: dict[str, Any], secret: str = EXAM_SECRET) -> HttpResult:
         raw = json.dumps(body).encode()
         header = sign(raw, secret, wall_clock_seconds())

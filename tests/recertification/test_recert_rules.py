@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from shared.config.settings import Settings
 from shared.rules.models import (
+    ActivitySpec,
     CeCompletion,
     CeVoid,
     FeePayment,
@@ -75,6 +76,28 @@ def test_ccp_window_is_the_three_years_before_the_application() -> None:
     assert ccp_points_in_window([*facts, void], D("2023-05-01"), D("2026-05-01"), D("2026-05-01")) == 10
 
 
+def test_unmapped_completions_count_once_the_catalog_maps_them() -> None:
+    unmapped = ce("later-mapped", 0, "2025-01-10").model_copy(update={"points": None, "category": None})
+    window = (D("2023-05-01"), D("2026-05-01"), D("2026-05-01"))
+    assert ccp_points_in_window([unmapped], *window) == 0
+    spec = ActivitySpec(
+        activity_id="later-mapped",
+        title="Infection control",
+        category=Category.PROFESSIONAL_EDUCATION,
+        points=Decimal(30),
+        provider_id="acme",
+    )
+    assert ccp_points_in_window([unmapped], *window, {"later-mapped": spec}) == 30
+    assert ccp_points_in_window([ce("own", 5, "2025-01-10")], *window, {"own": spec}) == 5  # own points win
+    points = next(
+        r
+        for r in requirements(app(), [unmapped], [], 1, POLICY, D("2026-05-01"), {"later-mapped": spec})
+        if r.item == "ccp_points"
+    )
+    assert points.done
+    assert "earned 30" in points.detail
+
+
 def test_fee_counts_only_this_applications_effective_payments() -> None:
     other = pay("pi_other", application_id="ana.RMA.2")
     refunded = pay("pi_r")
@@ -95,8 +118,10 @@ def test_fee_counts_only_this_applications_effective_payments() -> None:
 
 def test_complete_needs_the_fee_and_the_deciding_item() -> None:
     approved = app(decision=Decision(decision="approved", decided_on=D("2026-05-05")))
-    assert not is_complete(requirements(approved, [], [], 0, POLICY, D("2026-05-05")))
-    assert is_complete(requirements(approved, [pay("pi")], [], 0, POLICY, D("2026-05-05")))
+    assert not is_complete(requirements(approved, [], [], 1, POLICY, D("2026-05-05")))
+    assert is_complete(requirements(approved, [pay("pi")], [], 1, POLICY, D("2026-05-05")))
+    # CCP needs evidence uploads: approved and paid but nothing uploaded is not complete
+    assert not is_complete(requirements(approved, [pay("pi")], [], 0, POLICY, D("2026-05-05")))
     exam_app = app(RecertMethod.EXAM, eligibility_routes=["work"])
     before_lapse = ExamResult(
         result_id="r0", member_id="ana", credential="RMA", passed=True, exam_date=D("2019-01-01")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+import boto3
 import pytest
 
 from shared.rules.models import CeCompletion
@@ -225,12 +227,13 @@ def test_ccp_path_points_in_window_staff_approval_and_fee_in_either_order(
     lapsed.fact("ana", ce("c1", 20, "2024-03-01"))
     lapsed.fact("ana", ce("c2", 10, "2026-04-20"))
     business_date("2026-06-01")
+    lapsed.evidence("ana", "ana.RMA.1", "2026-06-01")
     approved = call_api(
         "POST", "/recertifications/ana.RMA.1/decision", {"decision": "approved", "reason": "ok"}
     )
     assert approved.status == 200, approved.body
     assert approved.body["application"]["status"] == "open"  # fee not paid yet
-    assert [r["item"] for r in approved.body["still_required"]] == ["fee", "evidence"]
+    assert [r["item"] for r in approved.body["still_required"]] == ["fee"]
     same = call_api("POST", "/recertifications/ana.RMA.1/decision", {"decision": "approved", "reason": "ok"})
     assert same.status == 200
     other = call_api("POST", "/recertifications/ana.RMA.1/decision", {"decision": "rejected"})
@@ -248,11 +251,70 @@ def test_ccp_fee_first_then_approval_completes(lapsed: Env, business_date: Any) 
     open_app("ana", "ccp")
     lapsed.fact("ana", ce("c1", 30, "2025-03-01"))
     lapsed.pay("ana", "ana.RMA.1", 12500, "2026-05-01")
+    lapsed.evidence("ana", "ana.RMA.1", "2026-05-02")
     lapsed.tap.settle()
     business_date("2026-05-15")
     done = call_api("POST", "/recertifications/ana.RMA.1/decision", {"decision": "approved"})
     assert done.body["application"]["status"] == "completed"
     assert done.body["complete"] is True
+
+
+def test_ccp_approval_is_refused_without_evidence_uploads(lapsed: Env, business_date: Any) -> None:
+    open_app("ana", "ccp")
+    lapsed.fact("ana", ce("c1", 30, "2025-03-01"))  # points are enough
+    lapsed.pay("ana", "ana.RMA.1", 12500, "2026-05-01")
+    lapsed.tap.settle()
+    business_date("2026-05-15")
+    refused = call_api("POST", "/recertifications/ana.RMA.1/decision", {"decision": "approved"})
+    assert refused.status == 422, refused.body
+    assert refused.body["error"] == "requirement_missing"
+    assert refused.body["requirement"]["item"] == "evidence"
+    assert "no evidence uploaded" in refused.body["message"], refused.body
+    view = call_api("GET", "/recertifications/ana.RMA.1").body
+    assert (view["application"]["status"], view["application"]["decision"]) == ("open", None)
+    assert lapsed.status("ana")["status"] == "lapsed"
+
+    lapsed.evidence("ana", "ana.RMA.1", "2026-05-15")
+    lapsed.tap.settle()
+    done = call_api("POST", "/recertifications/ana.RMA.1/decision", {"decision": "approved"})
+    assert done.status == 200, done.body
+    assert done.body["application"]["status"] == "completed"
+
+
+def test_ccp_counts_a_completion_mapped_in_the_catalog_after_it_was_recorded(
+    lapsed: Env, business_date: Any
+) -> None:
+    from shared.rules.models import ActivitySpec
+    from shared.store.catalog import CatalogRepository
+
+    open_app("ana", "ccp")
+    unmapped = ce("https://lms.example.org/course/new", 0, "2025-03-01")
+    lapsed.fact("ana", unmapped.model_copy(update={"points": None, "category": None}))
+    refused = call_api("POST", "/recertifications/ana.RMA.1/decision", {"decision": "approved"})
+    assert (refused.status, refused.body["requirement"]["item"]) == (422, "ccp_points")
+
+    spec = ActivitySpec(
+        activity_id=unmapped.activity_id,
+        title="New course",
+        category=Category.PROFESSIONAL_EDUCATION,
+        points=Decimal(30),
+        provider_id="acme",
+    )
+    CatalogRepository(lapsed.aws["table"]).put_activity(spec, date(2026, 5, 2))
+    business_date("2026-05-15")
+    assert lapsed.status("ana")["ccp"]["earned"] in (30, "30", 30.0)
+    view = call_api("GET", "/recertifications/ana.RMA.1").body
+    points = next(r for r in view["requirements"] if r["item"] == "ccp_points")
+    assert points["done"] is True
+    assert "earned 30" in points["detail"]
+
+    lapsed.evidence("ana", "ana.RMA.1", "2026-05-15")
+    lapsed.pay("ana", "ana.RMA.1", 12500, "2026-05-15")
+    lapsed.tap.settle()
+    done = call_api("POST", "/recertifications/ana.RMA.1/decision", {"decision": "approved"})
+    assert done.status == 200, done.body
+    assert done.body["application"]["status"] == "completed"
+    assert lapsed.status("ana")["status"] == "active"
 
 
 def test_rejection_closes_and_a_new_application_may_follow(lapsed: Env) -> None:
@@ -285,7 +347,21 @@ def test_exam_results_are_signed_and_idempotent_on_result_id(lapsed: Env) -> Non
     assert bad.status == 400
     assert bad.body["problems"][0]["field"] == "exam_date"
     assert lapsed.exam_result({**body, "member_id": "ghost", "result_id": "r-9"}).status == 404
-    assert EXAM_SECRET  # the fixture's secret is the one the function reads from Secrets Manager
+
+
+def test_exam_secret_rotation_accepts_current_and_previous(lapsed: Env) -> None:
+    body = exam("ana")
+    assert lapsed.exam_result(body).status == 200  # signed with the fixture's secret, now cached
+    secrets = boto3.client("secretsmanager", region_name="us-east-1")
+    secrets.put_secret_value(
+        SecretId="staycert/exam-vendor",
+        SecretString=json.dumps({"current": "rotated", "previous": EXAM_SECRET}),
+    )
+    rotated = lapsed.exam_result({**body, "result_id": "r-2"}, secret="rotated")
+    assert rotated.status == 200, rotated.body  # unknown signature -> the secret is re-read once
+    previous = lapsed.exam_result({**body, "result_id": "r-3"})
+    assert previous.status == 200, previous.body  # the previous secret still verifies during rotation
+    assert lapsed.exam_result({**body, "result_id": "r-4"}, secret="neither").status == 401
 
 
 def test_timeline_tells_the_story(lapsed: Env, business_date: Any) -> None:

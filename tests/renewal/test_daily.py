@@ -18,7 +18,7 @@ from shared.adapters.notifier import Email
 from shared.config.settings import get_policy
 from shared.rules import audit
 from shared.rules.models import CeCompletion
-from shared.services.daily import DailyRun, DailySummary
+from shared.services.daily import DailyRun, DailyRunIncomplete, DailySummary
 from shared.store.dynamo import default_client
 from shared.store.members import MemberRepository
 from tests.conftest import TABLE
@@ -44,12 +44,18 @@ def member_body(certified_on: str, *, address: bool = True, first: str = "Ana") 
 class FakeNotifier:
     emails: list[Email] = field(default_factory=list)
     batches: dict[date, list[dict[str, Any]]] = field(default_factory=dict)
+    written: list[date] = field(default_factory=list)
+    fail_batch_on: set[date] = field(default_factory=set)
 
     def send_email(self, email: Email) -> str:
         self.emails.append(email)
         return f"msg-{len(self.emails)}"
 
     def write_print_batch(self, day: date, rows: Any) -> str:
+        if day in self.fail_batch_on:
+            self.fail_batch_on.discard(day)
+            raise ConnectionError("injected S3 outage")
+        self.written.append(day)
         self.batches[day] = list(rows)
         return f"print-batches/{day}.csv"
 
@@ -188,27 +194,34 @@ def inject() -> Iterator[Any]:
 
 
 @pytest.mark.parametrize(
-    ("operation", "needle"),
+    ("operation", "needle", "sent_before_rerun"),
     [
-        ("Query", "MEMBER#ben"),  # between two members: loading the second one fails
-        ("PutItem", "CERT#RMA"),  # after ana's notice was recorded, before her next date was stored
+        ("Query", "MEMBER#ben", ["ana"]),  # between two members: loading the second one fails
+        # after ana's notice was recorded, before her next date was stored: ben still gets his
+        ("PutItem", "CERT#RMA", ["ana", "ben"]),
     ],
     ids=["between-members", "after-notice-before-next-date"],
 )
 def test_crash_and_rerun_sends_each_notice_once(
-    daily: Any, notifier: FakeNotifier, business_date: Any, inject: Any, operation: str, needle: str
+    daily: Any,
+    notifier: FakeNotifier,
+    business_date: Any,
+    inject: Any,
+    operation: str,
+    needle: str,
+    sent_before_rerun: list[str],
 ) -> None:
     upsert(business_date, "2025-03-02", "ana", member_body("2024-05-14"))
     upsert(business_date, "2025-03-02", "ben", member_body("2024-05-20", first="Ben"))
     fault = inject(operation, needle)
-    with pytest.raises(ConnectionError):
+    with pytest.raises(DailyRunIncomplete):  # the failed member does not stop the others
         daily("2025-03-02")
     assert fault.fired
-    assert [e.to for e in notifier.emails] == ["ana@example.org"]
+    assert [e.to for e in notifier.emails] == [f"{m}@example.org" for m in sent_before_rerun]
 
     rerun = daily("2025-03-02")
     assert [e.to for e in notifier.emails] == ["ana@example.org", "ben@example.org"]
-    assert rerun.notices == 1
+    assert rerun.notices == 2 - len(sent_before_rerun)
     assert notice_keys("ana") == notice_keys("ben") == ["renewal_before@2025-05"]
     assert [r["member_id"] for r in notifier.batches[date(2025, 3, 2)]] == ["ana", "ben"]
     assert daily("2025-03-02").notices == 0
@@ -300,3 +313,105 @@ def test_handler_sends_through_ses_and_writes_the_csv(
     ]
     quota = boto3.client("ses", region_name="us-east-1").get_send_quota()
     assert quota["SentLast24Hours"] == 2
+
+
+# ---------------------------------------------------------------- audit findings (issue 3 review)
+
+
+def test_first_run_reads_certifications_the_roster_loaded_earlier(
+    daily: Any, notifier: FakeNotifier, business_date: Any, renewal_aws: dict[str, Any]
+) -> None:
+    upsert(business_date, "2025-02-01", "ana", member_body("2024-05-14"))  # due 2025-02-01
+    first = daily("2025-03-03")  # the first run ever, a month later
+    assert (first.due, first.evaluated) == (1, 1)
+    assert notice_keys("ana") == ["renewal_before@2025-05"]
+    cert = renewal_aws["dynamodb"].get_item(
+        TableName=TABLE, Key={"pk": {"S": "MEMBER#ana"}, "sk": {"S": "CERT#RMA"}}
+    )["Item"]
+    assert cert["due_sk"]["S"] > "2025-03-03"  # moved on: no longer orphaned in the past
+
+
+def test_one_failing_member_does_not_stop_the_run_and_is_retried(
+    daily: Any, notifier: FakeNotifier, business_date: Any, inject: Any, renewal_aws: dict[str, Any]
+) -> None:
+    for name in ("ana", "ben", "cat"):
+        upsert(business_date, "2025-03-01", name, member_body("2024-05-14", first=name.title()))
+    daily("2025-03-01")
+    inject("Query", "MEMBER#ben")  # loading ben fails once
+    with pytest.raises(DailyRunIncomplete, match="1 member"):
+        daily("2025-03-02")
+    assert [e.to for e in notifier.emails] == ["ana@example.org", "cat@example.org"]
+    assert [r["member_id"] for r in notifier.batches[date(2025, 3, 2)]] == ["ana", "cat"]
+    last = renewal_aws["dynamodb"].get_item(
+        TableName=TABLE, Key={"pk": {"S": "SCHEDULER"}, "sk": {"S": "LAST_RUN"}}
+    )["Item"]
+    assert last["run_date"]["S"] == "2025-03-01"  # not advanced: the failed member is read again
+
+    nxt = daily("2025-03-03")
+    assert nxt.failed == 0
+    assert [e.to for e in notifier.emails][-1] == "ben@example.org"
+    assert notice_keys("ben") == ["renewal_before@2025-05"]
+    assert len(notifier.emails) == 3
+
+
+def test_mailed_notices_of_a_crashed_day_reach_the_next_days_batch(
+    daily: Any, notifier: FakeNotifier, business_date: Any
+) -> None:
+    upsert(business_date, "2025-03-01", "ana", member_body("2024-05-14"))
+    daily("2025-03-01")
+    notifier.fail_batch_on.add(date(2025, 3, 2))
+    with pytest.raises(ConnectionError):
+        daily("2025-03-02")  # ana's notice recorded and e-mailed, the CSV never written
+    assert date(2025, 3, 2) not in notifier.batches
+    nxt = daily("2025-03-03")
+    assert [r["member_id"] for r in notifier.batches[date(2025, 3, 2)]] == ["ana"]
+    assert notifier.batches[date(2025, 3, 3)] == []
+    assert nxt.mailed == 1
+    written = list(notifier.written)
+    daily("2025-03-04")  # 03-03 is read again (inclusive) but its batch was written: not rewritten
+    assert notifier.written == [*written, date(2025, 3, 4)]
+
+
+def test_reentering_delinquent_after_reactivation_is_recorded(
+    daily: Any, notifier: FakeNotifier, business_date: Any
+) -> None:
+    import json as _json
+
+    from tests.renewal import stripe_payloads as sp
+
+    def stripe(payload: dict[str, Any]) -> str:
+        body, headers = sp.signed(_json.dumps(payload).encode())
+        return str(call_api("POST", "/webhooks/stripe", headers=headers, raw_body=body).body["result"])
+
+    upsert(business_date, "2025-06-01", "ana", member_body("2024-05-14"))
+    daily("2025-06-01")
+    business_date("2025-06-05")
+    assert (
+        stripe(sp.event("payment_intent.succeeded", sp.payment_intent(meta=sp.metadata("ana")))) == "credited"
+    )
+    daily("2025-06-05")
+    business_date("2025-06-20")
+    assert stripe(sp.event("charge.dispute.created", sp.dispute())) == "reversed"
+    daily("2025-06-20")
+    daily("2025-06-20")  # a re-run records nothing new
+    transitions = [(t["on"], t["data"]["status"]) for t in events("ana", "transition")]
+    assert transitions == [
+        ("2025-06-01", "delinquent"),
+        ("2025-06-05", "active"),
+        ("2025-06-20", "delinquent"),
+    ]
+    status = call_api("GET", "/members/ana/status").body["certifications"][0]["status"]
+    assert status == transitions[-1][1]
+
+
+def test_a_crashed_first_run_is_caught_up_with_its_print_batch(
+    daily: Any, notifier: FakeNotifier, business_date: Any
+) -> None:
+    upsert(business_date, "2025-03-02", "ana", member_body("2024-05-14"))
+    notifier.fail_batch_on.add(date(2025, 3, 2))
+    with pytest.raises(ConnectionError):
+        daily("2025-03-02")  # the first run ever: notice recorded, no CSV, no last run date
+    nxt = daily("2025-03-03")
+    assert nxt.days_read == 2
+    assert [r["member_id"] for r in notifier.batches[date(2025, 3, 2)]] == ["ana"]
+    assert notice_keys("ana") == ["renewal_before@2025-05"]

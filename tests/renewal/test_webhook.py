@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -212,7 +213,7 @@ def _header_only(value: str) -> dict[str, str]:
     return {"Stripe-Signature": value}
 
 
-REJECTIONS = {
+REJECTIONS: dict[str, tuple[int, Callable[[bytes], dict[str, str]]]] = {
     "bad-signature": (401, lambda body: sp.signed(body, secret="whsec_wrong")[1]),
     "stale": (401, lambda body: sp.signed(body, timestamp=int(time.time()) - 301)[1]),
     "future": (401, lambda body: sp.signed(body, timestamp=int(time.time()) + 301)[1]),
@@ -291,3 +292,199 @@ def test_payment_nudges_the_scheduler_to_re_evaluate_today(member: dict[str, Any
     )
     assert cert["Item"]["due_pk"] == {"S": "DUE#2025-05"}
     assert cert["Item"]["due_sk"]["S"].startswith("2025-05-23#")
+
+
+# ---------------------------------------------------------------- audit findings (issue 3 review)
+
+
+def _subscription_events() -> dict[str, dict[str, Any]]:
+    """One subscription payment as Stripe shows it: the session names only its Invoice (no intent),
+    the invoice names its PaymentIntent, the intent names its invoice."""
+    session = sp.checkout_session(pi=None, invoice="in_1", session_id="cs_sub_1")
+    session.update(mode="subscription", subscription="sub_1")
+    intent = sp.payment_intent()
+    intent["invoice"] = "in_1"
+    return {
+        "session": sp.event("checkout.session.completed", session),
+        "invoice": sp.event("invoice.paid", sp.invoice()),
+        "intent": sp.event("payment_intent.succeeded", intent),
+    }
+
+
+@pytest.mark.parametrize(
+    "order",
+    [
+        ("session", "invoice", "intent"),
+        ("session", "intent", "invoice"),
+        ("invoice", "session", "intent"),
+        ("intent", "session", "invoice"),
+    ],
+)
+def test_subscription_payment_seen_as_session_invoice_and_intent_credits_once(
+    member: dict[str, Any], order: tuple[str, ...]
+) -> None:
+    events = _subscription_events()
+    results = [post(events[name]).body["result"] for name in order]
+    results += [post(events[name]).body["result"] for name in order]  # redeliveries
+    assert results.count("credited") == 1, results
+    assert set(results) == {"credited", "duplicate"}
+    assert fee(status()) == (1, "2026-05-13")
+    # a dispute names only the PaymentIntent: it still finds the payment, whichever event came first
+    assert post(sp.event("charge.dispute.created", sp.dispute())).body == {"result": "reversed"}
+    assert fee(status()) == (0, "2025-05-13")
+
+
+def test_dispute_held_under_the_intent_applies_when_the_invoice_reveals_it(member: dict[str, Any]) -> None:
+    events = _subscription_events()
+    assert post(sp.event("charge.dispute.created", sp.dispute())).body == {"result": "parked"}
+    assert post(events["session"]).body == {"result": "credited"}  # keyed on in_1: the dispute waits
+    assert post(events["invoice"]).body == {"result": "duplicate"}  # reveals pi_1: the dispute applies
+    assert fee(status()) == (0, "2025-05-13")
+    assert call_api("GET", "/admin/parked-payments").body["items"] == []
+
+
+def test_subscription_payment_costs_at_most_two_requests(member: dict[str, Any]) -> None:
+    from shared.store.dynamo import default_client
+
+    calls: list[str] = []
+    client = default_client()
+    hook = "before-call.dynamodb"
+    client.meta.events.register(hook, lambda model, **_: calls.append(model.name))
+    try:
+        for name in ("session", "invoice", "intent", "invoice"):
+            calls.clear()
+            post(_subscription_events()[name])
+            assert 1 <= len(calls) <= 2, (name, calls)
+    finally:
+        client.meta.events.unregister(hook)
+
+
+@pytest.mark.parametrize("bad_id", ["victim#x", "victim", "-lead", "a" * 65, "victim x"])
+def test_member_id_that_is_not_a_member_id_never_credits_anyone(
+    renewal_aws: dict[str, Any], business_date: Any, bad_id: str
+) -> None:
+    business_date("2025-05-23")
+    member_id = bad_id if bad_id != "victim" else "victim"
+    payment = sp.event("payment_intent.succeeded", sp.payment_intent("pi_hash", meta=sp.metadata(member_id)))
+    assert post(payment).body == {"result": "parked"}
+    assert call_api("PUT", "/members/victim", ANA).status == 201
+    cert = call_api("GET", "/members/victim/status").body["certifications"][0]
+    expected = 1 if bad_id == "victim" else 0  # only the exact member id is applied
+    assert cert["fees"]["fees_paid"] == expected
+    listed = call_api("GET", "/admin/parked-payments").body["items"]
+    assert len(listed) == 1 - expected
+    if listed:
+        assert listed[0]["member_id"] is None
+        assert "member id" in listed[0]["reason"]
+
+
+def test_parked_payment_of_a_prefixed_member_is_not_applied_to_the_shorter_id(
+    renewal_aws: dict[str, Any], business_date: Any
+) -> None:
+    """Parked under ``victim`` + '#': ``apply_parked("victim")`` must skip items of other ids."""
+    from shared.config.settings import get_policy
+    from shared.services.payments import PaymentService
+    from shared.store.payments import ParkedPayment, PaymentLedger
+
+    business_date("2025-05-23")
+    ledger = PaymentLedger(TABLE)
+    body = {
+        "event_id": "evt_x",
+        "payment_key": "pi_x",
+        "member_id": "victim#x",
+        "credential": "RMA",
+        "purpose": "annual_fee",
+        "application_id": None,
+        "amount_cents": 5000,
+        "paid_on": "2025-05-23",
+        "recorded_on": "2025-05-23",
+    }
+    ledger.park(ParkedPayment("pi_x", "victim#x", "RMA", "legacy", date(2025, 5, 23), body))
+    assert call_api("PUT", "/members/victim", ANA).status == 201
+    assert PaymentService(ledger, get_policy()).apply_parked("victim", date(2025, 5, 23)) == 0
+    cert = call_api("GET", "/members/victim/status").body["certifications"][0]
+    assert cert["fees"]["fees_paid"] == 0
+
+
+@pytest.mark.parametrize(
+    "value", ["t=\u00b2,v1=00", "t=\u0661\u0662,v1=00", "t=1234567890123,v1=00", "t=-1,v1=00"]
+)
+def test_non_ascii_or_huge_timestamps_are_malformed_headers(member: dict[str, Any], value: str) -> None:
+    before = items(member)
+    body = json.dumps(PAYMENT_EVENTS["payment_intent.succeeded"]).encode()
+    response = call_api("POST", "/webhooks/stripe", headers=_header_only(value), raw_body=body)
+    assert (response.status, response.body["error"]) == (400, "bad_signature_header")
+    assert items(member) == before
+
+
+def test_bad_signatures_force_at_most_one_secret_reload_a_minute() -> None:
+    from shared.adapters.signatures import SignatureError, reset_refresh_throttle, verify_with_refresh
+
+    reset_refresh_throttle()
+    forced: list[bool] = []
+    now = [1000.0]
+
+    def load(force: bool) -> list[str]:
+        if force:
+            forced.append(force)
+        return ["whsec_right"]
+
+    body, headers = sp.signed(b"{}", secret="whsec_wrong")
+    stamp = int(time.time())
+
+    def attempt(key: str = "stripe") -> None:
+        with pytest.raises(SignatureError):
+            verify_with_refresh(
+                headers["Stripe-Signature"], body, load, stamp, refresh_key=key, clock=lambda: now[0]
+            )
+
+    for _ in range(5):
+        attempt()
+    assert len(forced) == 1
+    now[0] += 59
+    attempt()
+    assert len(forced) == 1
+    now[0] += 1
+    attempt()
+    assert len(forced) == 2
+    attempt("other-secret")  # per secret
+    assert len(forced) == 3
+    reset_refresh_throttle()
+
+
+def test_rotated_secret_is_picked_up_by_the_forced_reload(member: dict[str, Any]) -> None:
+    member["secrets"].put_secret_value(
+        SecretId="StripeWebhookSecretTest", SecretString=json.dumps({"current": "whsec_new", "previous": ""})
+    )
+    assert post(PAYMENT_EVENTS["payment_intent.succeeded"], secret="whsec_new").body == {"result": "credited"}
+
+
+@pytest.mark.parametrize(
+    "obj_event",
+    [
+        ("invoice.paid", {"id": "in_1", "parent": "x", "created": sp.CREATED, "amount_paid": 5000}),
+        ("invoice.paid", {"id": "in_1", "payments": "x", "created": sp.CREATED, "amount_paid": 5000}),
+        ("invoice.paid", {"id": "in_1", "payments": {"data": ["x", 1]}, "subscription_details": "y"}),
+        ("payment_intent.succeeded", {**sp.payment_intent(), "created": 10**20}),
+        ("payment_intent.succeeded", {**sp.payment_intent(), "metadata": ["a"]}),
+        ("payment_intent.succeeded", {**sp.payment_intent(), "id": "pi_" + "x" * 1100}),
+        ("charge.dispute.closed", {**sp.dispute(status="won"), "created": 10**20}),
+    ],
+    ids=[
+        "parent-str",
+        "payments-str",
+        "odd-lists",
+        "huge-created",
+        "metadata-list",
+        "long-id",
+        "huge-closed",
+    ],
+)
+def test_odd_signed_payloads_never_500(member: dict[str, Any], obj_event: tuple[str, dict[str, Any]]) -> None:
+    event_type, obj = obj_event
+    payload = sp.event(event_type, obj, event_id="evt_odd")
+    if event_type == "charge.dispute.closed":
+        payload["created"] = 10**20
+    response = post(payload)
+    assert response.status in (200, 400), response.body
+    assert fee(status()) == (0, "2025-05-13")

@@ -72,6 +72,9 @@ def test_every_knob_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch
         ("CCP_CATEGORY_CAPS", '{"knitting": 3}'),
         ("AUDIT_RATE", "1.5"),
         ("AUDIT_DRAW_DATE", "13-01"),
+        ("AUDIT_DRAW_DATE", "02-30"),
+        ("AUDIT_DRAW_DATE", "02-29"),
+        ("AUDIT_DRAW_DATE", "04-31"),
         ("CCP_MANDATORY_FROM", "not a date"),
     ],
 )
