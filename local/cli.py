@@ -1,5 +1,5 @@
 """``staycert`` console script: ``staycert up`` serves the local stack, ``staycert demo`` plays the
-scripted lifecycle on it."""
+scripted lifecycle on it, ``staycert simulate`` runs a policy simulation."""
 
 from __future__ import annotations
 
@@ -36,6 +36,20 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo(port=args.port)
 
 
+def _simulate(args: argparse.Namespace) -> int:
+    from local.simulate import run
+
+    return run(
+        members=args.members,
+        years=args.years,
+        chart_path=args.chart,
+        seed=args.seed,
+        late_reporting_days=args.late_reporting_days,
+        audit_rate=args.audit_rate,
+        workers=args.workers,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="staycert", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log the handlers' JSON lines")
@@ -47,6 +61,15 @@ def main(argv: list[str] | None = None) -> int:
     demo = commands.add_parser("demo", help="play a scripted multi-year lifecycle on the local stack")
     demo.add_argument("--port", type=int, default=0)
     demo.set_defaults(run=_demo)
+    sim = commands.add_parser("simulate", help="policy simulation of a synthetic population (rules core)")
+    sim.add_argument("--members", type=int, default=10_000)
+    sim.add_argument("--years", type=int, default=5)
+    sim.add_argument("--chart", default=None, help="write a PNG chart here")
+    sim.add_argument("--seed", type=int, default=1)
+    sim.add_argument("--late-reporting-days", type=int, default=None, help="R5 window (default: settings)")
+    sim.add_argument("--audit-rate", type=float, default=None, help="audit draw rate (default: settings)")
+    sim.add_argument("--workers", type=int, default=2, help="worker processes")
+    sim.set_defaults(run=_simulate)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
     if args.verbose:

@@ -1,0 +1,221 @@
+"""Member partition growth: the read capacity of ONE status read (GET /members/{id}/status) for a
+member with 1, 10 and 30 years of history, counted with botocore hooks against in-process moto.
+
+History per year (the shapes the real writers produce, via ``MemberRepository.fact_item`` /
+``event_item``): one annual-fee payment, four CE completions, two renewal notices, and a
+``cycle_started`` transition every third year. The status read runs through the real handler.
+
+Read capacity: a Query is charged on the summed size of the items it returns, rounded up to 4 KB;
+eventually consistent reads (ours) cost half a unit per 4 KB. Item sizes are computed from the wire
+form (attribute names + values), close to DynamoDB's own accounting.
+
+Target (issue 6): flat. It is NOT flat today: the status read loads the whole member partition (one
+paginated Query), so its cost grows linearly with the years of history. What would flatten it is
+reported with the figures.
+
+Run: ``.venv/bin/python bench/bench_partition.py`` (or ``make bench``); merges ``partition_growth``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import uuid
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+AS_OF = date(2025, 6, 1)
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+        "POWERTOOLS_LOG_LEVEL": "ERROR",
+        "TABLE_NAME": "StayCertBenchPartition",
+        "BUCKET_NAME": "staycert-bench-partition",
+        "STAYCERT_BUSINESS_DATE": AS_OF.isoformat(),
+    }
+)
+os.environ.pop("AWS_ENDPOINT_URL", None)
+
+import boto3  # noqa: E402
+from moto import mock_aws  # noqa: E402
+
+from bench.counting import Counting, bulk_put, merge_results, query_rcu  # noqa: E402
+from local import template as tpl  # noqa: E402
+from local.events import http_api_event, route_for  # noqa: E402
+
+YEARS = (1, 10, 30)
+
+
+def _call(method: str, path: str, body: Any = None) -> dict[str, Any]:
+    import importlib
+
+    route, params = route_for(method, path)
+    fn = tpl.functions()[route.function]
+    handler = getattr(importlib.import_module(fn.module), fn.attribute)
+    raw = json.dumps(body).encode() if body is not None else b""
+    event = http_api_event(route, path, params, headers={"content-type": "application/json"}, body=raw)
+    context = SimpleNamespace(
+        function_name=route.function,
+        function_version="$LATEST",
+        invoked_function_arn=f"arn:aws:lambda:us-east-1:123456789012:function:{route.function}",
+        memory_limit_in_mb=512,
+        aws_request_id=str(uuid.uuid4()),
+        log_group_name=route.function,
+        log_stream_name="bench",
+        get_remaining_time_in_millis=lambda: 30_000,
+    )
+    response: dict[str, Any] = handler(event, context)
+    assert int(response["statusCode"]) < 300, response
+    return response
+
+
+def _history(member_id: str, certified: date) -> list[dict[str, Any]]:
+    from shared.rules.dates import add_years
+    from shared.rules.models import CeCompletion, FeePayment
+    from shared.rules.policy import Category
+    from shared.store.members import MemberRepository
+    from shared.store.records import EventRecord
+
+    repo = MemberRepository(os.environ["TABLE_NAME"])
+    items: list[dict[str, Any]] = []
+    year = 0
+    while add_years(certified, year + 1) <= AS_OF:
+        anniversary = add_years(certified, year + 1)
+        paid = anniversary - timedelta(days=20)
+        items.append(
+            repo.fact_item(
+                member_id,
+                FeePayment(
+                    key=f"pi_{member_id}_{year}",
+                    recorded_on=paid,
+                    credential="RMA",
+                    purpose="annual_fee",
+                    paid_on=paid,
+                    amount_cents=5000,
+                ),
+            )
+        )
+        for n in range(4):
+            done = add_years(certified, year) + timedelta(days=60 + 70 * n)
+            items.append(
+                repo.fact_item(
+                    member_id,
+                    CeCompletion(
+                        key=f"https://courses.example.org/{year}/{n}",
+                        recorded_on=done,
+                        activity_id=f"https://courses.example.org/{year}/{n}",
+                        completed_on=done,
+                        points=Decimal(3),
+                        category=Category.PROFESSIONAL_EDUCATION,
+                        source="xapi",
+                    ),
+                )
+            )
+        for kind, days in (("renewal_60", 60), ("renewal_30", 30)):
+            sent = anniversary - timedelta(days=days)
+            items.append(
+                repo.event_item(
+                    member_id,
+                    EventRecord(
+                        kind="notice",
+                        key=f"RMA#{kind}#{anniversary:%Y-%m}",
+                        occurred_on=sent,
+                        recorded_on=sent,
+                        credential="RMA",
+                        summary=f"Renewal notice ({kind})",
+                        data={"channel": "email", "period": f"{anniversary:%Y-%m}"},
+                    ),
+                )
+            )
+        if (year + 1) % 3 == 0:
+            items.append(
+                repo.event_item(
+                    member_id,
+                    EventRecord(
+                        kind="cycle_started",
+                        key=f"RMA#cycle_started#{anniversary.isoformat()}",
+                        occurred_on=anniversary,
+                        recorded_on=anniversary,
+                        credential="RMA",
+                        summary="CCP cycle started",
+                        data={"cycle": (year + 1) // 3 + 1},
+                    ),
+                )
+            )
+        year += 1
+    return items
+
+
+def main() -> int:
+    from bench.counting import fast_partition_queries
+
+    fast_partition_queries()
+    with mock_aws():
+        boto3.client("dynamodb", region_name="us-east-1").create_table(
+            TableName=os.environ["TABLE_NAME"], **tpl.table_definition()
+        )
+        from shared.rules.dates import add_years
+        from shared.store import dynamo
+
+        dynamo.reset_default_client()
+        counter = Counting().attach(dynamo.default_client())
+        by_years: dict[str, Any] = {}
+        for years in YEARS:
+            member_id = f"hist-{years}y"
+            certified = add_years(AS_OF, -years) - timedelta(days=10)
+            roster = {
+                "first_name": "History",
+                "last_name": f"{years} years",
+                "email": f"{member_id}@example.org",
+                "certifications": [{"credential": "RMA", "certified_on": certified.isoformat()}],
+            }
+            _call("PUT", f"/members/{member_id}", roster)
+            history = _history(member_id, certified)
+            bulk_put(os.environ["TABLE_NAME"], history)
+            counter.take()
+            response = _call("GET", f"/members/{member_id}/status")
+            calls, items, size = counter.take()
+            status = json.loads(response["body"])
+            by_years[str(years)] = {
+                "history_items": len(history),
+                "requests": dict(calls),
+                "items_read": items,
+                "bytes_read": size,
+                "rcu_eventually_consistent": query_rcu(size),
+                "status": [cert.get("status") for cert in status.get("certifications", [])],
+            }
+    one, thirty = by_years["1"]["rcu_eventually_consistent"], by_years["30"]["rcu_eventually_consistent"]
+    figures = {
+        "as_of": AS_OF.isoformat(),
+        "by_years": by_years,
+        "rcu_growth_30y_over_1y": round(thirty / one, 2),
+        "target": "flat: the read capacity of a status read does not grow with years of history",
+        "meets_target": thirty <= one,
+        "why": "the status read Queries the whole member partition (every fact and event ever recorded)",
+        "what_would_flatten_it": (
+            "a per-certification snapshot item written by the daily run at each cycle roll-over (standing, "
+            "cycle start, open fees, lapse inputs), plus a bounded Query: sk BETWEEN FACT#{kind}#{cycle start} "
+            "for the open cycle's facts and open fees; events (timeline only) kept out of the status read"
+        ),
+    }
+    merge_results({"partition_growth": figures})
+    for years, entry in by_years.items():
+        print(
+            f"{years:>3} years: {entry['history_items']:4} history items, {entry['items_read']:4} items read, "
+            f"{entry['bytes_read']:7} bytes, {entry['rcu_eventually_consistent']} RCU, {entry['requests']}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
