@@ -12,6 +12,10 @@ What it does per due certification (as of the run date):
   and by mail when the member has a postal address;
 * its next action date (``shared.rules.schedule.next_action_date``), written conditionally so a
   payment webhook's nudge in the meantime is kept;
+* the recertification backstop: each open recertification application of the member is completed
+  if it is ready (:meth:`RecertificationService.complete_loaded`, from the record already loaded), so
+  a fee payment whose stream record went to the on-failure queue is healed by the next run (the
+  payment nudged the certification's due date to the day it was credited);
 * on the audit draw date, the draw (:mod:`shared.rules.audit`), with ``AuditDrawn`` facts and notices.
 
 At most once, never missing: each notice/transition is recorded with a conditional put BEFORE it is
@@ -35,6 +39,7 @@ retried.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -43,12 +48,13 @@ from shared.adapters.notifier import Notifier
 from shared.observability import logger
 from shared.rules import audit, schedule
 from shared.rules.cycles import current_cycle, cycle_number
-from shared.rules.models import AuditDrawn, CertificationStatus, Reason, Standing
+from shared.rules.models import ActivitySpec, AuditDrawn, CertificationStatus, Reason, Standing
 from shared.rules.policy import RulesPolicy
 from shared.rules.schedule import NoticeDue, next_action_date, notices_due
 from shared.rules.status import evaluate, unmapped_activity_ids
 from shared.services.members import CatalogLookup
 from shared.services.notices import TITLES, email_for, print_row
+from shared.services.recertification import RecertificationService, applications_of
 from shared.store.members import MemberRepository, WriteOutcome
 from shared.store.records import CertificationRecord, EventRecord, MemberProfile, MemberRecord
 from shared.store.schedule import ScheduleStore
@@ -80,6 +86,7 @@ class DailySummary:
     email_only: int = 0
     audit_pool: int = 0
     audits_drawn: int = 0
+    recertified: int = 0
     print_batch: str | None = None
     failed: int = 0
     by_status: dict[str, int] = field(default_factory=dict)
@@ -100,6 +107,7 @@ class DailyRun:
         store: ScheduleStore | None = None,
         catalog: CatalogLookup | None = None,
         stale_days: int = schedule.DEFAULT_STALE_DAYS,
+        recertification: RecertificationService | None = None,
     ) -> None:
         self.repository = repository
         self.policy = policy
@@ -107,6 +115,11 @@ class DailyRun:
         self.store = store or ScheduleStore(repository.table_name, repository.client)
         self.catalog = catalog
         self.stale_days = stale_days
+        # the backstop's catalog entries: those this run already fetched for the member (no read)
+        self._member_catalog: Mapping[str, ActivitySpec] = {}
+        self.recertification = recertification or RecertificationService(
+            repository, policy, {}, catalog=self._fetched_catalog
+        )
 
     def days_to_read(self, run_date: date) -> tuple[list[date], bool]:
         """The last completed run date (inclusive) through ``run_date``; only ``run_date`` for a
@@ -171,6 +184,8 @@ class DailyRun:
         summary.members += 1
         unmapped = unmapped_activity_ids(record.facts)
         catalog = self.catalog(unmapped) if self.catalog and unmapped else None
+        self._member_catalog = catalog or {}
+        record = self._recertify(record, run_date, summary)
         for credential, read_from in sorted(credentials.items()):
             cert = record.certifications.get(credential)
             if cert is None:
@@ -191,6 +206,26 @@ class DailyRun:
                 CertificationRecord(credential=credential, certified_on=cert.certified_on, due_on=upcoming),
                 read_from,
             )
+
+    def _fetched_catalog(self, ids: set[str]) -> Mapping[str, ActivitySpec]:
+        return {i: self._member_catalog[i] for i in ids if i in self._member_catalog}
+
+    def _recertify(self, record: MemberRecord, run_date: date, summary: DailySummary) -> MemberRecord:
+        """Backstop for the stream consumer: complete any open application that is ready. No read (the
+        loaded record); the completion transaction only when one completes. The record is returned
+        with the new ``Recertified`` facts, so this run already evaluates the certification as
+        recertified (the completion moved its due date to the next day, which the conditional
+        ``set_next_due`` below keeps)."""
+        completed = [
+            fact
+            for app in applications_of(record)
+            if app.status == "open"
+            and (fact := self.recertification.complete_loaded(record, app, run_date)) is not None
+        ]
+        if not completed:
+            return record
+        summary.recertified += len(completed)
+        return record.model_copy(update={"facts": (*record.facts, *completed)})
 
     def _transition(
         self, record: MemberRecord, status: CertificationStatus, run_date: date, summary: DailySummary

@@ -30,13 +30,23 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.errors import Conflict, NotFound, UnknownCredential, Unprocessable
 from shared.observability import logger
 from shared.rules.eligibility import EligibilityAnswers, EligibilityResult, EligibilityRoute, assess
-from shared.rules.models import ActivitySpec, Fact, FeePayment, Recertified, RecertMethod, Standing
+from shared.rules.models import (
+    ActivitySpec,
+    Fact,
+    FeePayment,
+    PaymentReversal,
+    Recertified,
+    RecertMethod,
+    ReversalWithdrawn,
+    Standing,
+)
 from shared.rules.policy import RulesPolicy
 from shared.rules.recert import (
     Decision,
     ExamResult,
     RecertApplication,
     Requirement,
+    fee_paid_cents,
     is_complete,
     passing_result,
     requirements,
@@ -360,34 +370,93 @@ class RecertificationService:
             return False
         if app.status != "open":
             return app.status == "completed"
-        reqs = self._requirements(record, app, today)
-        if not is_complete(reqs):
-            return False
-        passed = passing_result(app, exam_results_of(record), self.policy)
-        closed = app.model_copy(
-            update={
-                "status": "completed",
-                "completed_on": today,
-                "exam_result_id": passed.result_id if passed else None,
-            }
-        )
-        fact = Recertified(
-            key=application_id,
-            recorded_on=today,
-            credential=app.credential,
-            completed_on=today,
-            method=app.method,
-            application_id=application_id,
-        )
         try:
-            self.store.complete(member_id, fact, self._event(closed, today), today + timedelta(days=1))
+            return self._complete(record, app, today) is not None
         except StaleWrite:
             again = next(
                 a for a in applications_of(self._load(member_id)) if a.application_id == application_id
             )
             return again.status == "completed"
-        logger.info("recertification completed", extra={"application_id": application_id})
-        return True
+
+    def complete_loaded(
+        self, record: MemberRecord, app: RecertApplication, today: date
+    ) -> Recertified | None:
+        """Complete the open ``app`` from an already loaded ``record`` (no read): the ``Recertified``
+        fact when this call completed it; None when it is not ready or was closed meanwhile. The daily
+        run's backstop calls this for every open application of the members it evaluates."""
+        if app.status != "open":
+            return None
+        try:
+            return self._complete(record, app, today)
+        except StaleWrite:  # completed (or rejected) meanwhile: the fact key is the dedup marker
+            return None
+
+    def _complete(self, record: MemberRecord, app: RecertApplication, today: date) -> Recertified | None:
+        """The completion transaction when ``app`` is ready (None when not); StaleWrite if it raced."""
+        reqs = self._requirements(record, app, today)
+        if not is_complete(reqs):
+            return None
+        passed = passing_result(app, exam_results_of(record), self.policy)
+        completed_on = self._last_input_on(record, app, passed, today)
+        closed = app.model_copy(
+            update={
+                "status": "completed",
+                "completed_on": completed_on,
+                "exam_result_id": passed.result_id if passed else None,
+            }
+        )
+        fact = Recertified(
+            key=app.application_id,
+            recorded_on=today,
+            credential=app.credential,
+            completed_on=completed_on,
+            method=app.method,
+            application_id=app.application_id,
+        )
+        self.store.complete(app.member_id, fact, self._event(closed, today), today + timedelta(days=1))
+        logger.info("recertification completed", extra={"application_id": app.application_id})
+        return fact
+
+    def _last_input_on(
+        self, record: MemberRecord, app: RecertApplication, passed: ExamResult | None, today: date
+    ) -> date:
+        """The business date the last required input was recorded (never after ``today``): the staff
+        approval, the passing exam result's recording, the day the fee became fully paid."""
+        inputs = [app.opened_on]
+        if app.method is RecertMethod.CCP and app.decision is not None:
+            inputs.append(app.decision.decided_on)
+        if passed is not None:
+            inputs.append(
+                next(
+                    (
+                        e.recorded_on
+                        for e in record.events
+                        if e.kind == EXAM_RESULT_KIND and e.key == passed.result_id
+                    ),
+                    passed.exam_date,
+                )
+            )
+        # the day the fee became (last) fully paid: payments and reversals change it
+        changes = sorted(
+            {
+                f.recorded_on
+                for f in record.facts
+                if f.recorded_on <= today
+                and (
+                    (isinstance(f, FeePayment) and f.application_id == app.application_id)
+                    or isinstance(f, PaymentReversal | ReversalWithdrawn)
+                )
+            }
+        )
+        paid_since = today
+        was_paid = False
+        for day in changes:
+            paid = fee_paid_cents(record.facts, app.application_id, day) >= app.fee_cents
+            if paid and not was_paid:
+                paid_since = day
+            was_paid = paid
+        inputs.append(paid_since)
+        return min(max(inputs), today)
 
     # -- helpers
 
