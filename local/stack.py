@@ -145,7 +145,7 @@ class LocalStack:
             self.fake_credly = FakeCredly(organization_id=LOCAL_REFS["CredlyOrganizationId"]).start()
             self.credly_url = self.fake_credly.url
         self._set_env(self._base_env())
-        _reset_cached_clients()
+        reset_process_caches()
         self._provision()
         self._gateway = make_server("127.0.0.1", self._requested_port, self._wsgi, threaded=True)
         self._gateway_thread = threading.Thread(target=self._gateway.serve_forever, daemon=True)
@@ -163,7 +163,7 @@ class LocalStack:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-        _reset_cached_clients()
+        reset_process_caches()
 
     @property
     def url(self) -> str:
@@ -430,21 +430,18 @@ def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
-def _reset_cached_clients() -> None:
-    """Handlers cache clients and settings per process; the local stack changes their endpoint."""
+def reset_process_caches() -> None:
+    """Forget what handlers cache per process - AWS clients, secrets, settings, the catalog cache -
+    when the endpoint or the environment changes (a new local stack, a new moto mock in a test)."""
+    from shared import aws
     from shared.adapters import secrets
-    from shared.config import settings
-    from shared.store import dynamo
-
-    dynamo.reset_default_client()
-    secrets.reset_cache()
-    from shared.adapters import files
+    from shared.config.settings import clear_settings_caches
     from shared.services.catalog import CACHE
 
-    files.reset_default_client()
+    aws.reset_clients()
+    secrets.reset_cache()
+    clear_settings_caches()
     CACHE.forget()
-    settings.get_settings.cache_clear()
-    settings.get_policy.cache_clear()
 
 
 @contextmanager

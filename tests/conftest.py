@@ -11,9 +11,7 @@ import pytest
 from moto import mock_aws
 
 from local import template as tpl
-from shared.adapters import secrets
-from shared.config import settings
-from shared.store import dynamo
+from local.stack import reset_process_caches
 
 TABLE = "StayCertTest"
 
@@ -29,10 +27,7 @@ os.environ.update(
 
 
 def reset_caches() -> None:
-    dynamo.reset_default_client()
-    secrets.reset_cache()
-    settings.get_settings.cache_clear()
-    settings.get_policy.cache_clear()
+    reset_process_caches()
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from shared.adapters.secrets import RotatingSecret
 from shared.adapters.signatures import SignatureError, verify_with_refresh
 from shared.clock import business_today, wall_clock_seconds
-from shared.config.integrations import IntegrationSettings, eligibility_criteria
+from shared.config.integrations import eligibility_criteria, get_integration_settings
 from shared.config.settings import get_policy, get_settings
 from shared.errors import DomainError, Unauthorized
 from shared.http import json_response, make_resolver, problem, raw_body, validation_problems
@@ -61,7 +61,7 @@ class InvalidBody(DomainError):
 )
 def exam_result() -> Response[Any]:
     raw = raw_body(app.current_event, MAX_BODY_BYTES)
-    settings = IntegrationSettings()
+    settings = get_integration_settings()
     secret = RotatingSecret(settings.exam_vendor_secret_name)
     try:
         verify_with_refresh(

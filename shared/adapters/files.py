@@ -6,24 +6,18 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
-_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=3, read_timeout=30)
-_client: Any = None
+from shared import aws
 
 
 def default_client() -> Any:
-    global _client  # noqa: PLW0603 - one lazily created client per process
-    if _client is None:
-        _client = boto3.client("s3", config=_CONFIG)
-    return _client
+    """The process-wide S3 client (``shared.aws``)."""
+    return aws.client("s3")
 
 
 def reset_default_client() -> None:
-    global _client  # noqa: PLW0603
-    _client = None
+    aws.reset_clients()
 
 
 @dataclass(frozen=True)

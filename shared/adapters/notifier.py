@@ -9,17 +9,12 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol
 
-import boto3
-from botocore.config import Config
-
-_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=3, read_timeout=10)
-_clients: dict[tuple[str, str], Any] = {}
+from shared import aws
 
 PRINT_COLUMNS = (
     "member_id",
@@ -36,14 +31,6 @@ PRINT_COLUMNS = (
     "amount_due",
 )
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _client(service: str) -> Any:
-    """One client per service and endpoint per process (the local stack and tests move endpoints)."""
-    key = (service, os.environ.get("AWS_ENDPOINT_URL", ""))
-    if key not in _clients:
-        _clients[key] = boto3.client(service, config=_CONFIG)  # type: ignore[call-overload]
-    return _clients[key]
 
 
 def safe_cell(value: object) -> str:
@@ -105,12 +92,12 @@ class SesPrintNotifier:
         }
         if self.configuration_set:
             args["ConfigurationSetName"] = self.configuration_set
-        response = (self._ses or _client("ses")).send_email(**args)
+        response = (self._ses or aws.client("ses")).send_email(**args)
         return str(response["MessageId"])
 
     def write_print_batch(self, day: date, rows: Sequence[dict[str, Any]]) -> str:
         key = f"{self.prefix}{day.isoformat()}.csv"
-        (self._s3 or _client("s3")).put_object(
+        (self._s3 or aws.client("s3")).put_object(
             Bucket=self.bucket, Key=key, Body=print_batch_csv(rows), ContentType="text/csv; charset=utf-8"
         )
         return key

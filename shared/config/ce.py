@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -16,6 +18,7 @@ class CeSettings(BaseSettings):
     xapi_max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=6 * 1024 * 1024)
 
 
+@lru_cache(maxsize=1)
 def get_ce_settings() -> CeSettings:
-    """Not cached: building costs microseconds and tests/the local stack change the environment."""
+    """The process-wide CE settings (cached; ``shared.config.settings.clear_settings_caches``)."""
     return CeSettings()

@@ -1,6 +1,5 @@
-"""Settings of the recertification integrations (Credly, exam vendor), validated when a function
-builds its service. Not cached: building costs microseconds and the local stack changes them between
-runs (each test stack has its own fake Credly URL)."""
+"""Settings of the recertification integrations (Credly, exam vendor), validated on first use and
+cached per process (``shared.config.settings.clear_settings_caches`` forgets them)."""
 
 from __future__ import annotations
 
@@ -39,6 +38,11 @@ class IntegrationSettings(BaseSettings):
         if not value.startswith(("https://", "http://127.0.0.1", "http://localhost")):
             raise ValueError("must be an https URL (plain http only on loopback)")
         return value.rstrip("/")
+
+
+@lru_cache(maxsize=1)
+def get_integration_settings() -> IntegrationSettings:
+    return IntegrationSettings()
 
 
 @lru_cache(maxsize=1)

@@ -122,3 +122,12 @@ def get_settings() -> Settings:
 @lru_cache(maxsize=1)
 def get_policy() -> RulesPolicy:
     return get_settings().policy()
+
+
+def clear_settings_caches() -> None:
+    """Forget every cached settings object (the local stack and tests change the environment)."""
+    from shared.config.ce import get_ce_settings
+    from shared.config.integrations import get_integration_settings
+
+    for cached in (get_settings, get_policy, get_ce_settings, get_integration_settings):
+        cached.cache_clear()

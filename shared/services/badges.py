@@ -263,9 +263,9 @@ def default_badge_service(
     """The production wiring: settings from the environment, token from Secrets Manager (cached by
     Powertools, read on each call so a rotation is picked up within the cache age)."""
     from shared.adapters.secrets import get_json_secret
-    from shared.config.integrations import IntegrationSettings
+    from shared.config.integrations import get_integration_settings
 
-    settings = IntegrationSettings()
+    settings = get_integration_settings()
 
     def token() -> str:
         value = get_json_secret(settings.credly_secret_name).get("token")

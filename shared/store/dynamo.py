@@ -7,32 +7,23 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from botocore.config import Config
 from pydantic import BaseModel
+
+from shared import aws
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
-# Standard retry mode backs off on throttling; the SDK default (legacy) retries less sensibly.
-CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=3, read_timeout=10)
-
-_client: Any = None
-
 
 def default_client() -> Any:
-    """One DynamoDB client per process, created on first use (not at import time)."""
-    global _client  # noqa: PLW0603 - a lazily created, process-wide client is the point
-    if _client is None:
-        _client = boto3.client("dynamodb", config=CLIENT_CONFIG)
-    return _client
+    """The process-wide DynamoDB client (``shared.aws``)."""
+    return aws.client("dynamodb")
 
 
 def reset_default_client() -> None:
-    """Forget the cached client (tests switch endpoints between moto instances)."""
-    global _client  # noqa: PLW0603
-    _client = None
+    """Forget the cached clients (tests switch endpoints between moto instances)."""
+    aws.reset_clients()
 
 
 class TableAccess:
