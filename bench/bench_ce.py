@@ -20,21 +20,15 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-os.environ.update(
-    {
-        "AWS_ACCESS_KEY_ID": "bench",
-        "AWS_SECRET_ACCESS_KEY": "bench",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-        "POWERTOOLS_METRICS_DISABLED": "true",
-        "POWERTOOLS_LOG_LEVEL": "WARNING",
-        "TABLE_NAME": "StayCertBench",
-        "BUCKET_NAME": "staycert-bench",
-        "LMS_CLIENTS_SECRET": "staycert/lms-clients-bench",
-        "STAYCERT_BUSINESS_DATE": "2024-03-20",
-    }
+from bench.counting import bench_environment  # noqa: E402
+
+bench_environment(
+    POWERTOOLS_LOG_LEVEL="WARNING",
+    TABLE_NAME="StayCertBench",
+    BUCKET_NAME="staycert-bench",
+    LMS_CLIENTS_SECRET="staycert/lms-clients-bench",
+    STAYCERT_BUSINESS_DATE="2024-03-20",
 )
-os.environ.pop("AWS_ENDPOINT_URL", None)
 
 import boto3  # noqa: E402
 from moto import mock_aws  # noqa: E402

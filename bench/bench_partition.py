@@ -31,20 +31,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 AS_OF = date(2025, 6, 1)
-os.environ.update(
-    {
-        "AWS_ACCESS_KEY_ID": "bench",
-        "AWS_SECRET_ACCESS_KEY": "bench",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-        "POWERTOOLS_METRICS_DISABLED": "true",
-        "POWERTOOLS_LOG_LEVEL": "ERROR",
-        "TABLE_NAME": "StayCertBenchPartition",
-        "BUCKET_NAME": "staycert-bench-partition",
-        "STAYCERT_BUSINESS_DATE": AS_OF.isoformat(),
-    }
+from bench.counting import bench_environment  # noqa: E402
+
+bench_environment(
+    TABLE_NAME="StayCertBenchPartition",
+    BUCKET_NAME="staycert-bench-partition",
+    STAYCERT_BUSINESS_DATE=AS_OF.isoformat(),
 )
-os.environ.pop("AWS_ENDPOINT_URL", None)
 
 import boto3  # noqa: E402
 from moto import mock_aws  # noqa: E402

@@ -24,22 +24,15 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-os.environ.update(
-    {
-        "AWS_ACCESS_KEY_ID": "bench",
-        "AWS_SECRET_ACCESS_KEY": "bench",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-        "POWERTOOLS_METRICS_DISABLED": "true",
-        "POWERTOOLS_LOG_LEVEL": "ERROR",
-        "TABLE_NAME": "StayCertBenchRenewal",
-        "BUCKET_NAME": "staycert-bench-renewal",
-        "STRIPE_WEBHOOK_SECRET": "bench/stripe",
-        "NOTICE_SENDER": "notices@example.org",
-        "STAYCERT_BUSINESS_DATE": "2025-05-23",
-    }
+from bench.counting import bench_environment  # noqa: E402
+
+bench_environment(
+    TABLE_NAME="StayCertBenchRenewal",
+    BUCKET_NAME="staycert-bench-renewal",
+    STRIPE_WEBHOOK_SECRET="bench/stripe",
+    NOTICE_SENDER="notices@example.org",
+    STAYCERT_BUSINESS_DATE="2025-05-23",
 )
-os.environ.pop("AWS_ENDPOINT_URL", None)
 
 import boto3  # noqa: E402
 from moto import mock_aws  # noqa: E402

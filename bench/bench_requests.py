@@ -28,22 +28,15 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-os.environ.update(
-    {
-        "AWS_ACCESS_KEY_ID": "bench",
-        "AWS_SECRET_ACCESS_KEY": "bench",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-        "POWERTOOLS_METRICS_DISABLED": "true",
-        "POWERTOOLS_LOG_LEVEL": "ERROR",
-        "TABLE_NAME": "StayCertBenchRequests",
-        "BUCKET_NAME": "staycert-bench-requests",
-        "STRIPE_WEBHOOK_SECRET": "bench/stripe",
-        "LMS_CLIENTS_SECRET": "bench/lms",
-        "STAYCERT_BUSINESS_DATE": "2024-06-20",
-    }
+from bench.counting import bench_environment  # noqa: E402
+
+bench_environment(
+    TABLE_NAME="StayCertBenchRequests",
+    BUCKET_NAME="staycert-bench-requests",
+    STRIPE_WEBHOOK_SECRET="bench/stripe",
+    LMS_CLIENTS_SECRET="bench/lms",
+    STAYCERT_BUSINESS_DATE="2024-06-20",
 )
-os.environ.pop("AWS_ENDPOINT_URL", None)
 
 import boto3  # noqa: E402
 from moto import mock_aws  # noqa: E402

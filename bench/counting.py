@@ -10,10 +10,29 @@ Thread-safe: the CSV ingest loads members from several threads.
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections import Counter
 from pathlib import Path
 from typing import Any
+
+# What every bench process runs under: moto credentials, no tracing or metrics, quiet logs.
+_BASE_ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "bench",
+    "AWS_SECRET_ACCESS_KEY": "bench",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_METRICS_DISABLED": "true",
+    "POWERTOOLS_LOG_LEVEL": "ERROR",
+}
+
+
+def bench_environment(**variables: str) -> None:
+    """Set the bench process environment (in-process moto, never a real endpoint) plus ``variables``
+    (TABLE_NAME, STAYCERT_BUSINESS_DATE, ...). Call before the handlers read their settings."""
+    os.environ.update({**_BASE_ENVIRONMENT, **variables})
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
 RCU_BYTES = 4096  # one read capacity unit: a strongly consistent read of up to 4 KB
