@@ -8,7 +8,7 @@ export POWERTOOLS_METRICS_DISABLED := true
 export AWS_DEFAULT_REGION := us-east-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: constraints demo test test-fast lint typecheck contracts template sam-build bench clean
+.PHONY: constraints demo test test-slow lint typecheck contracts template checkov sam-build bench clean
 
 # constraints.txt pins every package to the versions the checks last passed with (regenerate with
 # `make constraints` after changing dependencies), so CI installs what developers ran.
@@ -18,11 +18,23 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	@touch $(STAMP)
 
+# checkov lives in its own venv: it pins boto3/botocore/pydantic versions that conflict with ours.
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+$(CHECKOV_STAMP): tools/checkov-requirements.txt
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r tools/checkov-requirements.txt
+	@touch $(CHECKOV_STAMP)
+
 demo: $(STAMP)
 	$(BIN)/staycert demo
 
-test: $(STAMP) lint typecheck contracts template
+test: $(STAMP) lint typecheck contracts template checkov
 	$(BIN)/pytest
+
+# The long part of the reliability suite (convergence property at full example count, ...).
+test-slow: $(STAMP)
+	$(BIN)/pytest -m slow
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -36,6 +48,11 @@ contracts: $(STAMP)
 
 template: $(STAMP)
 	$(BIN)/sam validate --lint --template template.yaml --region us-east-1
+	$(BIN)/cfn-lint -I template.yaml
+
+# Offline (--skip-download); every skipped check is written in the resource's Metadata with a reason.
+checkov: $(CHECKOV_STAMP)
+	$(CHECKOV_VENV)/bin/checkov -f template.yaml --framework cloudformation --skip-download --compact --quiet
 
 sam-build: $(STAMP)
 	$(BIN)/sam build --template template.yaml
@@ -61,4 +78,4 @@ constraints: $(STAMP)
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^staycert' > constraints.txt
 
 clean:
-	rm -rf .aws-sam .mypy_cache .ruff_cache .hypothesis
+	rm -rf .aws-sam .mypy_cache .ruff_cache .hypothesis $(CHECKOV_VENV)
