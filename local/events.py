@@ -25,11 +25,11 @@ def http_api_event(
     query: str = "",
     source_ip: str = "127.0.0.1",
 ) -> dict[str, Any]:
-    """An API Gateway HTTP API payload v2.0 event; non-text bodies are base64-encoded and flagged,
-    as API Gateway does."""
+    """An API Gateway HTTP API payload v2.0 event; non-text bodies (and text that is not UTF-8) are
+    base64-encoded and flagged, as API Gateway does."""
     headers = {name.lower(): value for name, value in (headers or {}).items()}
     content_type = headers.get("content-type", "")
-    is_text = not body or any(content_type.startswith(kind) for kind in _TEXT_TYPES)
+    is_text = not body or (any(content_type.startswith(kind) for kind in _TEXT_TYPES) and _is_utf8(body))
     now = datetime.now(UTC)
     return {
         "version": "2.0",
@@ -59,6 +59,15 @@ def http_api_event(
         "body": body.decode("utf-8") if is_text else base64.b64encode(body).decode("ascii"),
         "isBase64Encoded": not is_text,
     }
+
+
+def _is_utf8(body: bytes) -> bool:
+    """A "text" body that is not UTF-8 cannot travel as a JSON string: it goes base64-encoded."""
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def route_for(method: str, path: str) -> tuple[tpl.RouteDef, dict[str, str]]:

@@ -53,6 +53,30 @@ def _ref_response(description: str, schema: str) -> dict[str, Any]:
     }
 
 
+def _document_errors(operation: dict[str, Any]) -> None:
+    """The error answers shared/http.py really gives, in place of Powertools' defaults."""
+    responses = operation["responses"]
+    # Our resolvers answer validation errors with 400 and field paths, not 422; a 422 the route
+    # declares itself (a rule refusing the request) stays.
+    if "HTTPValidationError" in json.dumps(responses.get("422", {})):
+        del responses["422"]
+    responses.setdefault("400", _ref_response("Invalid input", "ValidationProblem"))
+    if "parameters" in operation or "requestBody" in operation:
+        # validated input: the 400 is either a validation problem (field paths) or a domain problem
+        responses["400"]["content"] = {
+            "application/json": {
+                "schema": {
+                    "anyOf": [
+                        {"$ref": "#/components/schemas/ValidationProblem"},
+                        {"$ref": "#/components/schemas/Problem"},
+                    ]
+                }
+            }
+        }
+    if "requestBody" in operation:
+        responses.setdefault("415", _ref_response("Body sent with a content type other than JSON", "Problem"))
+
+
 def _powertools_path(path: str) -> str:
     return path  # API Gateway and OpenAPI share the {name} syntax
 
@@ -97,9 +121,9 @@ def build() -> dict[str, Any]:
                 raise LookupError(
                     f"{method.upper()} {path} is served by code but not routed in template.yaml"
                 )
-            # Our resolvers answer validation errors with 400 and field paths (shared/http.py), not 422.
-            operation["responses"].pop("422", None)
-            operation["responses"].setdefault("400", _ref_response("Invalid input", "ValidationProblem"))
+            _document_errors(operation)
+            if not any(code.startswith("2") for code in operation["responses"]):
+                raise LookupError(f"{method.upper()} {path} documents no 2xx response: add one to responses=")
             if route.authorizer == "AWS_IAM":
                 operation["security"] = [{"sigv4": []}]
     missing = {f"{m.upper()} {p}" for m, p in template_routes} - {

@@ -23,8 +23,15 @@ def business_today(zone: ZoneInfo) -> date:
 
 
 def business_date_of(moment: datetime, zone: ZoneInfo) -> date:
-    """The business date of an aware timestamp (e.g. a Stripe ``created`` or an xAPI ``timestamp``)."""
-    return moment.astimezone(zone).date()
+    """The business date of an aware timestamp (e.g. a Stripe ``created`` or an xAPI ``timestamp``).
+
+    Total: a moment whose local date falls outside what ``date`` holds (``0001-01-01T00:00:00Z`` west
+    of Greenwich, ``9999-12-31T23:00:00Z`` east of it) is clamped to ``date.min`` / ``date.max`` - the
+    rules then reject it as before the cycle / in the future instead of the handler failing."""
+    try:
+        return moment.astimezone(zone).date()
+    except OverflowError:
+        return date.min if moment.year == 1 else date.max
 
 
 def wall_clock_seconds() -> int:

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 from pydantic import ValidationError
@@ -28,10 +32,22 @@ def _field_path(location: tuple[Any, ...]) -> str:
     return path or str(location[0] if location else "body")
 
 
+def _json_object(text: str) -> dict[str, Any]:
+    """Request bodies validated against a model must be JSON objects. Powertools would validate the
+    first element of a top-level array as the body (``[{...}, ...]`` upserted the first one); routes
+    that take arrays (xAPI) or other shapes read the raw body themselves and never come here."""
+    value = json.loads(text)
+    if not isinstance(value, dict):
+        raise RequestValidationError(
+            [{"type": "model_type", "loc": ("body",), "msg": "body must be a JSON object", "input": {}}]
+        )
+    return value
+
+
 def make_resolver() -> APIGatewayHttpResolver:
     """A resolver with pydantic validation on, validation errors as 400 with field paths, and domain
     errors mapped by their own status code - never a 500 for bad input."""
-    app = APIGatewayHttpResolver(enable_validation=True)
+    app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=_json_object)
 
     @app.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]
     def _invalid(error: RequestValidationError) -> Response[Any]:
@@ -46,6 +62,25 @@ def make_resolver() -> APIGatewayHttpResolver:
     def _domain(error: DomainError) -> Response[Any]:
         logger.info("request refused", extra={"error": error.code, "status": error.status_code})
         return _json(error.status_code, error.body())
+
+    @app.exception_handler(RequestUnsupportedContentType)  # type: ignore[untyped-decorator]
+    def _unsupported_media_type(error: RequestUnsupportedContentType) -> Response[Any]:
+        return _json(415, {"error": "unsupported_media_type", "message": "send the body as application/json"})
+
+    @app.exception_handler(ValueError)  # type: ignore[untyped-decorator]
+    def _unreadable_body(error: ValueError) -> Response[Any]:
+        # Powertools' body parser raises bare ValueErrors (a 500) for the caller's mistakes: a body that
+        # is not UTF-8 (API Gateway hands it over base64-encoded) and `multipart/form-data` without a
+        # boundary. Any other ValueError stays a server error.
+        event = app.current_event
+        content_type = (event.headers or {}).get("content-type", "").lower()
+        if isinstance(error, UnicodeDecodeError) and event.is_base64_encoded:
+            reason = "body is not UTF-8 text"
+        elif content_type.startswith("multipart/form-data") and "boundary=" not in content_type:
+            reason = "multipart/form-data without a boundary"
+        else:
+            raise error
+        return _json(400, {"error": "validation_failed", "problems": [{"field": "body", "reason": reason}]})
 
     return app
 

@@ -44,7 +44,7 @@ def put_activity(body: ActivityUpsert) -> Response[Any]:
 @app.get(
     "/catalog/activities/<activity_id>",
     summary="One catalog activity by its URL-encoded IRI",
-    responses={404: problem("Not in the catalog")},
+    responses={200: {"description": "The activity"}, 404: problem("Not in the catalog")},
 )
 def get_activity(activity_id: str) -> ActivitySpec:
     return service().get(unquote(activity_id))

@@ -82,7 +82,7 @@ def open_application(member_id: MemberIdPath, body: OpenApplication) -> Response
 @app.get(
     "/recertifications/<application_id>",
     summary="A recertification application and what it still needs",
-    responses={404: problem("Unknown application")},
+    responses={200: {"description": "The application"}, 404: problem("Unknown application")},
 )
 def get_application(application_id: ApplicationIdPath) -> ApplicationView:
     return recertifications().get(application_id, _today())
@@ -92,6 +92,7 @@ def get_application(application_id: ApplicationIdPath) -> ApplicationView:
     "/recertifications/<application_id>/decision",
     summary="Staff decision on a CCP recertification application",
     responses={
+        200: {"description": "The application with the decision"},
         404: problem("Unknown application"),
         409: problem("Already decided differently, or closed"),
         422: problem("Exam application, or required CCP points or evidence missing for an approval"),
@@ -104,7 +105,10 @@ def decide_application(application_id: ApplicationIdPath, body: DecisionRequest)
 @app.post(
     "/eligibility/<credential>",
     summary="Eligibility assistant: which current exam eligibility routes the answers meet",
-    responses={400: problem("Unknown credential or invalid answers")},
+    responses={
+        200: {"description": "The eligibility routes met and missed"},
+        400: problem("Unknown credential or invalid answers"),
+    },
 )
 def check_eligibility(credential: CredentialPath, body: EligibilityAnswers) -> EligibilityResult:
     return recertifications().eligibility(credential, body, _today())
@@ -113,7 +117,11 @@ def check_eligibility(credential: CredentialPath, body: EligibilityAnswers) -> E
 @app.post(
     "/audits/<audit_id>/decision",
     summary="Record a CCP audit decision (failed lapses the certification, R7c)",
-    responses={404: problem("Unknown audit"), 409: problem("Already decided differently")},
+    responses={
+        200: {"description": "The audit with its decision"},
+        404: problem("Unknown audit"),
+        409: problem("Already decided differently"),
+    },
 )
 def decide_audit(audit_id: AuditIdPath, body: AuditDecisionRequest) -> AuditRecord:
     return audits().decide(audit_id, body, _today())
@@ -122,7 +130,7 @@ def decide_audit(audit_id: AuditIdPath, body: AuditDecisionRequest) -> AuditReco
 @app.get(
     "/audits/<audit_id>",
     summary="An audit with its decision and the evidence uploaded for it",
-    responses={404: problem("Unknown audit")},
+    responses={200: {"description": "The audit"}, 404: problem("Unknown audit")},
 )
 def get_audit(audit_id: AuditIdPath) -> AuditRecord:
     return audits().record(audit_id, _today())

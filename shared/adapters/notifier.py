@@ -2,7 +2,8 @@
 
 The print batch of a day is ``{PRINT_BATCH_PREFIX}{yyyy-mm-dd}.csv`` in the files bucket, one row per
 mailed notice. Every cell is neutralised against spreadsheet formula injection (a leading ``=``, ``+``,
-``-``, ``@``, tab or carriage return gets a ``'`` prefix): names and addresses come from the roster.
+``-``, ``@``, tab, carriage return, line feed or NUL - or ``=+-@`` after leading blanks - gets a ``'``
+prefix): names and addresses come from the roster.
 """
 
 from __future__ import annotations
@@ -30,13 +31,16 @@ PRINT_COLUMNS = (
     "period",
     "amount_due",
 )
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "\x00")
+_BLANK = " \t\r\n\x00"
 
 
 def safe_cell(value: object) -> str:
-    """A CSV cell a spreadsheet will not evaluate as a formula."""
+    """A CSV cell a spreadsheet will not evaluate as a formula: OWASP's leading characters (plus line
+    feed and NUL, ASVS 1.2.10), and a formula behind leading blanks (imports that trim spaces)."""
     text = "" if value is None else str(value)
-    return f"'{text}" if text.startswith(_FORMULA_START) else text
+    risky = text.startswith(_FORMULA_START) or text.lstrip(_BLANK).startswith(_FORMULA_START[:4])
+    return f"'{text}" if risky else text
 
 
 def print_batch_csv(rows: Sequence[dict[str, Any]]) -> bytes:

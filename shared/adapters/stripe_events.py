@@ -44,6 +44,9 @@ PURPOSES = ("annual_fee", "recertification")
 MEMBER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 MAX_ID_LENGTH = 255  # Stripe ids are far shorter; keeps every key well under DynamoDB's limits
 MAX_TIMESTAMP = 253_402_300_799  # 9999-12-31T23:59:59Z
+# Stripe's largest charge (8 digits of the smallest unit); anything above cannot be a real payment
+# and would not even fit a DynamoDB number (38 digits): parked for staff instead of crashing.
+MAX_AMOUNT_CENTS = 99_999_999
 
 
 class MalformedEvent(ValueError):
@@ -170,6 +173,8 @@ def _payment(event_type: str, obj: dict[str, Any], event: dict[str, Any], event_
         problem = f"metadata.purpose must be one of {', '.join(PURPOSES)}"
     if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:
         amount, problem = 0, problem or "amount missing"
+    elif amount > MAX_AMOUNT_CENTS:
+        amount, problem = 0, problem or f"amount over {MAX_AMOUNT_CENTS} (not a real payment)"
     return PaymentSeen(
         event_id=event_id,
         payment_key=key,

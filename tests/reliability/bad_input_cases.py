@@ -1,0 +1,1319 @@
+"""The bad-input corpus (issue 7, section 1): named hostile or broken inputs on every channel, each with
+its documented outcome.
+
+A case is a function over a :class:`World` (in-process moto with every secret, the files bucket, a
+member with a catalog course and a fake Credly). It arranges what it needs, calls ``w.mark()`` to
+snapshot the whole table (Scan) and the bucket listing, sends its input through the real handler
+(routed by template.yaml), and asserts the exact outcome. Unless the case declares the writes its
+documented outcome makes (``w.expect_writes``), the test asserts that nothing at all was written, and
+every HTTP answer is checked for 5xx.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import io
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+from urllib.parse import quote_plus
+
+from local import template as tpl
+from local.events import http_api_event, route_for
+from shared.adapters.signatures import sign
+from shared.clock import wall_clock_seconds
+from tests.ce_ingest.conftest import COURSE, basic, cmi5_sequence, statement
+from tests.helpers import HttpResult, call_api, invoke, lambda_context
+from tests.recertification.fixtures import EXAM_SECRET, Env
+from tests.renewal import stripe_payloads as sp
+
+Channel = Literal["http", "s3", "stream"]
+BUCKET = "staycert-files-test"
+STRIPE_SECRET = "StripeWebhookSecretTest"
+LMS_SECRET = "staycert/lms-clients-test"
+LMS_PASSWORD = "s3cret-current"
+STRIPE_CURRENT = "whsec_test_current"
+STRIPE_PREVIOUS = "whsec_test_previous"
+STRIPE_RETIRED = "whsec_test_retired"  # rotated out two rotations ago: in neither slot any more
+SENDER = "notices@example.org"
+TODAY = "2024-03-20"
+PDF = b"%PDF-1.7\n" + b"0" * 100
+CSV_HEADER = "member_id,activity_id,completed_on,points,category,certificate_id\n"
+GOOD_ROW = "{m},https://acme.example.org/a,2023-05-01,2,professional_education,C-1\n"
+GOOD_ROW_2 = "{m},https://acme.example.org/b,2023-06-01,1.5,formal_education,C-2\n"
+
+
+# ---------------------------------------------------------------------- the world a case runs in
+
+
+Item = dict[str, Any]
+
+
+def _item_id(item: Item) -> tuple[str, str]:
+    return item["pk"]["S"], item["sk"]["S"]
+
+
+@dataclass
+class Snapshot:
+    items: dict[tuple[str, str], Item]
+    objects: dict[str, str]  # key -> ETag
+
+
+@dataclass
+class Writes:
+    """What changed between ``w.mark()`` and the end of the case."""
+
+    added: list[Item]
+    changed: list[Item]
+    removed: list[Item]
+    s3_added: list[str]
+    s3_removed: list[str]
+    s3_changed: list[str]
+
+    def nothing(self) -> bool:
+        return not (
+            self.added or self.changed or self.removed or self.s3_added or self.s3_removed or self.s3_changed
+        )
+
+    def describe(self) -> str:
+        return (
+            f"table +{[_item_id(i) for i in self.added]} ~{[_item_id(i) for i in self.changed]} "
+            f"-{[_item_id(i) for i in self.removed]}; s3 +{self.s3_added} ~{self.s3_changed} "
+            f"-{self.s3_removed}"
+        )
+
+
+@dataclass
+class World:
+    env: Env
+    responses: list[HttpResult] = field(default_factory=list)
+    set_date: Callable[[str], None] = lambda day: None
+    before: Snapshot | None = None
+    writes_checked: bool = False
+    credly_before: int = 0
+    _s3: Any = None
+    baseline: Snapshot | None = None
+    members: ClassVar[int] = 0
+
+    @property
+    def dynamodb(self) -> Any:
+        return self.env.aws["dynamodb"]
+
+    @property
+    def table(self) -> str:
+        return str(self.env.aws["table"])
+
+    @property
+    def s3(self) -> Any:
+        if self._s3 is None:  # one client for the world: creating one costs more than a request
+            import boto3
+
+            self._s3 = boto3.client("s3", region_name="us-east-1")
+        return self._s3
+
+    # ------------------------------------------------------------------ snapshots
+
+    def snapshot(self) -> Snapshot:
+        items: dict[tuple[str, str], Item] = {}
+        for page in self.dynamodb.get_paginator("scan").paginate(TableName=self.table):
+            for item in page["Items"]:
+                items[_item_id(item)] = item
+        objects: dict[str, str] = {}
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET):
+            for obj in page.get("Contents", []):
+                objects[obj["Key"]] = obj["ETag"]
+        return Snapshot(items, objects)
+
+    def mark(self) -> None:
+        """Everything arranged: from here on, every write must be one the case expects."""
+        self.before = self.snapshot()
+        self.credly_before = len(self.env.credly.requests)
+
+    def credly_calls(self) -> list[Any]:
+        """Requests Credly received since ``mark``."""
+        return list(self.env.credly.requests[self.credly_before :])
+
+    def fresh_member(self, certified_on: str = "2022-01-10") -> str:
+        """A member of its own for a case that checks credit (cases share one world)."""
+        World.members += 1
+        member_id = f"mb-{World.members}"
+        body = {
+            "first_name": "Ana",
+            "last_name": member_id,
+            "email": f"{member_id}@example.org",
+            "certifications": [{"credential": "RMA", "certified_on": certified_on}],
+        }
+        assert call_api("PUT", f"/members/{member_id}", body).status == 201
+        return member_id
+
+    def writes(self) -> Writes:
+        assert self.before is not None, "the case never called w.mark()"
+        after = self.snapshot()
+        old, new = self.before.items, after.items
+        return Writes(
+            added=[new[k] for k in sorted(new.keys() - old.keys())],
+            changed=[new[k] for k in sorted(new.keys() & old.keys()) if new[k] != old[k]],
+            removed=[old[k] for k in sorted(old.keys() - new.keys())],
+            s3_added=sorted(after.objects.keys() - self.before.objects.keys()),
+            s3_removed=sorted(self.before.objects.keys() - after.objects.keys()),
+            s3_changed=sorted(
+                k
+                for k in after.objects.keys() & self.before.objects.keys()
+                if after.objects[k] != self.before.objects[k]
+            ),
+        )
+
+    def restore(self, baseline: Snapshot) -> None:
+        """Put the table back as it was at ``baseline`` (between cases: every Scan stays small)."""
+        now = self.snapshot().items
+        deletes = [
+            {"DeleteRequest": {"Key": {"pk": i["pk"], "sk": i["sk"]}}}
+            for k, i in now.items()
+            if k not in baseline.items
+        ]
+        puts = [{"PutRequest": {"Item": i}} for k, i in baseline.items.items() if now.get(k) != i]
+        requests = deletes + puts
+        for start in range(0, len(requests), 25):
+            self.dynamodb.batch_write_item(RequestItems={self.table: requests[start : start + 25]})
+
+    def expect_writes(self, check: Callable[[Writes], None]) -> Writes:
+        """The documented writes of an accepted/parked/quarantined input (``check`` asserts them)."""
+        changes = self.writes()
+        check(changes)
+        self.writes_checked = True
+        return changes
+
+    def assert_nothing_written(self) -> None:
+        changes = self.writes()
+        assert changes.nothing(), f"input was rejected but something was written: {changes.describe()}"
+
+    # ------------------------------------------------------------------ channels
+
+    def http(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        headers: dict[str, str] | None = None,
+        raw: bytes | None = None,
+    ) -> HttpResult:
+        response = call_api(method, path, body, headers=headers, raw_body=raw)
+        self.responses.append(response)
+        return response
+
+    def http_event(self, method: str, path: str, mutate: Callable[[dict[str, Any]], None]) -> HttpResult:
+        """An API Gateway event edited by ``mutate`` (e.g. a base64 flag) before the handler sees it."""
+        route, params = route_for(method, path)
+        event = http_api_event(route, path, params, headers={"content-type": "application/json"}, body=b"")
+        mutate(event)
+        function = tpl.functions()[route.function]
+        handler = getattr(__import__(function.module, fromlist=[function.attribute]), function.attribute)
+        answer = handler(event, lambda_context(route.function))
+        text = answer.get("body") or ""
+        try:
+            parsed = json.loads(text) if text else None
+        except json.JSONDecodeError:
+            parsed = text
+        result = HttpResult(int(answer["statusCode"]), answer.get("headers") or {}, parsed, text)
+        self.responses.append(result)
+        return result
+
+    def stripe(self, payload: dict[str, Any] | bytes, **sign_with: Any) -> HttpResult:
+        body, headers = sp.signed(payload, **sign_with)
+        return self.http("POST", "/webhooks/stripe", headers=headers, raw=body)
+
+    def xapi(
+        self,
+        body: Any = None,
+        *,
+        raw: bytes | None = None,
+        auth: str | None = "default",
+        version: str | None = "1.0.3",
+    ) -> HttpResult:
+        headers: dict[str, str] = {}
+        if auth is not None:
+            headers["authorization"] = basic("lms-a", LMS_PASSWORD) if auth == "default" else auth
+        if version is not None:
+            headers["x-experience-api-version"] = version
+        return self.http("POST", "/xapi/statements", body, headers=headers, raw=raw)
+
+    def exam(self, body: Any, *, secret: str = EXAM_SECRET, header: str | None = "sign") -> HttpResult:
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+        headers = {} if header is None else {"exam-signature": header}
+        if header == "sign":
+            headers["exam-signature"] = sign(raw, secret, wall_clock_seconds())
+        return self.http("POST", "/exam-results", headers=headers, raw=raw)
+
+    def upload(
+        self, key: str, body: bytes, content_type: str = "text/csv", *, event_key: str | None = None
+    ) -> Any:
+        """Put the object (not a write under test: done before ``mark``), then nothing; call ``s3_event``."""
+        self.s3.put_object(Bucket=BUCKET, Key=key, Body=body, ContentType=content_type)
+        return event_key if event_key is not None else quote_plus(key, safe="/")
+
+    def s3_event(self, encoded_key: str, size: int = 0) -> dict[str, Any]:
+        """The S3 ObjectCreated event Lambda receives (the key URL-encoded as S3 sends it)."""
+        record = {
+            "eventVersion": "2.1",
+            "eventSource": "aws:s3",
+            "awsRegion": "us-east-1",
+            "eventTime": "2024-03-20T12:00:00.000Z",
+            "eventName": "ObjectCreated:Put",
+            "s3": {
+                "s3SchemaVersion": "1.0",
+                "bucket": {"name": BUCKET, "arn": f"arn:aws:s3:::{BUCKET}"},
+                "object": {"key": encoded_key, "size": size, "eTag": "x", "sequencer": "1"},
+            },
+        }
+        result: dict[str, Any] = invoke("CeUploadFunction", {"Records": [record]})
+        return result
+
+    def stream(self, records: list[dict[str, Any]]) -> dict[str, Any]:
+        result: dict[str, Any] = invoke("BadgeIssueFunction", {"Records": records})
+        return result
+
+    # ------------------------------------------------------------------ reads (never writes)
+
+    def result_file(self, key: str) -> dict[str, Any]:
+        loaded: dict[str, Any] = json.loads(self.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
+        return loaded
+
+    def earned(self, member_id: str = "m-1") -> float:
+        status = call_api("GET", f"/members/{member_id}/status")
+        assert status.status == 200, status.body
+        return float(status.body["certifications"][0]["ccp"]["earned"])
+
+    def quarantine_record(self, original_key: str) -> dict[str, Any]:
+        item = self.dynamodb.get_item(
+            TableName=self.table, Key={"pk": {"S": f"QUARANTINE#{original_key}"}, "sk": {"S": "QUARANTINE"}}
+        )["Item"]
+        body: dict[str, Any] = json.loads(item["body"]["S"]) if "S" in item["body"] else item["body"]
+        return body
+
+
+# ---------------------------------------------------------------------- the corpus
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    channel: Channel
+    expected: str  # the documented outcome, in words (the report's table)
+    run: Callable[[World], None]
+
+
+CASES: list[Case] = []
+
+
+def case(
+    case_id: str, channel: Channel, expected: str
+) -> Callable[[Callable[[World], None]], Callable[[World], None]]:
+    def register(run: Callable[[World], None]) -> Callable[[World], None]:
+        assert case_id not in {c.id for c in CASES}, f"duplicate case id {case_id}"
+        CASES.append(Case(case_id, channel, expected, run))
+        return run
+
+    return register
+
+
+def _empty(changes: Writes, *names: str) -> None:
+    """The named kinds of change did not happen (the others are the case's to check)."""
+    for name in names:
+        assert getattr(changes, name) == [], f"{name}: {changes.describe()}"
+
+
+def refused(response: HttpResult, status: int, error: str | None = None, field_: str | None = None) -> None:
+    """An HTTP refusal: the exact status, and the error code / field path in the body."""
+    assert response.status == status, (response.status, response.body)
+    assert isinstance(response.body, dict), response.body
+    if error is not None:
+        assert response.body.get("error") == error, response.body
+    if field_ is not None:
+        fields = [p.get("field") for p in response.body.get("problems", [])] + [response.body.get("field")]
+        assert field_ in fields, response.body
+
+
+def pi_event(pi: str = "pi_bad", **overrides: Any) -> dict[str, Any]:
+    obj = sp.payment_intent(pi)
+    obj.update(overrides)
+    return sp.event("payment_intent.succeeded", obj)
+
+
+# ---------------------------------------------------------------- HTTP: Stripe webhook
+
+
+def _stripe_refused(
+    w: World, headers: dict[str, str], status: int, error: str, body: bytes | None = None
+) -> HttpResult:
+    raw = body if body is not None else json.dumps(pi_event()).encode()
+    w.mark()
+    response = w.http("POST", "/webhooks/stripe", headers=headers, raw=raw)
+    refused(response, status, error)
+    return response
+
+
+@case("stripe-bad-signature", "http", "401 bad_signature")
+def _stripe_bad_signature(w: World) -> None:
+    body = json.dumps(pi_event()).encode()
+    _stripe_refused(w, sp.signed(body, secret="whsec_someone_else")[1], 401, "bad_signature", body)
+
+
+@case("stripe-stale-signature", "http", "401 bad_signature (timestamp 301 s old)")
+def _stripe_stale(w: World) -> None:
+    body = json.dumps(pi_event()).encode()
+    headers = sp.signed(body, timestamp=int(time.time()) - 301)[1]
+    response = _stripe_refused(w, headers, 401, "bad_signature", body)
+    assert "tolerance" in response.body["message"] or "old" in response.body["message"], response.body
+
+
+@case("stripe-future-signature", "http", "401 bad_signature (timestamp 301 s ahead)")
+def _stripe_future(w: World) -> None:
+    body = json.dumps(pi_event()).encode()
+    _stripe_refused(w, sp.signed(body, timestamp=int(time.time()) + 301)[1], 401, "bad_signature", body)
+
+
+@case("stripe-rotated-out-secret", "http", "401 bad_signature (secret in neither current nor previous)")
+def _stripe_rotated_out(w: World) -> None:
+    body = json.dumps(pi_event()).encode()
+    _stripe_refused(w, sp.signed(body, secret=STRIPE_RETIRED)[1], 401, "bad_signature", body)
+
+
+@case("stripe-missing-signature-header", "http", "400 bad_signature_header")
+def _stripe_missing_header(w: World) -> None:
+    _stripe_refused(w, {}, 400, "bad_signature_header")
+
+
+@case("stripe-malformed-signature-header", "http", "400 bad_signature_header (t=abc)")
+def _stripe_malformed_header(w: World) -> None:
+    _stripe_refused(w, {"Stripe-Signature": "t=abc,v1=00"}, 400, "bad_signature_header")
+
+
+@case("stripe-tampered-amount", "http", "401 bad_signature (body changed after signing)")
+def _stripe_tampered(w: World) -> None:
+    body, headers = sp.signed(pi_event())
+    tampered = body.replace(b'"amount_received": 5000', b'"amount_received": 1')
+    assert tampered != body
+    _stripe_refused(w, headers, 401, "bad_signature", tampered)
+
+
+@case("stripe-body-over-limit", "http", "413 payload_too_large (64 KiB + 1, before the HMAC)")
+def _stripe_oversize(w: World) -> None:
+    event = pi_event()
+    event["data"]["object"]["description"] = "x" * (64 * 1024)
+    body, headers = sp.signed(event)  # correctly signed: size is refused first anyway
+    _stripe_refused(w, headers, 413, "payload_too_large", body)
+
+
+@case("stripe-broken-base64", "http", "400 malformed_body (isBase64Encoded with broken base64)")
+def _stripe_broken_base64(w: World) -> None:
+    w.mark()
+
+    def mutate(event: dict[str, Any]) -> None:
+        event["headers"]["stripe-signature"] = sp.signed(b"{}")[1]["Stripe-Signature"]
+        event.update(body="!!!not base64!!!", isBase64Encoded=True)
+
+    refused(w.http_event("POST", "/webhooks/stripe", mutate), 400, "malformed_body")
+
+
+@case("stripe-invalid-json", "http", "400 malformed_event 'invalid JSON' (signed)")
+def _stripe_invalid_json(w: World) -> None:
+    w.mark()
+    response = w.stripe(b'{"id": "evt_1", "type": ')
+    refused(response, 400, "malformed_event")
+    assert response.body["message"] == "invalid JSON"
+
+
+@case("stripe-wrong-shape", "http", "400 malformed_event (JSON array, signed)")
+def _stripe_wrong_shape(w: World) -> None:
+    w.mark()
+    response = w.stripe(b'[{"id": "evt_1", "type": "invoice.paid"}]')
+    refused(response, 400, "malformed_event")
+    assert "JSON object" in response.body["message"]
+
+
+@case("stripe-event-without-object", "http", "400 malformed_event (data.object missing)")
+def _stripe_no_object(w: World) -> None:
+    w.mark()
+    response = w.stripe({"id": "evt_1", "type": "invoice.paid", "data": {}})
+    refused(response, 400, "malformed_event")
+    assert "data.object" in response.body["message"]
+
+
+@case("stripe-unknown-event-type", "http", "200 ignored, nothing written")
+def _stripe_unknown_type(w: World) -> None:
+    w.mark()
+    response = w.stripe(
+        sp.event("customer.subscription.trial_will_end", {"id": "sub_1", "metadata": sp.metadata()})
+    )
+    assert (response.status, response.body) == (200, {"result": "ignored"})
+
+
+@case("stripe-created-out-of-range", "http", "400 malformed_event (object.created in year 10000)")
+def _stripe_created_out_of_range(w: World) -> None:
+    w.mark()
+    response = w.stripe(pi_event(created=253_402_300_800))
+    refused(response, 400, "malformed_event")
+    assert "created" in response.body["message"]
+
+
+def _only_parked(key: str) -> Callable[[Writes], None]:
+    def check(changes: Writes) -> None:
+        _empty(changes, "changed", "removed", "s3_added")
+        assert changes.added, "a parked payment is recorded for staff"
+        assert all(key in json.dumps(i) for i in changes.added), changes.describe()
+        assert all(not i["pk"]["S"].startswith("MEMBER#m-1") for i in changes.added), changes.describe()
+
+    return check
+
+
+@case("stripe-negative-amount", "http", "200 parked 'amount missing'; fee not credited")
+def _stripe_negative_amount(w: World) -> None:
+    w.mark()
+    response = w.stripe(pi_event("pi_neg", amount=-5000, amount_received=-5000))
+    assert (response.status, response.body) == (200, {"result": "parked"})
+    w.expect_writes(_only_parked("pi_neg"))
+    [parked] = [
+        p for p in call_api("GET", "/admin/parked-payments").body["items"] if p["payment_key"] == "pi_neg"
+    ]
+    assert "amount" in parked["reason"]
+    assert call_api("GET", "/members/m-1/status").body["certifications"][0]["fees"]["fees_paid"] == 0
+
+
+@case(
+    "stripe-huge-amount",
+    "http",
+    "200 parked 'amount over 99999999' (10^40 cents; was a 500: DynamoDB number overflow); nothing credited",
+)
+def _stripe_huge_amount(w: World) -> None:
+    w.mark()
+    response = w.stripe(pi_event("pi_huge", amount=10**40, amount_received=10**40))
+    assert (response.status, response.body) == (200, {"result": "parked"})
+    w.expect_writes(_only_parked("pi_huge"))
+    listed = call_api("GET", "/admin/parked-payments").body["items"]
+    assert [p["reason"] for p in listed if p["payment_key"] == "pi_huge"] == [
+        "amount over 99999999 (not a real payment)"
+    ]
+    assert call_api("GET", "/members/m-1/status").body["certifications"][0]["fees"]["fees_paid"] == 0
+
+
+@case("stripe-unknown-member", "http", "200 parked (listed at /admin/parked-payments); no member written")
+def _stripe_unknown_member(w: World) -> None:
+    w.mark()
+    response = w.stripe(
+        sp.event("payment_intent.succeeded", sp.payment_intent("pi_ghost", meta=sp.metadata("ghost")))
+    )
+    assert (response.status, response.body) == (200, {"result": "parked"})
+    w.expect_writes(_only_parked("pi_ghost"))
+    listed = call_api("GET", "/admin/parked-payments").body["items"]
+    assert [p["member_id"] for p in listed if p["payment_key"] == "pi_ghost"] == ["ghost"]
+
+
+@case("stripe-unknown-credential", "http", "200 parked (credential ZZZ not held); fee not credited")
+def _stripe_unknown_credential(w: World) -> None:
+    w.mark()
+    meta = sp.metadata(credential="ZZZ")
+    response = w.stripe(sp.event("payment_intent.succeeded", sp.payment_intent("pi_zzz", meta=meta)))
+    assert (response.status, response.body) == (200, {"result": "parked"})
+    w.expect_writes(_only_parked("pi_zzz"))
+    assert call_api("GET", "/members/m-1/status").body["certifications"][0]["fees"]["fees_paid"] == 0
+
+
+# ---------------------------------------------------------------- HTTP: LMS xAPI
+
+
+@case("xapi-missing-basic-auth", "http", "401 unauthorized + WWW-Authenticate")
+def _xapi_no_auth(w: World) -> None:
+    w.mark()
+    response = w.xapi(cmi5_sequence(), auth=None)
+    refused(response, 401, "unauthorized")
+    assert response.headers["WWW-Authenticate"].startswith("Basic")
+
+
+@case("xapi-wrong-password", "http", "401 unauthorized")
+def _xapi_wrong_password(w: World) -> None:
+    w.mark()
+    refused(w.xapi(cmi5_sequence(), auth=basic("lms-a", "guess")), 401, "unauthorized")
+
+
+@case("xapi-missing-version-header", "http", "400 unsupported_version")
+def _xapi_no_version(w: World) -> None:
+    w.mark()
+    refused(w.xapi(cmi5_sequence(), version=None), 400, "unsupported_version")
+
+
+@case("xapi-invalid-json", "http", "400 validation_failed, field body")
+def _xapi_invalid_json(w: World) -> None:
+    w.mark()
+    refused(w.xapi(raw=b'[{"id": '), 400, "validation_failed", "body")
+
+
+@case("xapi-wrong-shape", "http", "400 validation_failed, statements[0] must be a JSON object")
+def _xapi_wrong_shape(w: World) -> None:
+    w.mark()
+    response = w.xapi(["completed"])
+    refused(response, 400, "validation_failed", "statements[0]")
+    assert response.body["problems"] == [{"field": "statements[0]", "reason": "must be a JSON object"}]
+
+
+@case("xapi-extra-field", "http", "400 validation_failed naming statements[0].score (not an xAPI property)")
+def _xapi_extra_field(w: World) -> None:
+    w.mark()
+    bad = {**statement("completed"), "score": 100}
+    response = w.xapi(bad)
+    refused(response, 400, "validation_failed", "statements[0].score")
+
+
+@case(
+    "xapi-one-bad-statement-in-array",
+    "http",
+    "400 naming only statements[1].verb; the array is rejected whole (documented), nothing written",
+)
+def _xapi_one_bad(w: World) -> None:
+    member_id = w.fresh_member()
+    good = cmi5_sequence(member_id)
+    bad = copy.deepcopy(good[3])
+    bad["id"] = str(uuid.uuid4())
+    del bad["verb"]
+    w.mark()
+    response = w.xapi([good[2], bad, good[4]])
+    refused(response, 400, "validation_failed")
+    assert [p["field"] for p in response.body["problems"]] == ["statements[1].verb"]
+    assert w.earned(member_id) == 0
+    # nothing of the good statements was lost for good: the LMS's corrected resend credits them
+    w.assert_nothing_written()
+    assert w.xapi([good[2], good[4]]).status == 200
+    assert w.earned(member_id) == 3
+    w.writes_checked = True
+
+
+@case("xapi-body-over-limit", "http", "413 payload_too_large (1 MiB + 1)")
+def _xapi_oversize(w: World) -> None:
+    w.mark()
+    refused(w.xapi(raw=b"[" + b" " * (1024 * 1024) + b"]"), 413, "payload_too_large")
+
+
+@case("xapi-too-many-statements", "http", "400 validation_failed 'at most 100 statements per request'")
+def _xapi_too_many(w: World) -> None:
+    w.mark()
+    response = w.xapi([statement("completed") for _ in range(101)])
+    refused(response, 400, "validation_failed", "statements")
+    assert "at most 100" in response.body["problems"][0]["reason"]
+
+
+def _xapi_r3_rejected(w: World, timestamp: str, reason: str) -> None:
+    """Accepted as a statement (200), recorded as an R3 rejection with its reason, no points."""
+    member_id = w.fresh_member()
+    w.mark()
+    response = w.xapi(statement("completed", member_id, timestamp=timestamp))
+    assert response.status == 200, response.body
+
+    def check(changes: Writes) -> None:
+        _empty(changes, "changed", "removed", "s3_added")
+        kinds = sorted(i.get("kind", {}).get("S", i["pk"]["S"].split("#")[0]) for i in changes.added)
+        assert kinds == ["XAPI", "xapi"], changes.describe()  # the statement (dedup) and its timeline event
+
+    w.expect_writes(check)
+    assert w.earned(member_id) == 0
+    entries = call_api("GET", f"/members/{member_id}/timeline").body["entries"]
+    [event] = [e for e in entries if e["kind"] == "xapi"]
+    assert (event["data"]["outcome"], event["data"]["reason"]) == ("rejected", reason)
+
+
+@case(
+    "xapi-timestamp-year-1",
+    "http",
+    "200; R3 rejection 'earned before cycle start' on the timeline, no points (was a 500: date overflow)",
+)
+def _xapi_year_one(w: World) -> None:
+    _xapi_r3_rejected(w, "0001-01-01T00:00:00Z", "earned before cycle start")
+
+
+@case(
+    "xapi-timestamp-year-9999",
+    "http",
+    "200; R3 rejection 'completed in the future' on the timeline, no points",
+)
+def _xapi_future(w: World) -> None:
+    _xapi_r3_rejected(w, "9999-12-31T12:00:00Z", "completed in the future")
+
+
+@case("xapi-unknown-member", "http", "200; kept as unmatched for staff, nothing credited to anyone")
+def _xapi_unknown_member(w: World) -> None:
+    before = len(call_api("GET", "/admin/unmatched-statements").body["items"])
+    w.mark()
+    response = w.xapi(statement("completed", "ghost"))
+    assert response.status == 200, response.body
+
+    def check(changes: Writes) -> None:
+        _empty(changes, "changed", "removed", "s3_added")
+        assert changes.added
+        assert not any(i["pk"]["S"].startswith("MEMBER#") for i in changes.added)
+
+    w.expect_writes(check)
+    listed = call_api("GET", "/admin/unmatched-statements").body["items"]
+    assert len(listed) == before + 1
+
+
+# ---------------------------------------------------------------- HTTP: roster, catalog, recertification
+
+
+ROSTER = {
+    "first_name": "Ana",
+    "last_name": "Diaz",
+    "email": "ana@example.org",
+    "certifications": [{"credential": "RMA", "certified_on": "2022-01-10"}],
+}
+
+
+@case("roster-extra-field", "http", "400 validation_failed, field nickname (extra fields forbidden)")
+def _roster_extra(w: World) -> None:
+    w.mark()
+    refused(w.http("PUT", "/members/m-1", {**ROSTER, "nickname": "A"}), 400, "validation_failed", "nickname")
+
+
+@case("roster-invalid-json", "http", "400 validation_failed")
+def _roster_invalid_json(w: World) -> None:
+    w.mark()
+    refused(w.http("PUT", "/members/m-9", raw=b'{"first_name": "Ana",'), 400, "validation_failed")
+
+
+@case(
+    "roster-wrong-shape",
+    "http",
+    "400 validation_failed, field body (a JSON array of members; was 201: the first one was upserted)",
+)
+def _roster_wrong_shape(w: World) -> None:
+    w.mark()
+    refused(w.http("PUT", "/members/m-9", [ROSTER, ROSTER]), 400, "validation_failed", "body")
+
+
+@case("roster-unknown-credential", "http", "400 unknown_credential, field certifications[0].credential")
+def _roster_unknown_credential(w: World) -> None:
+    w.mark()
+    body = {**ROSTER, "certifications": [{"credential": "XYZ", "certified_on": "2022-01-10"}]}
+    refused(w.http("PUT", "/members/m-9", body), 400, "unknown_credential", "certifications[0].credential")
+
+
+@case("roster-certified-in-the-future", "http", "400 invalid_roster, field certifications[0].certified_on")
+def _roster_future(w: World) -> None:
+    w.mark()
+    body = {**ROSTER, "certifications": [{"credential": "RMA", "certified_on": "2024-03-21"}]}
+    refused(w.http("PUT", "/members/m-9", body), 400, "invalid_roster", "certifications[0].certified_on")
+
+
+@case("roster-certified-before-1950", "http", "400 validation_failed, field certifications[0].certified_on")
+def _roster_ancient(w: World) -> None:
+    w.mark()
+    body = {**ROSTER, "certifications": [{"credential": "RMA", "certified_on": "1949-12-31"}]}
+    refused(w.http("PUT", "/members/m-9", body), 400, "validation_failed", "certifications[0].certified_on")
+
+
+@case("roster-path-trick-member-id", "http", "400 validation_failed, field member_id ('..' is no member id)")
+def _roster_path_trick(w: World) -> None:
+    w.mark()
+    refused(w.http("PUT", "/members/..", ROSTER), 400, "validation_failed", "member_id")
+
+
+@case("status-unknown-member", "http", "404 not_found")
+def _status_unknown(w: World) -> None:
+    w.mark()
+    refused(w.http("GET", "/members/ghost/status"), 404, "not_found")
+
+
+@case("catalog-negative-points", "http", "400 validation_failed, field points")
+def _catalog_negative(w: World) -> None:
+    w.mark()
+    body = {
+        "activity_id": COURSE + "/x",
+        "title": "X",
+        "category": "professional_education",
+        "points": -3,
+        "provider_id": "acme",
+    }
+    refused(w.http("PUT", "/catalog/activities", body), 400, "validation_failed", "points")
+
+
+@case("catalog-huge-points", "http", "400 validation_failed, field points (1e308 > 100)")
+def _catalog_huge(w: World) -> None:
+    w.mark()
+    body = {
+        "activity_id": COURSE + "/x",
+        "title": "X",
+        "category": "professional_education",
+        "points": 1e308,
+        "provider_id": "acme",
+    }
+    refused(w.http("PUT", "/catalog/activities", body), 400, "validation_failed", "points")
+
+
+@case("recert-unknown-member", "http", "404 not_found; no application opened")
+def _recert_unknown_member(w: World) -> None:
+    w.mark()
+    refused(
+        w.http("POST", "/members/ghost/recertifications", {"credential": "RMA", "method": "ccp"}),
+        404,
+        "not_found",
+    )
+
+
+@case("recert-unknown-method", "http", "400 validation_failed, field method")
+def _recert_bad_method(w: World) -> None:
+    w.mark()
+    body = {"credential": "RMA", "method": "bribe"}
+    refused(w.http("POST", "/members/m-1/recertifications", body), 400, "validation_failed", "method")
+
+
+@case("audit-decision-unknown-audit", "http", "404 not_found")
+def _audit_unknown(w: World) -> None:
+    w.mark()
+    refused(
+        w.http("POST", "/audits/A-0000-0/decision", {"decision": "failed", "reason": "x"}), 404, "not_found"
+    )
+
+
+EXAM = {
+    "member_id": "m-1",
+    "credential": "RMA",
+    "passed": True,
+    "exam_date": "2024-03-19",
+    "result_id": "r-1",
+}
+
+
+@case("exam-wrong-vendor-signature", "http", "401 invalid_signature")
+def _exam_wrong_signature(w: World) -> None:
+    w.mark()
+    refused(w.exam(EXAM, secret="not-the-vendor"), 401, "invalid_signature")
+
+
+@case("exam-missing-signature", "http", "401 invalid_signature")
+def _exam_missing_signature(w: World) -> None:
+    w.mark()
+    refused(w.exam(EXAM, header=None), 401, "invalid_signature")
+
+
+@case("exam-extra-field", "http", "400 validation_failed, field score (extra fields forbidden)")
+def _exam_extra(w: World) -> None:
+    w.mark()
+    refused(w.exam({**EXAM, "score": 99}), 400, "validation_failed", "score")
+
+
+@case("exam-unknown-member", "http", "404 not_found (signed)")
+def _exam_unknown_member(w: World) -> None:
+    w.mark()
+    refused(w.exam({**EXAM, "member_id": "ghost"}), 404, "not_found")
+
+
+@case("exam-date-out-of-range", "http", "400 validation_failed, field exam_date (month 13)")
+def _exam_bad_date(w: World) -> None:
+    w.mark()
+    refused(w.exam({**EXAM, "exam_date": "2024-13-01"}), 400, "validation_failed", "exam_date")
+
+
+@case("exam-body-over-limit", "http", "413 payload_too_large (16 KiB + 1)")
+def _exam_oversize(w: World) -> None:
+    w.mark()
+    refused(w.exam({**EXAM, "pad": "x" * 16 * 1024}), 413, "payload_too_large")
+
+
+@case("credly-webhook-invalid-json", "http", "200 ignored (Credly retries anything else)")
+def _credly_invalid(w: World) -> None:
+    w.mark()
+    response = w.http("POST", "/webhooks/credly", raw=b"{not json")
+    assert (response.status, response.body) == (200, {"outcome": "ignored"})
+    assert w.credly_calls() == []
+
+
+# ---------------------------------------------------------------- HTTP -> print batch: formula injection
+
+
+FORMULAS = {
+    "equals-cmd": "=cmd|' /C calc'!A0",
+    "plus": "+1+1+cmd|' /C calc'!A0",
+    "minus": "-2+3+cmd|' /C calc'!A0",
+    "at": "@SUM(1+1)*cmd|' /C calc'!A0",
+    "tab": "\t=1+1",
+    "carriage-return": "\r=1+1",
+    "line-feed": "\n=1+1",
+    "nul": "\x00=1+1",
+    "leading-blanks": "  =cmd|' /C calc'!A0",  # imports that trim spaces would evaluate it
+}
+
+
+def _formula_case(name: str, payload: str) -> None:
+    @case(
+        f"print-batch-formula-{name}",
+        "http",
+        "roster stores it verbatim; the daily print batch cell is neutralised with a leading '",
+    )
+    def run(w: World) -> None:
+        w.set_date("2025-03-02")
+        address = {
+            "line1": payload,
+            "line2": payload,
+            "city": payload,
+            "region": payload,
+            "postal_code": payload[:20],
+            "country": "US",
+        }
+        body = {
+            "first_name": payload,
+            "last_name": payload,
+            "email": f"eve-{name}@example.org",
+            "postal_address": address,
+            "certifications": [{"credential": "RMA", "certified_on": "2024-05-14"}],
+        }
+        w.mark()
+        member_id = f"eve-{name}"
+        response = w.http("PUT", f"/members/{member_id}", body)
+        assert response.status == 201, response.body
+        summary = invoke("DailyFunction", {"date": "2025-03-02"})
+        assert summary["notices"] == 1, summary  # this member's notice (mailed counts the whole batch)
+        raw = w.s3.get_object(Bucket=BUCKET, Key=summary["print_batch"])["Body"].read().decode()
+        rows = list(csv.reader(io.StringIO(raw, newline="")))
+        header, cells = rows[0], rows[1:]
+        [row] = [r for r in cells if r[0] == member_id]
+        record = dict(zip(header, row, strict=True))
+        stored_name = f"{payload.strip()} {payload.strip()}"  # names are trimmed by the roster
+        assert record["name"] == "'" + stored_name, record
+        for column in ("address_line1", "address_line2", "city", "region"):
+            assert record[column] == "'" + payload, (column, record)
+        assert record["postal_code"] == "'" + payload[:20]
+        for every in cells:  # no cell of the batch can start a formula
+            assert not any(c[:1] in ("=", "+", "-", "@", "\t", "\r") for c in every), every
+
+        def check(changes: Writes) -> None:
+            assert [summary["print_batch"]] in (changes.s3_added, changes.s3_changed), changes.describe()
+            _empty(changes, "removed", "s3_removed")
+
+        w.expect_writes(check)
+        # the roster kept the value as sent (neutralising is the print batch's job, not the store's)
+        stored = call_api("GET", f"/members/{member_id}/timeline")
+        assert stored.status == 200
+
+    _ = run
+
+
+for _name, _payload in FORMULAS.items():
+    _formula_case(_name, _payload)
+
+
+# ---------------------------------------------------------------- S3: provider CSV batches
+
+
+def _csv(w: World, key: str, body: bytes) -> dict[str, Any]:
+    encoded = w.upload(key, body)
+    w.mark()
+    result = w.s3_event(encoded, len(body))
+    assert result["results"][0]["key"] == key
+    return result
+
+
+def _only_result_file(result_key: str) -> Callable[[Writes], None]:
+    def check(changes: Writes) -> None:
+        assert changes.s3_added == [result_key], changes.describe()
+        _empty(changes, "added", "changed", "removed")
+        _empty(changes, "s3_removed", "s3_changed")
+
+    return check
+
+
+def _file_error(name: str, body: bytes, needle: str) -> Callable[[World], None]:
+    def run(w: World) -> None:
+        _csv(w, f"ce-batches/acme/{name}.csv", body)
+        result = w.result_file(f"ce-batches-results/acme/{name}.json")
+        assert (result["accepted"], result["rows"]) == (0, 0), result
+        assert needle in result["error"], result
+        w.expect_writes(_only_result_file(f"ce-batches-results/acme/{name}.json"))
+
+    return run
+
+
+case("csv-utf16", "s3", "result file error 'not UTF-8'; nothing credited")(
+    _file_error("utf16", (CSV_HEADER + GOOD_ROW.format(m="m-1")).encode("utf-16"), "not UTF-8")
+)
+case("csv-latin1", "s3", "result file error 'not UTF-8 (byte n)'; nothing credited")(
+    _file_error(
+        "latin1",
+        (
+            CSV_HEADER + "m-1,https://acme.example.org/caf\u00e9,2023-05-01,2,professional_education,C-1\n"
+        ).encode("latin-1"),
+        "not UTF-8",
+    )
+)
+case("csv-missing-header", "s3", "result file error 'header must name the columns'")(
+    _file_error("nohead", GOOD_ROW.format(m="m-1").encode(), "header must name the columns")
+)
+case("csv-unknown-column", "s3", "result file error 'unknown columns'")(
+    _file_error(
+        "extra",
+        (CSV_HEADER.strip() + ",discount\n" + GOOD_ROW.format(m="m-1").strip() + ",1\n").encode(),
+        "unknown columns",
+    )
+)
+case("csv-empty-file", "s3", "result file error 'empty file'")(_file_error("empty", b"", "empty file"))
+
+
+def _rows_case(name: str, bad_rows: list[tuple[str, str]]) -> Callable[[World], None]:
+    """A file of two good rows around bad ones: the good rows are credited, each bad one is reported."""
+
+    def run(w: World) -> None:
+        m = w.fresh_member()
+        body = (CSV_HEADER + GOOD_ROW + "".join(row for row, _ in bad_rows) + GOOD_ROW_2).replace("{m}", m)
+        _csv(w, f"ce-batches/{name}/{name}.csv", body.encode())  # own provider: own certificate ids
+        result = w.result_file(f"ce-batches-results/{name}/{name}.json")
+        expected = [{"line": 3 + i, "reason": reason} for i, (_, reason) in enumerate(bad_rows)]
+        assert (result["rows"], result["accepted"], result["rejected"]) == (len(bad_rows) + 2, 2, expected), (
+            result
+        )
+        assert "error" not in result
+
+        def check(changes: Writes) -> None:
+            assert changes.s3_added == [f"ce-batches-results/{name}/{name}.json"], changes.describe()
+            _empty(changes, "changed", "removed", "s3_removed")
+            assert [i["pk"]["S"] for i in changes.added] == [f"MEMBER#{m}"] * 2, changes.describe()
+
+        w.expect_writes(check)
+        assert w.earned(m) == 3.5  # both good rows kept beside the bad ones
+
+    return run
+
+
+case("csv-truncated-rows", "s3", "good rows credited; each short row reported by line")(
+    _rows_case(
+        "truncated",
+        [
+            ("{m},https://acme.example.org/c,2023-05-01\n", "expected 6 fields, found 3"),
+            ("{m}\n", "expected 6 fields, found 1"),
+        ],
+    )
+)
+case("csv-negative-and-huge-points", "s3", "good rows credited; -1, 0, 101 and 1e400 points reported")(
+    _rows_case(
+        "points",
+        [
+            ("{m},https://acme.example.org/c,2023-05-01,-1,professional_education,C-3\n", "negative points"),
+            (
+                "{m},https://acme.example.org/c,2023-05-01,0,professional_education,C-4\n",
+                "points must be more than 0 and at most 100",
+            ),
+            (
+                "{m},https://acme.example.org/c,2023-05-01,101,professional_education,C-5\n",
+                "points must be more than 0 and at most 100",
+            ),
+            (
+                "{m},https://acme.example.org/c,2023-05-01,1e400,professional_education,C-6\n",
+                "points must be more than 0 and at most 100",
+            ),
+        ],
+    )
+)
+case("csv-unknown-member", "s3", "good rows credited; 'unknown member ghost' reported")(
+    _rows_case(
+        "ghost",
+        [
+            (
+                "ghost,https://acme.example.org/c,2023-05-01,2,professional_education,C-3\n",
+                "unknown member ghost",
+            )
+        ],
+    )
+)
+case("csv-dates-out-of-range", "s3", "good rows credited; month 13, year 0 and a future date reported")(
+    _rows_case(
+        "dates",
+        [
+            (
+                "{m},https://acme.example.org/c,2023-13-01,2,professional_education,C-3\n",
+                "bad date '2023-13-01' (expected YYYY-MM-DD)",
+            ),
+            (
+                "{m},https://acme.example.org/c,0000-01-01,2,professional_education,C-4\n",
+                "bad date '0000-01-01' (expected YYYY-MM-DD)",
+            ),
+            (
+                "{m},https://acme.example.org/c,9999-12-31,2,professional_education,C-5\n",
+                "completed in the future",
+            ),
+        ],
+    )
+)
+
+
+def _ignored_batch_key(name: str, key: str, event_key: str | None = None) -> None:
+    @case(
+        name,
+        "s3",
+        "not ce-batches/{provider}/{file}.csv: logged and skipped; no result file, nothing credited",
+    )
+    def run(w: World) -> None:
+        m = w.fresh_member()
+        encoded = w.upload(key, (CSV_HEADER + GOOD_ROW.format(m=m)).encode(), event_key=event_key)
+        w.mark()
+        result = w.s3_event(encoded)
+        assert result["results"][0]["accepted"] is None, result
+        assert w.earned(m) == 0
+
+    _ = run
+
+
+_ignored_batch_key("csv-key-dotdot", "ce-batches/acme/../../evidence/m-1/audit/x.csv")
+_ignored_batch_key("csv-key-url-encoded-dotdot", "ce-batches/acme/%2e%2e%2fx.csv")
+_ignored_batch_key("csv-key-double-encoded-dotdot", "ce-batches/acme/%252e%252e%252fx.csv")
+
+
+@case("upload-outside-known-prefixes", "s3", "logged and ignored; nothing written")
+def _outside_prefixes(w: World) -> None:
+    encoded = w.upload("print-batches/2024-03-20.csv", b"member_id\n=cmd\n")
+    w.mark()
+    result = w.s3_event(encoded)
+    assert result["results"] == [{"key": "print-batches/2024-03-20.csv", "ignored": True}]
+
+
+# ---------------------------------------------------------------- S3: evidence uploads
+
+
+def _quarantined(
+    name: str, key: str, body: bytes, content_type: str, reason: str, event_key: str | None = None
+) -> None:
+    @case(name, "s3", f"quarantined: {reason}")
+    def run(w: World) -> None:
+        encoded = w.upload(key, body, content_type, event_key=event_key)
+        w.mark()
+        result = w.s3_event(encoded, len(body))
+        [outcome] = result["results"]
+        assert outcome["recorded"] is False, outcome
+        assert reason in outcome["reason"], outcome
+        target = f"quarantine/{key}"
+
+        def check(changes: Writes) -> None:
+            assert (changes.s3_added, changes.s3_removed) == ([target], [key]), changes.describe()
+            assert [_item_id(i) for i in changes.added] == [(f"QUARANTINE#{key}", "QUARANTINE")], (
+                changes.describe()
+            )
+            assert not changes.changed, changes.describe()
+
+        w.expect_writes(check)
+        head = w.s3.head_object(Bucket=BUCKET, Key=target)
+        assert reason in head["Metadata"]["quarantine-reason"]
+        listed = call_api("GET", "/admin/quarantined-uploads").body["items"]
+        assert [reason in q["reason"] for q in listed if q["original_key"] == key] == [True]
+        assert not [
+            e for e in call_api("GET", "/members/m-1/timeline").body["entries"] if e["kind"] == "evidence"
+        ]
+
+    _ = run
+
+
+_UNSAFE = "unsafe key"
+_quarantined("evidence-key-dotdot", "evidence/m-1/../audit/x.pdf", PDF, "application/pdf", _UNSAFE)
+_quarantined(
+    "evidence-key-url-encoded-dotdot", "evidence/m-1/audit/%2e%2e%2fx.pdf", PDF, "application/pdf", _UNSAFE
+)
+_quarantined(
+    "evidence-key-double-encoded-dotdot",
+    "evidence/m-1/audit/%252e%252e%252fx.pdf",
+    PDF,
+    "application/pdf",
+    _UNSAFE,
+)
+_quarantined("evidence-key-backslash", "evidence/m-1/audit/..\\..\\x.pdf", PDF, "application/pdf", _UNSAFE)
+_quarantined(
+    "evidence-oversize",
+    "evidence/m-1/audit/big.pdf",
+    b"%PDF-" + b"0" * (10 * 1024 * 1024),
+    "application/pdf",
+    "too large",
+)
+_quarantined(
+    "evidence-wrong-magic",
+    "evidence/m-1/audit/fake.pdf",
+    b"MZ" + b"0" * 20,
+    "application/pdf",
+    "content is not application/pdf",
+)
+_quarantined(
+    "evidence-unknown-member", "evidence/ghost/audit/x.pdf", PDF, "application/pdf", "unknown member ghost"
+)
+_quarantined(
+    "evidence-no-open-audit",
+    "evidence/m-1/audit/x.pdf",
+    PDF,
+    "application/pdf",
+    "no open audit for this member",
+)
+
+
+# ---------------------------------------------------------------- stream: badge_issue consumer
+
+
+def _record(
+    seq: str, event_name: str = "INSERT", new_image: dict[str, Any] | None = None, **extra: Any
+) -> dict[str, Any]:
+    dynamodb: dict[str, Any] = {
+        "ApproximateCreationDateTime": 1_710_936_000,
+        "Keys": {"pk": {"S": "MEMBER#m-1"}, "sk": {"S": f"FACT#x#{seq}"}},
+        "SequenceNumber": seq,
+        "SizeBytes": 100,
+        "StreamViewType": "NEW_AND_OLD_IMAGES",
+    }
+    if new_image is not None:
+        dynamodb["NewImage"] = new_image
+    return {
+        "eventID": f"e-{seq}",
+        "eventName": event_name,
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": "us-east-1",
+        "dynamodb": dynamodb,
+        "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/StayCertTest/stream/2024-01-01T00:00:00.000",
+        **extra,
+    }
+
+
+def _image(
+    kind: str, body: dict[str, Any] | None, pk: str = "MEMBER#m-1", sk: str = "FACT#x"
+) -> dict[str, Any]:
+    image: dict[str, Any] = {"pk": {"S": pk}, "sk": {"S": sk}, "kind": {"S": kind}}
+    if body is not None:
+        image["body"] = {"M": body}
+    return image
+
+
+def _stream_case(
+    name: str, expected: str, records: Callable[[], list[dict[str, Any]]], failures: list[str]
+) -> None:
+    @case(name, "stream", expected)
+    def run(w: World) -> None:
+        w.mark()
+        result = w.stream(records())
+        assert result == {"batchItemFailures": [{"itemIdentifier": s} for s in failures]}, result
+        assert w.credly_calls() == []
+
+    _ = run
+
+
+_stream_case(
+    "stream-remove-record",
+    "skipped (not an INSERT); no failure, nothing written",
+    lambda: [_record("101", "REMOVE")],
+    [],
+)
+_stream_case(
+    "stream-modify-record",
+    "skipped (not an INSERT)",
+    lambda: [_record("102", "MODIFY", _image("recertified", {"credential": {"S": "RMA"}}))],
+    [],
+)
+_stream_case(
+    "stream-insert-without-image",
+    "skipped (no NewImage)",
+    lambda: [_record("103", "INSERT")],
+    [],
+)
+_stream_case(
+    "stream-unknown-kind",
+    "skipped (kind not handled)",
+    lambda: [_record("104", new_image=_image("mystery", {"x": {"S": "y"}}))],
+    [],
+)
+_stream_case(
+    "stream-not-a-member-partition",
+    "skipped (pk not MEMBER#)",
+    lambda: [_record("105", new_image=_image("recertified", {"credential": {"S": "RMA"}}, pk="CATALOG#x"))],
+    [],
+)
+_stream_case(
+    "stream-body-not-a-map",
+    "skipped (body is not a map)",
+    lambda: [_record("106", new_image={**_image("recertified", None), "body": {"S": "garbage"}})],
+    [],
+)
+_stream_case(
+    "stream-recertified-malformed-body",
+    "batch item failure of that record only (bisect/retry, then BadgeDlq)",
+    lambda: [_record("107", new_image=_image("recertified", {"credential": {"N": "12"}}))],
+    ["107"],
+)
+_stream_case(
+    "stream-payment-malformed-body",
+    "batch item failure (payment fact body fails validation)",
+    lambda: [
+        _record(
+            "108",
+            new_image=_image("payment", {"purpose": {"S": "recertification"}, "amount_cents": {"S": "lots"}}),
+        )
+    ],
+    ["108"],
+)
+_stream_case(
+    "stream-audit-drawn-malformed-body",
+    "batch item failure (audit_drawn body fails validation)",
+    lambda: [_record("109", new_image=_image("audit_drawn", {"audit_id": {"NULL": True}}))],
+    ["109"],
+)
+_stream_case(
+    "stream-invalid-attribute-type",
+    "batch item failure (DynamoDB JSON with an unknown type tag)",
+    lambda: [
+        _record("110", new_image={**_image("recertified", None), "body": {"M": {"credential": {"Q": "?"}}}})
+    ],
+    ["110"],
+)
+
+
+ELIGIBLE = {"military": {"completed_on": "2024-01-15", "program": "68W"}}
+
+
+def _recertify(w: World, member_id: str) -> None:
+    """A lapsed member (RMA 2015, never paid) recertifies by exam on 2026-05-21 (no stream delivery)."""
+    w.set_date("2026-05-01")
+    w.env.member(member_id, "RMA", "2015-03-10")
+    body = {"credential": "RMA", "method": "exam", "eligibility": ELIGIBLE}
+    assert call_api("POST", f"/members/{member_id}/recertifications", body).status == 201
+    w.env.pay(member_id, f"{member_id}.RMA.1", 12500, "2026-05-01", key=f"pi_{member_id}")
+    w.set_date("2026-05-21")
+    result = {
+        "member_id": member_id,
+        "credential": "RMA",
+        "passed": True,
+        "exam_date": "2026-05-20",
+        "result_id": f"x-{member_id}",
+    }
+    assert w.exam(result).body["completed"] is True
+
+
+@case(
+    "stream-poison-beside-good-records",
+    "stream",
+    "only the poison record is reported; the good records' badges are issued (nothing lost beside it)",
+)
+def _stream_poison_beside_good(w: World) -> None:
+    _recertify(w, "ana")
+    _recertify(w, "ben")
+    records = [
+        r
+        for r in w.env.tap.drain()
+        if r["dynamodb"].get("NewImage", {}).get("kind", {}).get("S") == "recertified"
+    ]
+    assert len(records) == 2
+    poison = copy.deepcopy(records[0])
+    poison["dynamodb"]["SequenceNumber"] = "999999"
+    poison["dynamodb"]["NewImage"]["body"]["M"]["credential"] = {"S": "NOPE"}
+    w.mark()
+    result = w.stream([records[0], poison, records[1]])
+    assert result == {"batchItemFailures": [{"itemIdentifier": "999999"}]}, result
+    issued = [b["issuer_earner_id"] for b in w.env.credly.issued()]
+    assert sorted(issued) == ["ana", "ben"]
+
+    def check(changes: Writes) -> None:
+        partitions = {i["pk"]["S"] for i in changes.added + changes.changed}
+        assert partitions == {"MEMBER#ana", "MEMBER#ben"}, changes.describe()
+        _empty(changes, "removed", "s3_added", "s3_removed")
+
+    w.expect_writes(check)

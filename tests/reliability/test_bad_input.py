@@ -1,0 +1,137 @@
+"""Issue 7 section 1: the bad-input corpus over HTTP routes, S3 files and stream records.
+
+Each case (tests/reliability/bad_input_cases.py) runs through the real handler routed by template.yaml
+under in-process moto and asserts its documented outcome; this test adds what holds for all of them:
+no 5xx, and nothing written unless the case names the writes its outcome documents (the whole table
+is Scanned and the bucket listed right before the input and after it).
+
+One moto world serves the whole module (the table built from template.yaml like the ``aws`` fixture,
+every secret, the files bucket, SES, a fake Credly and the table's stream): a fresh world per case
+cost ~0.7 s of CPU, ninety times. Cases stay independent: each uses its own ids (members,
+PaymentIntents, keys, providers), the table is put back to the baseline after each case, and the write
+check is a before/after diff per case.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from functions.ce_ingest import xapi as xapi_function
+from local import template as tpl
+from local.fake_credly import FakeCredly
+from shared.adapters import files
+from shared.clock import BUSINESS_DATE_ENV
+from shared.services.catalog import CACHE
+from shared.store.members import MemberRepository
+from tests.ce_ingest.conftest import HOME, catalog, member
+from tests.conftest import TABLE, reset_caches
+from tests.recertification.fixtures import EXAM_SECRET, TEMPLATES, Env
+from tests.recertification.streams import StreamTap
+from tests.reliability.bad_input_cases import (
+    BUCKET,
+    CASES,
+    LMS_PASSWORD,
+    LMS_SECRET,
+    SENDER,
+    STRIPE_CURRENT,
+    STRIPE_PREVIOUS,
+    STRIPE_SECRET,
+    TODAY,
+    Case,
+    World,
+)
+
+ENVIRONMENT = {
+    "TABLE_NAME": TABLE,
+    "BUCKET_NAME": BUCKET,
+    "STRIPE_WEBHOOK_SECRET": STRIPE_SECRET,
+    "LMS_CLIENTS_SECRET": LMS_SECRET,
+    "NOTICE_SENDER": SENDER,
+    "SES_CONFIGURATION_SET": "",
+    "CREDLY_ORGANIZATION_ID": "test-org",
+    "CREDLY_BACKOFF_SECONDS": "0",
+    "CREDLY_TIMEOUT_SECONDS": "0.3",
+    "BADGE_TEMPLATE_IDS": json.dumps(TEMPLATES),
+    "POWERTOOLS_LOG_LEVEL": "WARNING",
+    BUSINESS_DATE_ENV: TODAY,
+}
+
+
+def _forget() -> None:
+    reset_caches()
+    files.reset_default_client()
+    CACHE.forget()
+    xapi_function._authenticators.clear()
+
+
+@pytest.fixture(scope="module")
+def shared_world() -> Iterator[World]:
+    """Every secret, the files bucket, SES, fake Credly, member m-1 (RMA since 2022-01-10), a course."""
+    credly = FakeCredly(organization_id="test-org", token="test-token", hang_seconds=1.0).start()
+    with pytest.MonkeyPatch.context() as patch, mock_aws():
+        patch.delenv("AWS_ENDPOINT_URL", raising=False)
+        for name, value in {**ENVIRONMENT, "CREDLY_BASE_URL": credly.url}.items():
+            patch.setenv(name, value)
+        _forget()
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        dynamodb.create_table(TableName=TABLE, **tpl.table_definition())
+        secrets = boto3.client("secretsmanager", region_name="us-east-1")
+        for name, secret in {
+            STRIPE_SECRET: {"current": STRIPE_CURRENT, "previous": STRIPE_PREVIOUS},
+            LMS_SECRET: {"clients": {"lms-a": {"homePage": HOME, "passwords": {"current": LMS_PASSWORD}}}},
+            "staycert/credly": {"token": credly.token},
+            "staycert/exam-vendor": {"current": EXAM_SECRET, "previous": ""},
+        }.items():
+            secrets.create_secret(Name=name, SecretString=json.dumps(secret))
+        boto3.client("ses", region_name="us-east-1").verify_email_identity(EmailAddress=SENDER)
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket=BUCKET)
+        s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+        member("m-1", "2022-01-10")
+        catalog()
+        aws = {"dynamodb": dynamodb, "table": TABLE}
+        env = Env(aws, credly, StreamTap(dynamodb, TABLE), MemberRepository(TABLE))
+        world = World(env, set_date=lambda day: os.environ.__setitem__(BUSINESS_DATE_ENV, day))
+        world.baseline = world.snapshot()
+        yield world
+        _forget()
+    credly.stop()
+
+
+@pytest.fixture
+def world(shared_world: World) -> Iterator[World]:
+    """The shared world with the business clock at TODAY and the per-case bookkeeping empty; after the
+    case the table is put back to the module's baseline (the files bucket keeps its objects)."""
+    shared_world.set_date(TODAY)
+    shared_world.responses = []
+    shared_world.before = None
+    shared_world.writes_checked = False
+    yield shared_world
+    assert shared_world.baseline is not None
+    shared_world.restore(shared_world.baseline)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_bad_input_has_its_documented_outcome(world: World, case: Case) -> None:
+    case.run(world)
+    assert world.before is not None, "every case snapshots the table and bucket before its input"
+    server_errors = [(r.status, r.body) for r in world.responses if r.status >= 500]
+    assert server_errors == []
+    if not world.writes_checked:  # rejected: the table and the bucket are exactly as before
+        world.assert_nothing_written()
+
+
+def test_the_corpus_spans_every_channel() -> None:
+    ids = [c.id for c in CASES]
+    assert len(set(ids)) == len(ids) >= 25
+    by_channel = Counter(c.channel for c in CASES)
+    assert set(by_channel) == {"http", "s3", "stream"}
+    assert min(by_channel.values()) >= 5, by_channel
+    assert all(c.expected for c in CASES)
