@@ -5,7 +5,9 @@ Credly for the calls we make: issue (201 ``{"data": {...}}``; 422 for a duplicat
 same e-mail or ``issuer_earner_id`` as a badge that is not revoked), list with ``filter``, get, revoke,
 and ``GET .../events/{id}`` for webhook confirmation. It checks Basic auth (token as user name,
 empty password) and records every request. ``fail_next`` makes the next N requests answer 429/500,
-hang past the client's timeout, or return a garbled body.
+hang past the client's timeout (``hang``: before doing anything; ``late``: after doing it - the
+client times out on a request Credly did carry out), drop the connection, or return a garbled body
+(after doing the request).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
-Failure = Literal["429", "500", "hang", "garbled", "drop"]
+Failure = Literal["429", "500", "hang", "late", "garbled", "drop"]
 
 
 @dataclass
@@ -139,6 +141,9 @@ class FakeCredly:
         if http.headers.get("Authorization") != expected:
             return self._send(http, 401, {"message": "unauthorized"})
         status, answer = self._route(method, parts.path, parse_qs(parts.query), body)
+        if failure == "late":  # done, but answered after the client gave up
+            self._release.wait(self.hang_seconds)
+            return self._send(http, status, answer)
         if failure == "garbled":
             return self._send_raw(http, status, b"<html>gateway says hi")
         return self._send(http, status, answer)

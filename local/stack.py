@@ -1,8 +1,9 @@
 """The embedded local stack: a moto server plus a gateway that plays API Gateway, S3 notifications,
 the DynamoDB stream and the scheduler for the real handlers - all on loopback, all from template.yaml.
 
-Local only: there is no IAM authorization here (routes marked AWS_IAM in the template are open), and
-secrets hold the documented development defaults in ``LOCAL_SECRETS``.
+Local only, and without authentication: the gateway does not enforce IAM (routes marked AWS_IAM in
+the template are open to anyone who can reach loopback; only the handlers' own signature and Basic
+checks run), and secrets hold the documented development defaults in ``LOCAL_SECRETS``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from urllib.request import Request as Request_
 from urllib.request import urlopen
 
 import boto3
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from moto.server import ThreadedMotoServer
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
@@ -98,6 +100,30 @@ class _StreamCursor:
     iterators: dict[str, str] = field(default_factory=dict)
 
 
+class SerialMotoServer(ThreadedMotoServer):
+    """moto's server, answering one request at a time.
+
+    moto's in-memory backends are not thread-safe: two concurrent conditional writes can both pass
+    their condition, and a transaction deep-copying a table while another request writes it fails
+    with a 500. DynamoDB guarantees neither can happen, so the local stack serialises requests
+    (connections are still accepted concurrently) - concurrent clients then see DynamoDB's
+    semantics, one atomic request after another."""
+
+    def _server_entry(self) -> None:
+        app = DomainDispatcherApplication(create_backend_app)
+        lock = threading.Lock()
+
+        def serial(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+            with lock:
+                return list(app(environ, start_response))
+
+        self._server = make_server(
+            self._ip_address, self._port, serial, threaded=True, request_handler=MotoRequestHandler
+        )
+        self._server_ready_event.set()
+        self._server.serve_forever()
+
+
 class LocalStack:
     """Start with ``start()`` (or as a context manager); ``url`` is the gateway's base URL."""
 
@@ -110,7 +136,7 @@ class LocalStack:
     ) -> None:
         self._requested_port = port
         self._env_overrides = env_overrides or {}
-        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
+        self._moto = SerialMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
         self._gateway: BaseWSGIServer | None = None
         self._gateway_thread: threading.Thread | None = None
         self.credly_url = credly_url
@@ -431,15 +457,16 @@ def _jsonable(value: Any) -> Any:
 
 
 def reset_process_caches() -> None:
-    """Forget what handlers cache per process - AWS clients, secrets, settings, the catalog cache -
-    when the endpoint or the environment changes (a new local stack, a new moto mock in a test)."""
+    """Forget what handlers cache per process - AWS clients, secrets and their forced-refresh
+    throttle, settings, the catalog cache - when the endpoint or the environment changes (a new local
+    stack, a new moto mock in a test), so no test inherits another's state."""
     from shared import aws
     from shared.adapters import secrets
     from shared.config.settings import clear_settings_caches
     from shared.services.catalog import CACHE
 
     aws.reset_clients()
-    secrets.reset_cache()
+    secrets.reset_cache()  # cached values, providers and the forced-refresh throttle
     clear_settings_caches()
     CACHE.forget()
 

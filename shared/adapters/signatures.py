@@ -14,15 +14,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-import threading
-import time
 from collections.abc import Callable, Sequence
 
 DEFAULT_TOLERANCE_SECONDS = 300
-FORCED_REFRESH_INTERVAL_SECONDS = 60.0
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")  # ASCII digits only: str.isdigit() accepts "²"
-_last_forced: dict[str, float] = {}  # refresh key -> monotonic time of its last forced reload
-_forced_lock = threading.Lock()
 
 
 class SignatureError(Exception):
@@ -80,44 +75,27 @@ def verify(
     raise SignatureError("no signature matches")
 
 
-def reset_refresh_throttle() -> None:
-    """Forget when secrets were last force-reloaded (tests)."""
-    with _forced_lock:
-        _last_forced.clear()
-
-
-def _may_force(refresh_key: str, clock: Callable[[], float]) -> bool:
-    """At most one forced reload per ``refresh_key`` per minute, process-wide."""
-    now = clock()
-    with _forced_lock:
-        last = _last_forced.get(refresh_key)
-        if last is not None and now - last < FORCED_REFRESH_INTERVAL_SECONDS:
-            return False
-        _last_forced[refresh_key] = now
-    return True
-
-
 def verify_with_refresh(
     header: str | None,
     payload: bytes,
     load_secrets: Callable[[bool], Sequence[str]],
     now: int,
     tolerance: int = DEFAULT_TOLERANCE_SECONDS,
-    *,
-    refresh_key: str | None = None,
-    clock: Callable[[], float] = time.monotonic,
 ) -> int:
-    """``verify`` against cached secrets; on a mismatch only, reload them once (a rotation happened
-    since this warm function cached them) and try again. ``load_secrets(force)``.
+    """``verify`` against cached secrets; on a mismatch only, reload them (a rotation happened since
+    this warm function cached them) and try again. ``load_secrets(force)``.
 
-    With a ``refresh_key`` (the secret's name), forced reloads are limited to one per
-    ``FORCED_REFRESH_INTERVAL_SECONDS`` per key, process-wide, so a stream of bad signatures cannot
-    turn into a stream of Secrets Manager calls; a mismatch inside that window is refused as is."""
+    How often a forced reload really reaches Secrets Manager is not decided here: the secrets
+    adapter (``shared.adapters.secrets``) allows one per secret name per interval, process-wide, and
+    answers from its cache otherwise - so a stream of bad signatures cannot turn into a stream of
+    Secrets Manager calls, whichever caller receives it. Unchanged values are not tried twice."""
+    cached = list(load_secrets(False))
     try:
-        return verify(header, payload, load_secrets(False), now, tolerance)
+        return verify(header, payload, cached, now, tolerance)
     except SignatureError as error:
         if error.reason != "no signature matches":
             raise
-        if refresh_key is not None and not _may_force(refresh_key, clock):
+        refreshed = list(load_secrets(True))
+        if refreshed == cached:
             raise
-    return verify(header, payload, load_secrets(True), now, tolerance)
+    return verify(header, payload, refreshed, now, tolerance)

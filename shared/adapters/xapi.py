@@ -13,7 +13,6 @@ import hashlib
 import hmac
 import json
 import re
-import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -343,24 +342,20 @@ _DUMMY = "x" * 32
 
 class LmsAuthenticator:
     """Verifies ``Authorization: Basic`` against the clients secret (current and previous password
-    per client, constant-time). A miss on a cached secret refreshes it at most once per minute, so
-    a freshly rotated password works without a cold start and bad requests cannot hammer the API."""
-
-    refresh_interval = 60.0
+    per client, constant-time). A miss on a cached secret forces a reload, so a freshly rotated
+    password works without a cold start; the secrets adapter lets at most one forced reload per
+    minute per secret reach Secrets Manager, so bad requests cannot hammer the API."""
 
     def __init__(self, secret_name: str) -> None:
         self.secret_name = secret_name
-        self._last_refresh = 0.0
 
     def authenticate(self, header: str | None) -> LmsClient | None:
         credentials = _basic_credentials(header)
         if credentials is None:
             return None
         client = self._check(credentials, force=False)
-        now = time.monotonic()
-        if client is None and now - self._last_refresh >= self.refresh_interval:
-            self._last_refresh = now
-            client = self._check(credentials, force=True)
+        if client is None:
+            client = self._check(credentials, force=True)  # throttled in get_json_secret
         return client
 
     def _check(self, credentials: tuple[str, str], *, force: bool) -> LmsClient | None:

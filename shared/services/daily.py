@@ -18,10 +18,14 @@ What it does per due certification (as of the run date):
   payment nudged the certification's due date to the day it was credited);
 * on the audit draw date, the draw (:mod:`shared.rules.audit`), with ``AuditDrawn`` facts and notices.
 
-At most once, never missing: each notice/transition is recorded with a conditional put BEFORE it is
-sent, so a re-run, a crash-and-rerun or a catch-up run never sends it twice. The price: a crash
-between the record and the e-mail loses that one e-mail, and an SES error is logged (error level, with
-the notice key) rather than retried. Mail cannot be lost: the day's print batch is rebuilt from the
+Notices exactly once, e-mails at least once: each notice/transition is recorded with a conditional
+put BEFORE it is sent, so a re-run, a crash-and-rerun or a catch-up run never records it twice. Its
+e-mail is marked settled on the notice item once SES accepted it (or refused it for good: a rejected
+address is logged, not retried forever). An e-mail left unsettled - a crash between record and send,
+or an SES error (throttling, outage), which fails that member for this run - is sent by the re-run,
+which finds the notice's item in the same conditional put. The price is one possible duplicate when
+SES accepted the e-mail but it was not marked: a crash in between, or the marking write failing
+after its retries. Mail cannot be lost: the day's print batch is rebuilt from the
 recorded notices listed under ``PRINT#{date}``, for the run date and every earlier day whose batch
 was not written (a ``BATCH#{day}`` marker, put when the run starts and deleted once the CSV is
 written: a crashed day's rows go out with the next run). The last completed run date is written last, so a
@@ -69,6 +73,14 @@ class DailyRunIncomplete(RuntimeError):
     """Some members failed (logged one by one); the rest of the run was done."""
 
 
+class NoticeNotSent(RuntimeError):
+    """SES did not take a notice's e-mail (a transient error): the member is retried by the re-run."""
+
+
+# SES errors about the message or its recipient: retrying the same e-mail cannot succeed.
+PERMANENT_EMAIL_ERRORS = frozenset({"MessageRejected", "InvalidParameterValue"})
+
+
 @dataclass
 class DailySummary:
     run_date: date
@@ -81,6 +93,7 @@ class DailySummary:
     notices: int = 0
     already_sent: int = 0
     emails: int = 0
+    emails_retried: int = 0
     email_failed: int = 0
     mailed: int = 0
     email_only: int = 0
@@ -345,21 +358,38 @@ class DailyRun:
                 "print_row": row,
             },
         )
-        if (
-            self.store.record_notice(profile.member_id, event, run_date if row else None)
-            is WriteOutcome.DUPLICATE
-        ):
+        outcome, email_settled = self.store.record_notice(profile.member_id, event, run_date if row else None)
+        if outcome is WriteOutcome.DUPLICATE and email_settled:
             summary.already_sent += 1
             return
-        summary.notices += 1
-        if row is None:
-            summary.email_only += 1
+        if outcome is WriteOutcome.DUPLICATE:
+            summary.emails_retried += 1  # a crash or an SES error left it unsent: send it now
+        else:
+            summary.notices += 1
+            if row is None:
+                summary.email_only += 1
         try:
             self.notifier.send_email(email_for(profile, credential, notice))
-        except Exception:  # at most once: the notice is recorded; staff see the failure in the logs
-            logger.exception("notice e-mail failed", extra={"member_id": profile.member_id, "key": event.key})
+        except Exception as error:
+            # No traceback or message: SES rejections name the recipient's address (PII). The error
+            # class and SES error code say what went wrong.
+            code = getattr(error, "response", {}).get("Error", {}).get("Code")
+            refused = code in PERMANENT_EMAIL_ERRORS
+            logger.error(
+                "notice e-mail refused for good" if refused else "notice e-mail failed; retried next run",
+                extra={
+                    "member_id": profile.member_id,
+                    "key": event.key,
+                    "error": type(error).__name__,
+                    "code": code,
+                },
+            )
             summary.email_failed += 1
+            if not refused:
+                raise NoticeNotSent(event.key) from None
+            self.store.settle_email(profile.member_id, event, "refused", run_date)
             return
+        self.store.settle_email(profile.member_id, event, "sent", run_date)
         summary.emails += 1
 
     # ------------------------------------------------------------------ audit draw
@@ -378,48 +408,19 @@ class DailyRun:
         chosen = audit.draw(pool, self.policy.audit_rate, seed)
         deadline = audit.deadline(run_date, self.policy)
         skipped: list[str] = []
+        failed = 0
         for entry in chosen:
-            item = pool[entry]
-            member_id, credential = str(item["member_id"]), str(item["credential"])
-            record = self.repository.load(member_id)
-            cert = record.certifications.get(credential) if record else None
-            if record is None or cert is None or self._lapsed(record, cert, run_date):
-                skipped.append(entry)  # lapsed since the cycle ended: nothing left to audit
-                continue
-            fact = AuditDrawn(
-                key=audit.audit_id(year, member_id, credential),
-                recorded_on=run_date,
-                audit_id=audit.audit_id(year, member_id, credential),
-                credential=credential,
-                cycle_start=date.fromisoformat(str(item["cycle_start"])),
-                cycle_end=date.fromisoformat(str(item["cycle_end"])),
-                drawn_on=run_date,
-                deadline=deadline,
-                seed=seed,
-            )
-            if self.repository.record_fact(member_id, fact) is WriteOutcome.CREATED:
-                summary.audits_drawn += 1
-            notice = NoticeDue(
-                kind=schedule.AUDIT,
-                period=str(year),
-                on=run_date,
-                data={
-                    "audit_id": fact.audit_id,
-                    "cycle_start": fact.cycle_start.isoformat(),
-                    "cycle_end": fact.cycle_end.isoformat(),
-                    "deadline": fact.deadline.isoformat(),
-                    "seed": seed,
-                },
-            )
-            self._notify(record.profile, credential, notice, run_date, summary)
-            if cert.due_on is not None and cert.due_on > fact.deadline:
-                # the missed-deadline check (R7c) must come first: pull the next action date forward
-                moved = CertificationRecord(
-                    credential=credential,
-                    certified_on=cert.certified_on,
-                    due_on=fact.deadline + timedelta(days=1),
-                )
-                self.store.set_next_due(member_id, moved, cert.due_on)
+            try:
+                if not self._draw_one(
+                    pool[entry], year, run_date, deadline=deadline, seed=seed, summary=summary
+                ):
+                    skipped.append(entry)  # lapsed since the cycle ended: nothing left to audit
+            except Exception:  # isolate like members; the draw is recorded only once all went through
+                logger.exception("audit draw: member failed", extra={"member_id": pool[entry]["member_id"]})
+                failed += 1
+        if failed:
+            summary.failed += failed
+            return
         self.store.record_audit_draw(
             year,
             {
@@ -433,3 +434,55 @@ class DailyRun:
                 "deadline": deadline.isoformat(),
             },
         )
+
+    def _draw_one(
+        self,
+        item: Mapping[str, Any],
+        year: int,
+        run_date: date,
+        *,
+        deadline: date,
+        seed: str,
+        summary: DailySummary,
+    ) -> bool:
+        """Draw one chosen cycle: its ``AuditDrawn`` fact, notice and due date; False if skipped."""
+        member_id, credential = str(item["member_id"]), str(item["credential"])
+        record = self.repository.load(member_id)
+        cert = record.certifications.get(credential) if record else None
+        if record is None or cert is None or self._lapsed(record, cert, run_date):
+            return False
+        fact = AuditDrawn(
+            key=audit.audit_id(year, member_id, credential),
+            recorded_on=run_date,
+            audit_id=audit.audit_id(year, member_id, credential),
+            credential=credential,
+            cycle_start=date.fromisoformat(str(item["cycle_start"])),
+            cycle_end=date.fromisoformat(str(item["cycle_end"])),
+            drawn_on=run_date,
+            deadline=deadline,
+            seed=seed,
+        )
+        if self.repository.record_fact(member_id, fact) is WriteOutcome.CREATED:
+            summary.audits_drawn += 1
+        notice = NoticeDue(
+            kind=schedule.AUDIT,
+            period=str(year),
+            on=run_date,
+            data={
+                "audit_id": fact.audit_id,
+                "cycle_start": fact.cycle_start.isoformat(),
+                "cycle_end": fact.cycle_end.isoformat(),
+                "deadline": fact.deadline.isoformat(),
+                "seed": seed,
+            },
+        )
+        self._notify(record.profile, credential, notice, run_date, summary)
+        if cert.due_on is not None and cert.due_on > fact.deadline:
+            # the missed-deadline check (R7c) must come first: pull the next action date forward
+            moved = CertificationRecord(
+                credential=credential,
+                certified_on=cert.certified_on,
+                due_on=fact.deadline + timedelta(days=1),
+            )
+            self.store.set_next_due(member_id, moved, cert.due_on)
+        return True

@@ -7,7 +7,7 @@
 | audit draw of a year | ``SCHEDULER`` | ``AUDIT#{year}`` | seed, pool size, sample; written after the draw |
 | audit pool entry | ``AUDITPOOL#{year}`` | ``{member}#{credential}`` | a CCP cycle that ended in ``year`` |
 | print batch not yet written | ``SCHEDULER`` | ``BATCH#{day}`` | put when ``day``'s run starts, deleted once its CSV is written |
-| notice event | ``MEMBER#{id}`` | ``EVENT#notice#{cred}#{kind}#{period}`` | mailed ones also ``list_pk = PRINT#{run date}`` |
+| notice event | ``MEMBER#{id}`` | ``EVENT#notice#{cred}#{kind}#{period}`` | mailed ones also ``list_pk = PRINT#{run date}``; ``email_settled`` once its e-mail is sent or refused |
 
 The print-batch listing (``ListIndex`` ``PRINT#{date}``) is what makes the print batch complete after
 a crash: the CSV is rebuilt from every mailed notice recorded that day, not from memory.
@@ -28,6 +28,7 @@ from shared.store.records import CertificationRecord, EventRecord
 
 SCHEDULER_PK = "SCHEDULER"
 LAST_RUN_SK = "LAST_RUN"
+EMAIL_SETTLED = "email_settled"  # on a notice item: "sent#{day}" or "refused#{day}"; absent = to send
 
 
 def print_list_pk(day: date) -> str:
@@ -108,9 +109,14 @@ class ScheduleStore(TableAccess):
 
     # ------------------------------------------------------------------ notices
 
-    def record_notice(self, member_id: str, event: EventRecord, mailed_on: date | None) -> WriteOutcome:
-        """Conditional put of a notice event (the at-most-once marker), listed for the print batch of
-        ``mailed_on`` when it goes by mail."""
+    def record_notice(
+        self, member_id: str, event: EventRecord, mailed_on: date | None
+    ) -> tuple[WriteOutcome, bool]:
+        """Conditional put of a notice event (its exactly-once marker), listed for the print batch of
+        ``mailed_on`` when it goes by mail. Returns the outcome and whether its e-mail is settled
+        (sent or refused for good) - for a duplicate, read from the existing item in the same request
+        (``ReturnValuesOnConditionCheckFailure``), so an e-mail a crash or an SES error left unsent
+        is sent by the re-run."""
         values: dict[str, Any] = {
             keys.PK: keys.member_pk(member_id),
             keys.SK: keys.event_sk(event.kind, event.key),
@@ -126,12 +132,27 @@ class ScheduleStore(TableAccess):
                 Item=to_item(values),
                 ConditionExpression="attribute_not_exists(#pk)",
                 ExpressionAttributeNames={"#pk": keys.PK},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
-            return WriteOutcome.DUPLICATE
-        return WriteOutcome.CREATED
+            existing: dict[str, Any] = error.response.get("Item") or {}  # type: ignore[assignment]
+            return WriteOutcome.DUPLICATE, EMAIL_SETTLED in existing
+        return WriteOutcome.CREATED, False
+
+    def settle_email(self, member_id: str, event: EventRecord, outcome: str, on: date) -> None:
+        """Mark a notice's e-mail as settled (``sent`` or ``refused``): re-runs no longer send it."""
+        self.client.update_item(
+            TableName=self.table_name,
+            Key={
+                keys.PK: {"S": keys.member_pk(member_id)},
+                keys.SK: {"S": keys.event_sk(event.kind, event.key)},
+            },
+            UpdateExpression="SET #settled = :settled",
+            ExpressionAttributeNames={"#settled": EMAIL_SETTLED},
+            ExpressionAttributeValues={":settled": {"S": f"{outcome}#{on.isoformat()}"}},
+        )
 
     def mailed_notices(self, day: date) -> Iterator[EventRecord]:
         """Every notice listed for the print batch of ``day`` (paginated, in member order)."""

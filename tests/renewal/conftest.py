@@ -9,7 +9,6 @@ from typing import Any
 import boto3
 import pytest
 
-from shared.adapters.signatures import reset_refresh_throttle
 from tests.conftest import reset_caches
 
 SECRET_NAME = "StripeWebhookSecretTest"
@@ -26,8 +25,7 @@ def renewal_aws(aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Iterato
     monkeypatch.setenv("BUCKET_NAME", BUCKET)
     monkeypatch.setenv("NOTICE_SENDER", SENDER)
     monkeypatch.setenv("SES_CONFIGURATION_SET", "")
-    reset_caches()
-    reset_refresh_throttle()
+    reset_caches()  # also resets the secrets' forced-refresh throttle
     secrets = boto3.client("secretsmanager", region_name="us-east-1")
     secrets.create_secret(
         Name=SECRET_NAME, SecretString=json.dumps({"current": SIGNING_SECRET, "previous": PREVIOUS_SECRET})
@@ -35,5 +33,4 @@ def renewal_aws(aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Iterato
     boto3.client("ses", region_name="us-east-1").verify_email_identity(EmailAddress=SENDER)
     boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=BUCKET)
     yield {**aws, "secrets": secrets, "bucket": BUCKET}
-    reset_caches()
-    reset_refresh_throttle()
+    reset_caches()  # also resets the secrets' forced-refresh throttle

@@ -13,6 +13,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from shared.adapters.notifier import Email
 from shared.config.settings import get_policy
@@ -46,8 +47,12 @@ class FakeNotifier:
     batches: dict[date, list[dict[str, Any]]] = field(default_factory=dict)
     written: list[date] = field(default_factory=list)
     fail_batch_on: set[date] = field(default_factory=set)
+    ses_errors: list[str] = field(default_factory=list)  # SES error codes the next sends raise
 
     def send_email(self, email: Email) -> str:
+        if self.ses_errors:
+            code = self.ses_errors.pop(0)
+            raise ClientError({"Error": {"Code": code, "Message": "injected"}}, "SendEmail")
         self.emails.append(email)
         return f"msg-{len(self.emails)}"
 
@@ -352,6 +357,39 @@ def test_one_failing_member_does_not_stop_the_run_and_is_retried(
     assert [e.to for e in notifier.emails][-1] == "ben@example.org"
     assert notice_keys("ben") == ["renewal_before@2025-05"]
     assert len(notifier.emails) == 3
+
+
+def test_an_ses_outage_fails_the_member_and_the_next_run_sends_the_email_once(
+    daily: Any, notifier: FakeNotifier, business_date: Any
+) -> None:
+    """E-mails are at least once: SES throttling leaves the notice recorded but unsent; the run
+    reports it incomplete and the next run sends it - once, with the notice still recorded once."""
+    upsert(business_date, "2025-03-01", "ana", member_body("2024-05-14"))
+    daily("2025-03-01")
+    notifier.ses_errors.append("Throttling")
+    with pytest.raises(DailyRunIncomplete, match="1 member"):
+        daily("2025-03-02")
+    assert notifier.emails == []
+    assert notice_keys("ana") == ["renewal_before@2025-05"]
+
+    retried = daily("2025-03-03")
+    assert (retried.failed, retried.emails_retried, retried.emails) == (0, 1, 1)
+    assert [e.to for e in notifier.emails] == ["ana@example.org"]
+    assert notice_keys("ana") == ["renewal_before@2025-05"]
+    again = daily("2025-03-03")  # a re-run of the day sends nothing more
+    assert (again.emails, len(notifier.emails)) == (0, 1)
+
+
+def test_an_email_ses_refuses_for_good_is_not_retried_and_the_run_completes(
+    daily: Any, notifier: FakeNotifier, business_date: Any
+) -> None:
+    upsert(business_date, "2025-03-01", "ana", member_body("2024-05-14"))
+    daily("2025-03-01")
+    notifier.ses_errors.append("MessageRejected")
+    refused = daily("2025-03-02")
+    assert (refused.failed, refused.email_failed, refused.emails) == (0, 1, 0)
+    assert daily("2025-03-03").emails == 0
+    assert notifier.emails == []
 
 
 def test_mailed_notices_of_a_crashed_day_reach_the_next_days_batch(

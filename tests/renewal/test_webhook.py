@@ -417,26 +417,32 @@ def test_non_ascii_or_huge_timestamps_are_malformed_headers(member: dict[str, An
     assert items(member) == before
 
 
-def test_bad_signatures_force_at_most_one_secret_reload_a_minute() -> None:
-    from shared.adapters.signatures import SignatureError, reset_refresh_throttle, verify_with_refresh
+def test_bad_signatures_force_at_most_one_secret_reload_a_minute(
+    member: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The throttle lives in the secrets adapter (per secret name, process-wide)."""
+    from shared.adapters import secrets as secrets_adapter
+    from shared.adapters.signatures import SignatureError, verify_with_refresh
 
-    reset_refresh_throttle()
-    forced: list[bool] = []
     now = [1000.0]
+    monkeypatch.setattr(secrets_adapter.REFRESH_THROTTLE, "clock", lambda: now[0])
+    forced: list[str] = []
+    real_get_secret = secrets_adapter.parameters.get_secret
 
-    def load(force: bool) -> list[str]:
-        if force:
-            forced.append(force)
-        return ["whsec_right"]
+    def counting_get_secret(name: str, **kwargs: Any) -> Any:
+        if kwargs.get("force_fetch"):
+            forced.append(name)
+        return real_get_secret(name, **kwargs)
 
+    monkeypatch.setattr(secrets_adapter.parameters, "get_secret", counting_get_secret)
+    member["secrets"].create_secret(Name="other-secret", SecretString=json.dumps({"current": "x"}))
     body, headers = sp.signed(b"{}", secret="whsec_wrong")
     stamp = int(time.time())
 
-    def attempt(key: str = "stripe") -> None:
+    def attempt(name: str = "StripeWebhookSecretTest") -> None:
+        secret = secrets_adapter.RotatingSecret(name)
         with pytest.raises(SignatureError):
-            verify_with_refresh(
-                headers["Stripe-Signature"], body, load, stamp, refresh_key=key, clock=lambda: now[0]
-            )
+            verify_with_refresh(headers["Stripe-Signature"], body, lambda f: secret.values(force=f), stamp)
 
     for _ in range(5):
         attempt()
@@ -448,8 +454,7 @@ def test_bad_signatures_force_at_most_one_secret_reload_a_minute() -> None:
     attempt()
     assert len(forced) == 2
     attempt("other-secret")  # per secret
-    assert len(forced) == 3
-    reset_refresh_throttle()
+    assert forced == ["StripeWebhookSecretTest"] * 2 + ["other-secret"]
 
 
 def test_rotated_secret_is_picked_up_by_the_forced_reload(member: dict[str, Any]) -> None:
