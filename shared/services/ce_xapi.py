@@ -53,6 +53,7 @@ _MAX_KEY_BYTES = 700
 _NEW = "attribute_not_exists(#pk)"
 # An unmatched record may be taken over by its member only with the same content.
 _NEW_OR_UNMATCHED = "attribute_not_exists(#pk) OR (attribute_exists(#l) AND #h = :h)"
+VOIDED_EARLY = "voided_early"  # statement record placeholder: voided before it arrived
 
 
 def fact_key_for(course_id: str) -> str:
@@ -93,6 +94,7 @@ class Plan:
     event: EventRecord | None = None
     record: StatementRecord | None = None
     reason: str | None = None
+    early_void: StatementRecord | None = None  # placeholder for a voided statement not seen yet
 
     @property
     def writes(self) -> bool:
@@ -169,7 +171,11 @@ class XapiIngest:
         checked: list[Plan] = []
         for plan in plans:
             record = stored.get(plan.statement.statement_id) if plan.writes else None
-            if record is not None and record.content_hash != plan.content_hash:
+            if (
+                record is not None
+                and record.content_hash != plan.content_hash
+                and record.outcome != VOIDED_EARLY
+            ):
                 checked.append(Plan(plan.statement, plan.content_hash, "conflict", plan.member_id))
             else:
                 checked.append(plan)
@@ -349,7 +355,7 @@ class XapiIngest:
     ) -> Plan:
         sid = statement.statement_id
         own = batch.records.get(sid)
-        if own is not None:
+        if own is not None and own.outcome != VOIDED_EARLY:
             return Plan(statement, digest, "duplicate" if own.content_hash == digest else "conflict")
         assert isinstance(statement.object, StatementRef)
         target_id = str(statement.object.id)
@@ -376,7 +382,18 @@ class XapiIngest:
         )
         batch.records[sid] = record
         if not reverses:
-            return Plan(statement, digest, outcome, record=record, reason=record.reason)
+            early = None
+            if target is None:  # not arrived yet (LMS deliveries are unordered): void it on arrival
+                early = StatementRecord(
+                    statement_id=target_id,
+                    content_hash="",
+                    verb="",
+                    client_id=client.client_id,
+                    recorded_on=today,
+                    outcome=VOIDED_EARLY,
+                    voided_by=sid,
+                )
+            return Plan(statement, digest, outcome, record=record, reason=record.reason, early_void=early)
         assert member_id is not None
         assert fact_key is not None
         void = CeVoid(key=sid, recorded_on=today, completion_key=fact_key)
@@ -401,7 +418,7 @@ class XapiIngest:
     # ------------------------------------------------------------------ writes
 
     def _apply(self, client: LmsClient, plan: Plan, today: date, specs: dict[str, ActivitySpec]) -> None:
-        if self._write(plan) or self._settled(plan):
+        if self._write(plan) or self._voided_early(plan, today) or self._settled(plan):
             return
         # A condition failed: another delivery of the same statement (or course) got there first.
         # Re-plan from fresh reads once; a duplicate is then a no-op, a real conflict a 409.
@@ -415,6 +432,70 @@ class XapiIngest:
                 "concurrent writes for this statement, retry later",
                 statement_ids=[plan.statement.statement_id],
             )
+
+    def _voided_early(self, plan: Plan, today: date) -> bool:
+        """After a failed condition: was this statement voided before it arrived? Then record it as
+        planned, over the placeholder, together with the void it missed (``ce_void`` fact, event and
+        the voiding statement's record), in one transaction - as if the void had come after it."""
+        sid = plan.statement.statement_id
+        stored = self.catalog.get_statements([sid]).get(sid)
+        if stored is None or stored.outcome != VOIDED_EARLY or plan.record is None:
+            return False
+        items: list[tuple[dict[str, Any], str | None]] = []
+        if plan.member_id is None:  # unmatched: keep it, and the pending void, for staff
+            record = plan.record.model_copy(update={"voided_by": stored.voided_by})
+            return self.catalog.transact_new([(self.catalog.statement_item(record), None)])
+        if plan.event is not None:
+            items.append((self.members.event_item(plan.member_id, plan.event), _NEW))
+        items.append((self.catalog.statement_item(plan.record), None))
+        if plan.fact is not None:
+            items.append((self._fact_item(plan.member_id, plan.fact), _NEW))
+        fact_key = plan.record.fact_key
+        void_id = stored.voided_by
+        voiding = self.catalog.get_statements([void_id]).get(void_id) if void_id else None
+        if fact_key is not None and voiding is not None:
+            void = CeVoid(key=voiding.statement_id, recorded_on=today, completion_key=fact_key)
+            event = EventRecord(
+                kind=EVENT_KIND,
+                key=voiding.statement_id,
+                occurred_on=today,
+                recorded_on=today,
+                summary=f"LMS voided statement {sid}: CE credit for {fact_key} reversed",
+                data={
+                    "statement_id": voiding.statement_id,
+                    "verb": VERB_VOIDED,
+                    "voided_statement_id": sid,
+                    "fact_key": fact_key,
+                    "outcome": "voided",
+                    "content_hash": voiding.content_hash,
+                    "client_id": voiding.client_id,
+                },
+            )
+            applied = voiding.model_copy(
+                update={
+                    "member_id": plan.member_id,
+                    "fact_key": fact_key,
+                    "outcome": "voided",
+                    "reason": None,
+                }
+            )
+            items += [
+                (self.members.event_item(plan.member_id, event), _NEW),
+                (self.catalog.statement_item(applied), None),
+                (self.members.fact_item(plan.member_id, void, {"member_id": plan.member_id}), _NEW),
+            ]
+        if not self.catalog.transact_new(items):
+            raise Conflict("concurrent writes for this statement, retry later", statement_ids=[sid])
+        return True
+
+    def _fact_item(self, member_id: str, fact: CeCompletion | CeVoid) -> dict[str, Any]:
+        """The fact's item; a completion without points (activity not in the catalog yet) is also
+        listed for staff under ``UNMAPPED_LIST``."""
+        attributes: dict[str, str] = {"member_id": member_id}
+        if isinstance(fact, CeCompletion) and fact.points is None:
+            attributes[keys.LIST_PK] = UNMAPPED_LIST
+            attributes[keys.LIST_SK] = f"{fact.activity_id}#{member_id}"
+        return self.members.fact_item(member_id, fact, attributes)
 
     def _settled(self, plan: Plan) -> bool:
         """After a failed condition: re-read the statement record. Stored with other content: 409;
@@ -431,19 +512,19 @@ class XapiIngest:
         assert plan.record is not None
         if plan.outcome == "unmatched" or plan.member_id is None:
             existing = self.catalog.put_statement_once(plan.record)
+            if plan.early_void is not None:  # an existing record (or placeholder) stays as it is
+                self.catalog.put_statement_once(plan.early_void)
             if existing is None or existing.content_hash == plan.content_hash:
                 return True
+            if existing.outcome == VOIDED_EARLY:
+                return False  # _apply records it over the placeholder
             raise _conflict(plan)
         items: list[tuple[dict[str, Any], str | None]] = []
         if plan.event is not None:
             items.append((self.members.event_item(plan.member_id, plan.event), _NEW))
         items.append((self.catalog.statement_item(plan.record), _NEW_OR_UNMATCHED))
         if plan.fact is not None:
-            attributes: dict[str, str] = {"member_id": plan.member_id}
-            if isinstance(plan.fact, CeCompletion) and plan.fact.points is None:
-                attributes[keys.LIST_PK] = UNMAPPED_LIST
-                attributes[keys.LIST_SK] = f"{plan.fact.activity_id}#{plan.member_id}"
-            items.append((self.members.fact_item(plan.member_id, plan.fact, attributes), _NEW))
+            items.append((self._fact_item(plan.member_id, plan.fact), _NEW))
         return self.catalog.transact_new(items)
 
 

@@ -337,7 +337,13 @@ class RecertificationService:
         )
         outcome = self.repository.record_event(result.member_id, event)
         if outcome is WriteOutcome.CONFLICT:
-            raise Conflict(f"result {result.result_id} was already reported with different content")
+            # the stored event differs; a redelivery on a later business day differs in recorded_on only
+            earlier = next(
+                (e for e in record.events if e.kind == EXAM_RESULT_KIND and e.key == result.result_id), None
+            )
+            if earlier is None or earlier.data != event.data:
+                raise Conflict(f"result {result.result_id} was already reported with different content")
+            outcome = WriteOutcome.DUPLICATE
         app = open_application(record, code)
         completed = False
         if app is not None and app.method is RecertMethod.EXAM and result.passed:

@@ -59,6 +59,9 @@ class StatementRecord(BaseModel):
     reason: str | None = None
     statement: dict[str, Any] | None = None  # kept whole while unmatched, for staff
     actor: str | None = None
+    # outcome "voided_early": a placeholder for a statement that was voided before it arrived; the
+    # voiding statement's id, applied when the voided statement arrives (out-of-order delivery)
+    voided_by: str | None = None
 
 
 class QuarantineRecord(BaseModel):
