@@ -7,7 +7,7 @@ import base64
 import uuid
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, quote_plus
 
 from local import template as tpl
 
@@ -58,6 +58,34 @@ def http_api_event(
         },
         "body": body.decode("utf-8") if is_text else base64.b64encode(body).decode("ascii"),
         "isBase64Encoded": not is_text,
+    }
+
+
+def s3_object_created_event(
+    bucket: str, key: str, size: int = 0, etag: str = "x", *, encoded_key: str | None = None
+) -> dict[str, Any]:
+    """The S3 ``ObjectCreated:Put`` notification Lambda receives. S3 sends the key form-encoded
+    (``quote_plus``); ``encoded_key`` sends a key exactly as given (tests of hostile encodings)."""
+    return {
+        "Records": [
+            {
+                "eventVersion": "2.1",
+                "eventSource": "aws:s3",
+                "awsRegion": "us-east-1",
+                "eventTime": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+                "eventName": "ObjectCreated:Put",
+                "s3": {
+                    "s3SchemaVersion": "1.0",
+                    "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
+                    "object": {
+                        "key": quote_plus(key, safe="/") if encoded_key is None else encoded_key,
+                        "size": size,
+                        "eTag": etag,
+                        "sequencer": f"{uuid.uuid4().int >> 64:X}",
+                    },
+                },
+            }
+        ]
     }
 
 

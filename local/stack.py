@@ -14,15 +14,14 @@ import json
 import logging
 import os
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from types import SimpleNamespace
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import unquote
 from urllib.request import Request as Request_
 from urllib.request import urlopen
 
@@ -33,7 +32,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
 from local import template as tpl
-from local.events import http_api_event
+from local.events import http_api_event, s3_object_created_event
 from shared.clock import BUSINESS_DATE_ENV
 
 log = logging.getLogger("staycert.local")
@@ -336,7 +335,7 @@ class LocalStack:
         """Store an object in the files bucket and deliver the S3 ObjectCreated event to subscribers."""
         bucket = self.refs["FilesBucket"]
         put = self.client("s3").put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
-        event = _s3_event(bucket, key, len(body), put["ETag"].strip('"'))
+        event = s3_object_created_event(bucket, key, len(body), put["ETag"].strip('"'))
         results = []
         for function, props in tpl.functions_with_event("S3"):
             if _matches_filter(key, props.get("Filter", {})):
@@ -417,30 +416,6 @@ def _api_response(result: dict[str, Any]) -> Response:
 
 def _json_response(status: int, body: Any) -> Response:
     return Response(json.dumps(body), status=status, mimetype="application/json")
-
-
-def _s3_event(bucket: str, key: str, size: int, etag: str) -> dict[str, Any]:
-    return {
-        "Records": [
-            {
-                "eventVersion": "2.1",
-                "eventSource": "aws:s3",
-                "awsRegion": REGION,
-                "eventTime": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
-                "eventName": "ObjectCreated:Put",
-                "s3": {
-                    "s3SchemaVersion": "1.0",
-                    "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
-                    "object": {
-                        "key": quote(key),
-                        "size": size,
-                        "eTag": etag,
-                        "sequencer": f"{time.time_ns():X}",
-                    },
-                },
-            }
-        ]
-    }
 
 
 def _matches_filter(key: str, s3_filter: dict[str, Any]) -> bool:

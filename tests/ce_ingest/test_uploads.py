@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import quote_plus
 
 import pytest
 
+from local.events import s3_object_created_event
 from shared.rules.models import AuditDecided, AuditDrawn
 from shared.store.members import MemberRepository
 from shared.store.records import EventRecord
@@ -20,22 +20,7 @@ HEADER = "member_id,activity_id,completed_on,points,category,certificate_id\n"
 
 
 def s3_event(key: str, size: int = 0) -> dict[str, Any]:
-    return {
-        "Records": [
-            {
-                "eventVersion": "2.1",
-                "eventSource": "aws:s3",
-                "awsRegion": "us-east-1",
-                "eventTime": "2024-03-20T12:00:00.000Z",
-                "eventName": "ObjectCreated:Put",
-                "s3": {
-                    "s3SchemaVersion": "1.0",
-                    "bucket": {"name": BUCKET, "arn": f"arn:aws:s3:::{BUCKET}"},
-                    "object": {"key": quote_plus(key, safe="/"), "size": size, "eTag": "x", "sequencer": "1"},
-                },
-            }
-        ]
-    }
+    return s3_object_created_event(BUCKET, key, size)
 
 
 def upload(ce: dict[str, Any], key: str, body: bytes, content_type: str = "text/csv") -> Any:

@@ -23,7 +23,7 @@ from typing import Any, ClassVar, Literal
 from urllib.parse import quote_plus
 
 from local import template as tpl
-from local.events import http_api_event, route_for
+from local.events import http_api_event, route_for, s3_object_created_event
 from shared.adapters.signatures import sign
 from shared.clock import wall_clock_seconds
 from tests.ce_ingest.conftest import COURSE, basic, cmi5_sequence, statement
@@ -257,20 +257,9 @@ class World:
         return event_key if event_key is not None else quote_plus(key, safe="/")
 
     def s3_event(self, encoded_key: str, size: int = 0) -> dict[str, Any]:
-        """The S3 ObjectCreated event Lambda receives (the key URL-encoded as S3 sends it)."""
-        record = {
-            "eventVersion": "2.1",
-            "eventSource": "aws:s3",
-            "awsRegion": "us-east-1",
-            "eventTime": "2024-03-20T12:00:00.000Z",
-            "eventName": "ObjectCreated:Put",
-            "s3": {
-                "s3SchemaVersion": "1.0",
-                "bucket": {"name": BUCKET, "arn": f"arn:aws:s3:::{BUCKET}"},
-                "object": {"key": encoded_key, "size": size, "eTag": "x", "sequencer": "1"},
-            },
-        }
-        result: dict[str, Any] = invoke("CeUploadFunction", {"Records": [record]})
+        """The S3 ObjectCreated event Lambda receives, with the key exactly as encoded here."""
+        event = s3_object_created_event(BUCKET, "", size, encoded_key=encoded_key)
+        result: dict[str, Any] = invoke("CeUploadFunction", event)
         return result
 
     def stream(self, records: list[dict[str, Any]]) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from typing import Any
 import boto3
 import pytest
 
+from local.events import s3_object_created_event
 from shared import aws
 from tests.ce_ingest.conftest import (
     catalog,
@@ -148,12 +149,6 @@ CSV = (
 )
 
 
-def s3_event(bucket: str, key: str, size: int) -> dict[str, Any]:
-    obj = {"key": key, "size": size, "eTag": "x", "sequencer": "1"}
-    record = {"eventSource": "aws:s3", "awsRegion": "us-east-1", "eventName": "ObjectCreated:Put"}
-    return {"Records": [{**record, "s3": {"bucket": {"name": bucket}, "object": obj}}]}
-
-
 def csv_scenario(ce_env: dict[str, Any], business_date: Any) -> Scenario:
     business_date("2024-03-20")
     member("m-1", "2022-01-10")
@@ -183,7 +178,9 @@ def csv_scenario(ce_env: dict[str, Any], business_date: Any) -> Scenario:
 
     return Scenario(
         "csv-upload",
-        lambda: async_ok(lambda: invoke("CeUploadFunction", s3_event(ce_env["bucket"], CSV_KEY, len(CSV)))),
+        lambda: async_ok(
+            lambda: invoke("CeUploadFunction", s3_object_created_event(ce_env["bucket"], CSV_KEY, len(CSV)))
+        ),
         outcome,
         ce_env["dynamodb"],
         side_state=report,
