@@ -4,7 +4,10 @@ Per new item (INSERT; the event source mapping's FilterCriteria passes only thes
 
 * ``recertified`` fact -> issue the Credly badge (exactly once, see shared/services/badges.py);
 * ``payment`` fact with ``purpose: recertification`` -> complete its application if ready (the fee
-  may land before or after the decision/exam result);
+  may land before or after the decision/exam result), and reconcile its badge (a new payment after a
+  refund puts the recertification back in force);
+* ``payment_reversal`` / ``reversal_withdrawn`` fact -> when it concerns a recertification fee,
+  reconcile that completion's badge (revoke while the fee is reversed, issue again when restored);
 * ``transition`` event to ``lapsed`` -> revoke the credential's badge;
 * ``audit_drawn`` fact -> index the audit by id for ``POST /audits/{audit_id}/decision``.
 
@@ -29,7 +32,7 @@ from shared.clock import business_today
 from shared.config.integrations import eligibility_criteria
 from shared.config.settings import get_policy, get_settings
 from shared.observability import lambda_entry, logger, metrics
-from shared.rules.models import AuditDrawn, FeePayment, Recertified
+from shared.rules.models import AuditDrawn, FeePayment, PaymentReversal, Recertified, ReversalWithdrawn
 from shared.services.audits import AuditService
 from shared.services.badges import BadgeService, default_badge_service
 from shared.services.catalog import CatalogService
@@ -68,12 +71,21 @@ class Consumer:
         member_id = pk.removeprefix("MEMBER#")
         sort_key = str(image.get("sk", ""))
         if kind == "recertified" and sort_key.startswith("FACT#"):
-            self.badges.issue_for(member_id, Recertified.model_validate(body))
+            self.badges.issue_for(member_id, Recertified.model_validate(body), self.today)
             metrics.add_metric(name="BadgeIssueHandled", unit="Count", value=1)
             return "badge"
         if kind == "payment" and sort_key.startswith("FACT#"):
-            completed = self.recert.on_payment(member_id, FeePayment.model_validate(body), self.today)
+            payment = FeePayment.model_validate(body)
+            completed = self.recert.on_payment(member_id, payment, self.today)
+            if completed and payment.application_id:
+                self.badges.reconcile(member_id, payment.application_id, self.today)
             return "completed" if completed else "payment"
+        if kind in ("payment_reversal", "reversal_withdrawn") and sort_key.startswith("FACT#"):
+            change = (PaymentReversal if kind == "payment_reversal" else ReversalWithdrawn).model_validate(
+                body
+            )
+            self.badges.on_fee_reversal(member_id, change, self.today)
+            return "reversal"
         if kind == "transition" and (body.get("data") or {}).get("status") == "lapsed":
             credential = str(body.get("credential") or "")
             reason = str(

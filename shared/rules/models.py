@@ -133,13 +133,16 @@ class AuditDecided(FactBase):
 
 class Recertified(FactBase):
     """Recertification completed: the certification restarts on ``completed_on`` (new cycle, new
-    fee anniversaries)."""
+    fee anniversaries) - while the application's effective recertification payments still cover
+    ``fee_cents`` (a refund or lost dispute recorded later takes it out of force; a dispute won or a
+    new payment puts it back). 0 = no fee condition (facts written before that rule)."""
 
     kind: Literal["recertified"] = "recertified"
     credential: str
     completed_on: date
     method: RecertMethod
     application_id: str
+    fee_cents: int = Field(default=0, ge=0)
 
 
 Fact = Annotated[

@@ -29,13 +29,10 @@ from shared.rules.models import (
     CeCompletion,
     CeVoid,
     Fact,
-    FeePayment,
-    PaymentReversal,
     RecertMethod,
-    ReversalWithdrawn,
 )
 from shared.rules.policy import RulesPolicy
-from shared.rules.status import effective_payment_keys, visible_facts
+from shared.rules.status import fee_paid_cents, visible_facts
 
 
 class _Frozen(BaseModel):
@@ -105,23 +102,6 @@ def ccp_points_in_window(
         if points is not None:
             total += points
     return total
-
-
-def fee_paid_cents(facts: Sequence[Fact], application_id: str, as_of: date) -> int:
-    """Effective recertification payments for ``application_id`` known on ``as_of``."""
-    visible = visible_facts(facts, as_of)
-    payments = [
-        f
-        for f in visible
-        if isinstance(f, FeePayment) and f.purpose == "recertification" and f.application_id == application_id
-    ]
-    effective = effective_payment_keys(
-        payments,
-        [f for f in visible if isinstance(f, PaymentReversal)],
-        [f for f in visible if isinstance(f, ReversalWithdrawn)],
-        as_of,
-    )
-    return sum(p.amount_cents for p in payments if p.key in effective)
 
 
 def passing_result(

@@ -7,7 +7,7 @@ member partition, in any order, duplicates included.
 Lapse (R7) is *sticky*: each lapse condition is judged on the facts as they stood on the day it
 would take effect (facts recorded by that day, events dated before it), so a fact recorded later can
 make a lapse appear with an earlier date but can never undo one. Only a ``Recertified`` fact starts
-a new epoch.
+a new epoch, and only while its fee is paid (``recertification_in_force``).
 """
 
 from __future__ import annotations
@@ -98,16 +98,74 @@ def effective_certified_on(
     cert: Certification, facts: Sequence[Fact], as_of: date, policy: RulesPolicy | None = None
 ) -> date:
     """Start of the current epoch: the roster date, or the latest recertification of this credential
-    completed and recorded on or before ``as_of`` (whichever is later). ``policy`` resolves aliases
+    in force on ``as_of`` (``recertified_from``), whichever is later. ``policy`` resolves aliases
     (``MT`` = ``MLS``); without it credential codes are compared case-insensitively."""
     recertified = [
-        f.completed_on
+        start
         for f in _of_type(facts, Recertified)
-        if f.recorded_on <= as_of
-        and f.completed_on <= as_of
-        and _same_credential(f.credential, cert.credential, policy)
+        if _same_credential(f.credential, cert.credential, policy)
+        and (start := recertified_from(f, facts, as_of)) is not None
     ]
     return max([cert.certified_on, *recertified])
+
+
+def recertified_from(fact: Recertified, facts: Sequence[Fact], as_of: date) -> date | None:
+    """The day a completed recertification is in force from, as known on ``as_of``; None when it is not.
+
+    It stands while its fee is paid: a refund or lost dispute of the recertification fee recorded
+    after completion takes it out of force (the certification is lapsed again, from its earlier
+    lapse); once the fee is fully paid again (a dispute won, a new payment) it is in force from that
+    day - the date an application still open would have completed on, so the order in which the
+    completion and the reversal arrived does not change the outcome. ``fee_cents`` 0: no fee condition.
+    """
+    if fact.recorded_on > as_of or fact.completed_on > as_of:
+        return None
+    if fact.fee_cents == 0:
+        return fact.completed_on
+    paid_since = fee_paid_since(facts, fact.application_id, fact.fee_cents, as_of)
+    return None if paid_since is None else max(fact.completed_on, paid_since)
+
+
+def recertification_in_force(fact: Recertified, facts: Sequence[Fact], as_of: date) -> bool:
+    return recertified_from(fact, facts, as_of) is not None
+
+
+def fee_paid_cents(facts: Sequence[Fact], application_id: str, as_of: date) -> int:
+    """Effective recertification payments for ``application_id`` known on ``as_of``."""
+    visible = visible_facts(facts, as_of)
+    payments = [
+        f
+        for f in _of_type(visible, FeePayment)
+        if f.purpose == "recertification" and f.application_id == application_id
+    ]
+    effective = effective_payment_keys(
+        payments, _of_type(visible, PaymentReversal), _of_type(visible, ReversalWithdrawn), as_of
+    )
+    return sum(p.amount_cents for p in payments if p.key in effective)
+
+
+def fee_paid_since(facts: Sequence[Fact], application_id: str, fee_cents: int, as_of: date) -> date | None:
+    """The day the application's fee last became fully paid (payments, reversals and dispute
+    outcomes counted by the day they were recorded), or None if it is not fully paid on ``as_of``."""
+    changes = sorted(
+        {
+            f.recorded_on
+            for f in facts
+            if f.recorded_on <= as_of
+            and (
+                (isinstance(f, FeePayment) and f.application_id == application_id)
+                or isinstance(f, PaymentReversal | ReversalWithdrawn)
+            )
+        }
+    )
+    since: date | None = None
+    for day in changes:
+        paid = fee_paid_cents(facts, application_id, day) >= fee_cents
+        if not paid:
+            since = None
+        elif since is None:
+            since = day
+    return since
 
 
 def effective_payment_keys(

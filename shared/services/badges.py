@@ -12,6 +12,12 @@ Called by the table-stream consumer (``functions/badge_issue``), never by the wr
 
 Revocation: a lapse transition (daily run, failed audit) revokes the badges of the credential when the
 certification is lapsed as of today, so badge and certificate never disagree.
+
+Recertification fee reversals: :meth:`BadgeService.reconcile` makes Credly agree with the completion
+whenever its fee changes (payment, refund, dispute, dispute won): one live badge while the
+recertification is in force and the certification is not lapsed, none otherwise. A badge revoked by
+a refund and restored by a dispute won is a new Credly badge (Credly cannot un-revoke), recorded as the
+completion's next ``issue``.
 """
 
 from __future__ import annotations
@@ -26,9 +32,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.adapters.credly import Badge, BadgeRequest, CredlyClient, CredlyError, DuplicateBadge
 from shared.observability import logger
 from shared.rules.dates import add_years
-from shared.rules.models import Recertified, Standing
+from shared.rules.models import FeePayment, PaymentReversal, Recertified, ReversalWithdrawn, Standing
 from shared.rules.policy import RulesPolicy
-from shared.rules.status import evaluate
+from shared.rules.status import evaluate, recertified_from
 from shared.store.members import MemberRepository
 from shared.store.recert import BADGE_KIND, BADGE_LIST, RecertStore, StaleWrite
 from shared.store.records import EventRecord, MemberRecord
@@ -50,10 +56,14 @@ class BadgeRecord(BaseModel):
     revoked_on: date | None = None
     revoke_reason: str | None = None
     last_event_id: str | None = None
+    issue: int = Field(default=1, ge=1, description="1 for the completion's badge, 2.. after a fee reversal")
 
 
-def badge_key(credential: str, application_id: str) -> str:
-    return f"{credential}#{application_id}"
+def badge_key(credential: str, application_id: str, issue: int = 1) -> str:
+    return f"{credential}#{application_id}" + (f"#{issue}" if issue > 1 else "")
+
+
+FEE_REVERSED = "recertification fee refunded or disputed"
 
 
 def badges_of(record: MemberRecord) -> list[BadgeRecord]:
@@ -101,27 +111,89 @@ class BadgeService:
 
     # ------------------------------------------------------------------ issue
 
-    def issue_for(self, member_id: str, fact: Recertified) -> BadgeRecord | None:
+    def issue_for(self, member_id: str, fact: Recertified, today: date) -> BadgeRecord | None:
+        """The ``Recertified`` record reached the stream: the completion's badge (see ``reconcile``)."""
+        return self.reconcile(member_id, fact.application_id, today)
+
+    def on_fee_reversal(
+        self, member_id: str, change: PaymentReversal | ReversalWithdrawn, today: date
+    ) -> BadgeRecord | None:
+        """A refund, dispute or dispute won reached the stream: when it concerns a recertification
+        fee, reconcile that completion's badge (annual-fee reversals change no badge)."""
         record = self.repository.load(member_id)
+        if record is None:
+            return None
+        payment_key = change.payment_key if isinstance(change, PaymentReversal) else None
+        if isinstance(change, ReversalWithdrawn):
+            payment_key = next(
+                (
+                    f.payment_key
+                    for f in record.facts
+                    if isinstance(f, PaymentReversal) and f.key == change.reversal_key
+                ),
+                None,
+            )
+        application_id = next(
+            (
+                f.application_id
+                for f in record.facts
+                if isinstance(f, FeePayment) and f.key == payment_key and f.purpose == "recertification"
+            ),
+            None,
+        )
+        if application_id is None:
+            return None
+        return self.reconcile(member_id, application_id, today, loaded=record)
+
+    def reconcile(
+        self, member_id: str, application_id: str, today: date, loaded: MemberRecord | None = None
+    ) -> BadgeRecord | None:
+        """Make Credly agree with the completion of ``application_id`` as it stands today: one live badge
+        while the recertification is in force and the certification it started is not lapsed; its
+        live badges revoked otherwise. Idempotent (a redelivery finds the badge recorded); returns the
+        live badge, if any."""
+        record = loaded or self.repository.load(member_id)
         if record is None:
             logger.warning("recertified member not found", extra={"member_id": member_id})
             return None
-        key = badge_key(fact.credential, fact.application_id)
-        existing = next((e for e in record.events if e.kind == BADGE_KIND and e.key == key), None)
-        if existing is not None:
-            return BadgeRecord.model_validate(existing.data)  # redelivery: already issued
+        fact = next(
+            (f for f in record.facts if isinstance(f, Recertified) and f.application_id == application_id),
+            None,
+        )
+        cert = record.certifications.get(fact.credential) if fact else None
+        if fact is None or cert is None:
+            return None
+        recorded = [b for b in badges_of(record) if b.application_id == application_id]
+        live = [b for b in recorded if b.state != "revoked"]
+        in_force_from = recertified_from(fact, record.facts, today)
+        status = evaluate(cert.as_certification(), record.facts, today, self.policy)
+        if (
+            in_force_from is not None
+            and status.status is not Standing.LAPSED
+            and status.certified_on == in_force_from
+        ):
+            return live[0] if live else self._issue(record, fact, in_force_from, issue=len(recorded) + 1)
+        reason = "certification lapsed" if in_force_from else FEE_REVERSED
+        for badge in live:
+            self._revoke(member_id, badge, reason, today)
+        return None
+
+    def _issue(self, record: MemberRecord, fact: Recertified, completed_on: date, issue: int) -> BadgeRecord:
+        """Issue the badge of a recertification in force from ``completed_on``."""
+        member_id = record.profile.member_id
         spec = self.policy.credential(fact.credential)
         base = {
             "credential": spec.code,
             "application_id": fact.application_id,
-            "completed_on": fact.completed_on,
+            "completed_on": completed_on,
+            "issue": issue,
         }
         if not spec.badge_template_id:
             badge = BadgeRecord(**base, state="not_configured")
-            self._record(member_id, badge, fact.completed_on, create=True)
+            self._record(member_id, badge, completed_on, create=True)
             logger.warning("no Credly badge template for credential", extra={"credential": spec.code})
             return badge
-        issued_at = datetime.combine(fact.completed_on, time(0), self.zone).strftime("%Y-%m-%d %H:%M:%S %z")
+        issued_at = datetime.combine(completed_on, time(0), self.zone).strftime("%Y-%m-%d %H:%M:%S %z")
         request = BadgeRequest(
             recipient_email=str(record.profile.email),
             first_name=record.profile.first_name,
@@ -129,7 +201,7 @@ class BadgeService:
             badge_template_id=spec.badge_template_id,
             issued_at=issued_at,
             issuer_earner_id=member_id,
-            expires_at=expires_at(self.expiry, fact.completed_on),
+            expires_at=expires_at(self.expiry, completed_on),
         )
         resolved = False
         try:
@@ -145,8 +217,10 @@ class BadgeService:
             issued_at=issued_at,
             resolved_duplicate=resolved,
         )
-        self._record(member_id, badge, fact.completed_on, create=True)
-        logger.info("badge recorded", extra={"badge_id": found.id, "duplicate_resolved": resolved})
+        self._record(member_id, badge, completed_on, create=True)
+        logger.info(
+            "badge recorded", extra={"badge_id": found.id, "duplicate_resolved": resolved, "issue": issue}
+        )
         return badge
 
     def _existing_badge(self, template_id: str, member_id: str) -> Badge:
@@ -168,16 +242,20 @@ class BadgeService:
         status = evaluate(cert.as_certification(), record.facts, today, self.policy)
         if status.status is not Standing.LAPSED:
             return []  # a stale lapse record (the member has recertified since): keep the badge
-        revoked = []
-        for badge in badges_of(record):
-            if badge.credential != credential or badge.badge_id is None or badge.state == "revoked":
-                continue
+        return [
+            self._revoke(member_id, badge, reason, today)
+            for badge in badges_of(record)
+            if badge.credential == credential and badge.badge_id is not None and badge.state != "revoked"
+        ]
+
+    def _revoke(self, member_id: str, badge: BadgeRecord, reason: str, today: date) -> BadgeRecord:
+        """Revoke at Credly (a badge that never reached Credly, ``not_configured``, only on our side)."""
+        if badge.badge_id is not None:
             self.credly.revoke(badge.badge_id, reason)
-            done = badge.model_copy(update={"state": "revoked", "revoked_on": today, "revoke_reason": reason})
-            self._record(member_id, done, today, expect_state=badge.state)
-            revoked.append(done)
-            logger.info("badge revoked", extra={"badge_id": badge.badge_id})
-        return revoked
+        done = badge.model_copy(update={"state": "revoked", "revoked_on": today, "revoke_reason": reason})
+        self._record(member_id, done, today, expect_state=badge.state)
+        logger.info("badge revoked", extra={"badge_id": badge.badge_id, "reason": reason})
+        return done
 
     # ------------------------------------------------------------------ webhook
 
@@ -236,7 +314,7 @@ class BadgeService:
         }.get(badge.state, f"Credly badge {badge.badge_id} for {badge.credential}: {badge.state}")
         event = EventRecord(
             kind=BADGE_KIND,
-            key=badge_key(badge.credential, badge.application_id),
+            key=badge_key(badge.credential, badge.application_id, badge.issue),
             occurred_on=on if badge.state == "revoked" else badge.completed_on,
             recorded_on=on,
             credential=badge.credential,

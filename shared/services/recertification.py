@@ -34,10 +34,8 @@ from shared.rules.models import (
     ActivitySpec,
     Fact,
     FeePayment,
-    PaymentReversal,
     Recertified,
     RecertMethod,
-    ReversalWithdrawn,
     Standing,
 )
 from shared.rules.policy import RulesPolicy
@@ -46,12 +44,11 @@ from shared.rules.recert import (
     ExamResult,
     RecertApplication,
     Requirement,
-    fee_paid_cents,
     is_complete,
     passing_result,
     requirements,
 )
-from shared.rules.status import evaluate, unmapped_activity_ids
+from shared.rules.status import evaluate, fee_paid_since, recertification_in_force, unmapped_activity_ids
 from shared.store.members import MemberRepository, WriteOutcome
 from shared.store.recert import (
     APPLICATION_KIND,
@@ -131,6 +128,11 @@ class ExamResultIn(_Strict):
 class ApplicationView(_Strict):
     application: RecertApplication
     complete: bool
+    in_force: bool = Field(
+        description="completed and its fee still paid: a refund or lost dispute recorded after completion "
+        "takes the recertification out of force (the fee is due again); a dispute won or a new payment "
+        "restores it"
+    )
     fee_due_cents: int
     still_required: list[Requirement]
     requirements: list[Requirement]
@@ -162,6 +164,14 @@ def open_application(record: MemberRecord, credential: str | None = None) -> Rec
         if app.status == "open" and (wanted is None or app.credential == wanted):
             return app
     return None
+
+
+def recertified_in_force(record: MemberRecord, application_id: str, today: date) -> bool:
+    """Whether the application completed and its recertification still stands (fee paid)."""
+    fact = next(
+        (f for f in record.facts if isinstance(f, Recertified) and f.application_id == application_id), None
+    )
+    return fact is not None and recertification_in_force(fact, record.facts, today)
 
 
 def exam_results_of(record: MemberRecord) -> list[ExamResult]:
@@ -418,6 +428,7 @@ class RecertificationService:
             completed_on=completed_on,
             method=app.method,
             application_id=app.application_id,
+            fee_cents=app.fee_cents,
         )
         self.store.complete(app.member_id, fact, self._event(closed, today), today + timedelta(days=1))
         logger.info("recertification completed", extra={"application_id": app.application_id})
@@ -443,25 +454,7 @@ class RecertificationService:
                 )
             )
         # the day the fee became (last) fully paid: payments and reversals change it
-        changes = sorted(
-            {
-                f.recorded_on
-                for f in record.facts
-                if f.recorded_on <= today
-                and (
-                    (isinstance(f, FeePayment) and f.application_id == app.application_id)
-                    or isinstance(f, PaymentReversal | ReversalWithdrawn)
-                )
-            }
-        )
-        paid_since = today
-        was_paid = False
-        for day in changes:
-            paid = fee_paid_cents(record.facts, app.application_id, day) >= app.fee_cents
-            if paid and not was_paid:
-                paid_since = day
-            was_paid = paid
-        inputs.append(paid_since)
+        inputs.append(fee_paid_since(record.facts, app.application_id, app.fee_cents, today) or today)
         return min(max(inputs), today)
 
     # -- helpers
@@ -491,10 +484,13 @@ class RecertificationService:
     def _view(self, record: MemberRecord, app: RecertApplication, today: date) -> ApplicationView:
         reqs = self._requirements(record, app, today)
         paid_detail = next(r for r in reqs if r.item == "fee")
+        in_force = recertified_in_force(record, app.application_id, today)
+        fee_owed = app.status == "open" or (app.status == "completed" and not in_force)
         return ApplicationView(
             application=app,
             complete=app.status == "completed",
-            fee_due_cents=0 if paid_detail.done or app.status != "open" else app.fee_cents,
+            in_force=in_force,
+            fee_due_cents=app.fee_cents if fee_owed and not paid_detail.done else 0,
             still_required=[r for r in reqs if not r.done] if app.status == "open" else [],
             requirements=reqs,
         )

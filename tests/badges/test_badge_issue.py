@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from shared.rules.models import AuditDrawn
+from shared.rules.models import AuditDrawn, FeePayment, PaymentReversal, ReversalWithdrawn
+from shared.services.badges import FEE_REVERSED
 from shared.services.ce_evidence import record_evidence
 from shared.store.records import EventRecord
 from tests.helpers import call_api
@@ -114,11 +115,10 @@ def test_credly_429_and_500_are_retried_inside_the_record(env: Env, business_dat
 
 def test_credly_down_fails_the_record_then_a_retry_issues(env: Env, business_date: Any) -> None:
     recertify(env, business_date, "ana", settle=False)
-    records = env.tap.drain()
+    records = [r for r in env.tap.drain() if kind_of(r) == "recertified"]
     env.credly.fail_next("500", times=4)
     failed = env.tap.deliver(records)["batchItemFailures"]
-    recertified = [r for r in records if kind_of(r) == "recertified"]
-    assert failed == [{"itemIdentifier": recertified[0]["dynamodb"]["SequenceNumber"]}]
+    assert failed == [{"itemIdentifier": records[0]["dynamodb"]["SequenceNumber"]}]
     assert env.credly.issued() == []
     assert env.tap.deliver(records)["batchItemFailures"] == []  # Lambda's retry
     assert len(env.credly.issued()) == 1
@@ -131,7 +131,7 @@ def test_one_poison_record_fails_alone(env: Env, business_date: Any) -> None:
     assert len(records) == 2
     poison = copy.deepcopy(records[0])
     poison["dynamodb"]["SequenceNumber"] = "999999"
-    poison["dynamodb"]["NewImage"]["body"]["M"]["credential"] = {"S": "NOPE"}
+    poison["dynamodb"]["NewImage"]["body"]["M"]["completed_on"] = {"S": "not a date"}
     result = env.tap.deliver([records[0], poison, records[1]])
     assert result["batchItemFailures"] == [{"itemIdentifier": "999999"}]
     assert {b["issuer_earner_id"] for b in env.credly.issued()} == {"ana", "ben"}
@@ -196,6 +196,93 @@ def test_stale_lapse_record_does_not_revoke_a_recertified_badge(env: Env, busine
     env.repository.record_event("ana", lapse_transition("2019-06-01"))  # late delivery of the old lapse
     env.tap.settle()
     assert env.credly.issued()[0]["state"] == "pending"
+
+
+# ---------------------------------------------------------------------- recertification fee reversed
+
+
+def refund(env: Env, key: str, payment_key: str, on: str, reason: str = "refund") -> None:
+    """What issue 3's webhook records for a refund or dispute of a recorded payment."""
+    day = date.fromisoformat(on)
+    env.fact(
+        "ana",
+        PaymentReversal(key=key, recorded_on=day, payment_key=payment_key, reason=reason, reversed_on=day),  # type: ignore[arg-type]
+    )
+
+
+def won(env: Env, key: str, reversal_key: str, on: str) -> None:
+    """What issue 3's webhook records for a dispute closed in our favour."""
+    day = date.fromisoformat(on)
+    env.fact("ana", ReversalWithdrawn(key=key, recorded_on=day, reversal_key=reversal_key, withdrawn_on=day))
+
+
+def annual_fee(env: Env, key: str, on: str) -> None:
+    day = date.fromisoformat(on)
+    fee = FeePayment(
+        key=key, recorded_on=day, credential="RMA", purpose="annual_fee", paid_on=day, amount_cents=5000
+    )
+    env.fact("ana", fee)
+
+
+def application(application_id: str) -> dict[str, Any]:
+    view: dict[str, Any] = call_api("GET", f"/recertifications/{application_id}").body
+    return view
+
+
+def test_fee_dispute_after_completion_revokes_and_a_dispute_won_issues_again(
+    env: Env, business_date: Any
+) -> None:
+    recertify(env, business_date, "ana")
+    business_date("2026-06-10")
+    refund(env, "dp_ana", "pi_ana", "2026-06-10", reason="dispute")
+    env.tap.settle()
+    status = env.status("ana")
+    assert (status["status"], status["certified_on"]) == ("lapsed", "2015-03-10")  # the old epoch again
+    [badge] = env.credly.issued()
+    assert (badge["state"], badge["revoke_reason"]) == ("revoked", FEE_REVERSED)
+    view = application("ana.RMA.1")
+    assert (view["application"]["status"], view["in_force"], view["fee_due_cents"]) == (
+        "completed",
+        False,
+        12500,
+    )
+
+    business_date("2026-07-01")
+    won(env, "dpw_ana", "dp_ana", "2026-07-01")
+    env.tap.settle()
+    status = env.status("ana")
+    assert (status["status"], status["certified_on"]) == ("active", "2026-07-01")  # in force again from then
+    assert sorted(b["state"] for b in env.credly.issued()) == [
+        "pending",
+        "revoked",
+    ]  # Credly cannot un-revoke
+    assert sorted(int(e["data"]["issue"]) for e in badge_events(env, "ana")) == [1, 2]
+    assert application("ana.RMA.1")["in_force"] is True
+
+    env.tap.deliver(copy.deepcopy(env.tap.seen))  # every stream record again: nothing changes
+    assert len(env.credly.issued()) == 2
+    assert len(env.credly.issued("pending")) == 1
+
+
+def test_refunded_fee_paid_again_restores_and_annual_fee_refunds_touch_no_badge(
+    env: Env, business_date: Any
+) -> None:
+    recertify(env, business_date, "ana")
+    business_date("2027-05-03")
+    annual_fee(env, "pi_annual", "2027-05-03")
+    refund(env, "re_annual", "pi_annual", "2027-05-04")
+    env.tap.settle()
+    assert [r.method for r in env.credly.requests].count("PUT") == 0  # annual fee: no badge change
+    business_date("2027-05-05")
+    refund(env, "re_ana", "pi_ana", "2027-05-05")
+    env.tap.settle()
+    assert env.credly.issued("revoked")
+    business_date("2027-05-06")
+    env.pay("ana", "ana.RMA.1", 12500, "2027-05-06", key="pi_ana_again")
+    env.tap.settle()
+    assert env.status("ana")["certified_on"] == "2027-05-06"  # recertified when the fee was paid again
+    [live] = env.credly.issued("pending")
+    assert live["issued_at"].startswith("2027-05-06")
 
 
 def draw_audit(env: Env, member_id: str, audit_id: str, on: str) -> None:
@@ -351,3 +438,43 @@ def test_webhook_when_credly_is_down_is_ignored(env: Env) -> None:
     env.credly.fail_next("500", times=10)
     answer = webhook({"id": "e1", "organization_id": "test-org", "event_type": "badge.state.changed"})
     assert answer.body == {"outcome": "ignored"}
+
+
+def _matches(pattern: Any, value: Any) -> bool:
+    """Lambda event filtering, the subset our patterns use: nested keys, lists of exact values."""
+    if isinstance(pattern, list):
+        return value in pattern
+    return isinstance(value, dict) and all(_matches(p, value.get(k)) for k, p in pattern.items())
+
+
+def test_template_filter_passes_every_record_kind_the_consumer_acts_on(env: Env, business_date: Any) -> None:
+    """Production only hands the consumer what FilterCriteria lets through (the local stack and
+    these tests hand it everything), so the patterns must cover each kind the consumer acts on."""
+    from local import template as tpl
+
+    mapping = tpl.load_template()["Resources"]["BadgeIssueFunction"]["Properties"]["Events"]
+    [source] = [e for e in mapping.values() if e["Type"] == "DynamoDB"]
+    patterns = [json.loads(f["Pattern"]) for f in source["Properties"]["FilterCriteria"]["Filters"]]
+    recertify(env, business_date, "ana")
+    refund(env, "dp_ana", "pi_ana", "2026-05-21", reason="dispute")
+    won(env, "dpw_ana", "dp_ana", "2026-05-21")
+    annual_fee(env, "pi_annual", "2026-05-21")
+    env.repository.record_event("ana", lapse_transition("2026-05-21"))
+    env.tap.settle()
+    passed = {}
+    for record in env.tap.seen:
+        image = record["dynamodb"].get("NewImage", {})
+        label = kind_of(record)
+        if label == "payment":
+            label += ":" + image["body"]["M"]["purpose"]["S"]
+        passed[label] = any(_matches(p, record) for p in patterns)
+    acted_on = [
+        "recertified",
+        "payment:recertification",
+        "payment_reversal",
+        "reversal_withdrawn",
+        "transition",
+    ]
+    assert {k: passed.get(k) for k in acted_on} == dict.fromkeys(acted_on, True)
+    assert passed["payment:annual_fee"] is False
+    assert passed["recert_application"] is False

@@ -22,10 +22,10 @@ from shared.rules.recert import (
     RecertApplication,
     ccp_points_in_window,
     ccp_window,
-    fee_paid_cents,
     is_complete,
     requirements,
 )
+from shared.rules.status import fee_paid_cents
 
 POLICY = Settings().policy()
 D = date.fromisoformat

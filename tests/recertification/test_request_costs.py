@@ -45,6 +45,7 @@ def test_requests_per_call(env: Env, business_date: Any) -> None:
     assert env.exam_result(result).body["recorded"] == "duplicate"
     assert calls.take() == {"Query": 1, "PutItem": 1}  # redelivery: load + failed conditional put
     env.tap.settle()
-    # stream: the payment record (load: application already completed) and the badge (load + put);
-    # every other record of the batch is skipped without a request
-    assert calls.take() == {"Query": 2, "PutItem": 1}
+    # stream: the payment record (load: application already completed; load: its badge reconciled,
+    # issued here) and the Recertified record (load: badge already recorded); every other record of
+    # the batch is skipped without a request
+    assert calls.take() == {"Query": 3, "PutItem": 1}

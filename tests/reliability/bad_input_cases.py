@@ -1293,7 +1293,7 @@ def _stream_poison_beside_good(w: World) -> None:
     assert len(records) == 2
     poison = copy.deepcopy(records[0])
     poison["dynamodb"]["SequenceNumber"] = "999999"
-    poison["dynamodb"]["NewImage"]["body"]["M"]["credential"] = {"S": "NOPE"}
+    poison["dynamodb"]["NewImage"]["body"]["M"]["completed_on"] = {"S": "not a date"}
     w.mark()
     result = w.stream([records[0], poison, records[1]])
     assert result == {"batchItemFailures": [{"itemIdentifier": "999999"}]}, result

@@ -122,6 +122,11 @@ class Scenario:
     def on(self, day: str) -> list[int]:
         return [i for i, e in enumerate(self.events) if e.day == day]
 
+    @property
+    def reverses_recertification_fee(self) -> bool:
+        """A refund or dispute of bo's recertification fee is delivered (see ``in_force_view``)."""
+        return any(e.name.startswith(("refund:pi_bo", "dispute:pi_bo")) for e in self.events)
+
 
 # Steps of a schedule (plain tuples so falsifying examples print readably):
 #   ("deliver", event index[, re-upload a CSV file instead of redelivering its S3 event])
@@ -530,7 +535,15 @@ class Run:
 #   duplicates stay as they are) and the summary to "LMS {verb}: {course}"; the CE fact is compared
 #   exactly.
 _CREDLY_GENERATED = ("badge_id", "credly_badge_id")
-_STREAMED = {"recertified", "payment", "transition", "audit_drawn", "badge"}
+_STREAMED = {
+    "recertified",
+    "payment",
+    "payment_reversal",
+    "reversal_withdrawn",
+    "transition",
+    "audit_drawn",
+    "badge",
+}
 _FIRST_OR_LATER = {"credited", "unmapped", "already_credited"}
 
 
@@ -547,3 +560,50 @@ def normalise(entry: dict[str, Any]) -> dict[str, Any]:
     if isinstance(data, dict):
         data = {k: ("<credly id>" if k in _CREDLY_GENERATED and v else v) for k, v in data.items()}
     return {**entry, "summary": _UUID.sub("<credly id>", str(entry.get("summary"))), "data": data}
+
+
+# A recertification completed and then taken out of force by a refund or dispute of its fee: the
+# badge Credly issued meanwhile cannot be un-issued, so the run that completed before the reversal
+# arrived keeps a trail the other run never had: the ``recertified`` record (out of force, or in force
+# from a later day than its ``completed_on``), the application closed as completed, and a revoked
+# badge (the live one, if restored, is the completion's next ``issue``). What is in force converges:
+# status (standing, epoch start, cycle, fees), every other timeline entry, and the live badges. For
+# scenarios with such a reversal the comparison is made on that view; ``check_badges_agree`` checks
+# the trail itself in both runs (a live badge exactly while a recertification is in force).
+_COMPLETION_TRAIL = {"recertified", "recert_application", "badge"}
+
+
+def _live(badge: dict[str, Any]) -> dict[str, Any] | None:
+    if badge.get("state") == "revoked":
+        return None
+    return {k: v for k, v in badge.items() if k != "issue"}
+
+
+def in_force_view(outcome: Outcome) -> Outcome:
+    timeline = {}
+    for member_id, entries in outcome.timeline.items():
+        kept = [e for e in entries if e["kind"] not in _COMPLETION_TRAIL]
+        for entry in entries:
+            live = _live(entry["data"]) if entry["kind"] == "badge" else None
+            if live is not None:
+                kept.append({**entry, "data": live})
+        timeline[member_id] = kept
+    status = {
+        member_id: {**body, "badges": [b for b in map(_live, body["badges"]) if b is not None]}
+        for member_id, body in outcome.status.items()
+    }
+    badges = [b for b in outcome.badges if b[2] != "revoked"]
+    return Outcome(status, timeline, badges, outcome.recertified, outcome.parked)
+
+
+def check_badges_agree(outcome: Outcome) -> None:
+    """Badge and certificate never disagree: one live badge per member exactly while a
+    recertification is in force (the epoch started after the roster date) and not lapsed."""
+    for member_id, body in outcome.status.items():
+        [cert] = body["certifications"]
+        recertified = cert["certified_on"] != CERTIFIED[member_id] and cert["status"] != "lapsed"
+        live = [b for b in body["badges"] if b["state"] != "revoked"]
+        assert len(live) == (1 if recertified else 0), (member_id, cert, body["badges"])
+        for badge in body["badges"]:
+            if badge["state"] == "revoked":
+                assert badge["revoke_reason"], badge

@@ -12,7 +12,8 @@ in the same state as delivering it once, in order (run A):
   xAPI statement event was the one that credited its course or found it already credited (that is
   the delivery order itself; the CE fact is compared exactly);
 * the parked payments/reversals listing is equal (nothing left waiting in one run only);
-* Credly holds the same badges (recipient, template, state), exactly one per ``recertified`` fact.
+* Credly holds the same badges (recipient, template, state), exactly one per ``recertified`` fact;
+* in both runs a live badge exists exactly while a recertification is in force.
 
 Why notices and transitions can be compared exactly: the delivery model (see
 ``convergence_model``) keeps each event's first arrival on its scenario day and every daily run at
@@ -21,13 +22,15 @@ within a day, duplicates (the same day or later), redelivered stream records and
 consumer runs. Each run uses a fresh moto account (the daily run reads the due index across the
 table).
 
-KNOWN LIMITATION (found by this property, not fixed here): completing a recertification is a
-one-way decision taken on the facts seen at that moment. A refund or dispute of the recertification
-fee that arrives after the exam pass and the payment - even the same day - leaves the application
-completed (and the badge issued), while the same events with the reversal delivered first leave it
-open. Whether a late reversal should reopen the application and revoke the badge is a product
-decision; until it is made the scenarios carry no reversals of the recertification fee (annual-fee
-payments get refunds, disputes and disputes won).
+Reversals of the recertification fee (found by this property: completion used to be one-way, so a
+refund delivered after the pass and the payment left the application completed while the same
+events with the refund first left it open). Rule since: a recertification is in force only while
+its fee is paid, and from the day it last became fully paid (``status.recertified_from``); a badge
+is live exactly while it is in force (``BadgeService.reconcile``). For scenarios with such a
+reversal the run that completed before the reversal arrived keeps a trail (the completion record, a
+revoked badge); status, every other timeline entry and the live badges are compared exactly
+(``convergence_model.in_force_view``) and the trail is checked in both runs
+(``check_badges_agree``).
 
 The fast variant runs in ``make test``; the slow one (``-m slow``) runs 200 examples.
 """
@@ -76,8 +79,6 @@ def _payment(draw: st.DrawFn, days: tuple[str, ...], member_id: str, n: int, pur
         Event(f"{t}:{pi}", "stripe", day, cm.stripe_payment(member_id, pi, t, paid_on, purpose, amount))
         for t, day in zip(types, arrivals, strict=True)
     ]
-    if purpose == "recertification":
-        return events  # no reversals: see KNOWN LIMITATION in the module docstring
     if draw(st.booleans()):
         day = draw(st.sampled_from(days))
         events.append(Event(f"refund:{pi}", "stripe", day, cm.stripe_refund(pi, day)))
@@ -213,7 +214,12 @@ def check_converges(harness: Any, scenario: Scenario, schedule: Schedule) -> Non
     reference, log_a = harness(scenario, cm.canonical(scenario))
     permuted, log_b = harness(scenario, schedule)
     context = "\nrun A: " + " | ".join(log_a) + "\nrun B: " + " | ".join(log_b)
-    assert len(reference.badges) == reference.recertified, reference.badges  # one badge per recert
+    for outcome in (reference, permuted):
+        cm.check_badges_agree(outcome)
+    if scenario.reverses_recertification_fee:
+        reference, permuted = cm.in_force_view(reference), cm.in_force_view(permuted)
+    else:
+        assert len(reference.badges) == reference.recertified, reference.badges  # one badge per recert
     for member_id in scenario.members:
         assert permuted.timeline[member_id] == reference.timeline[member_id], (
             f"{member_id} timeline differs{context}\n"
@@ -275,6 +281,11 @@ def _ann_course(verb: str, day: str) -> Event:
     return Event(f"{verb}:c1", "xapi", day, cm.xapi_statement(ANN, course, verb, day, VERB_MINUTES[verb]))
 
 
+def _bo_recertification_fee(day: str) -> Event:
+    payload = cm.stripe_payment(BO, "pi_bo0", "payment_intent.succeeded", day, "recertification", RECERT_FEE)
+    return Event("payment_intent.succeeded:pi_bo0", "stripe", day, payload)
+
+
 def test_void_delivered_before_its_statement_still_voids(harness: Any) -> None:
     """Bug 1: a ``voided`` statement that arrived before the statement it voids was recorded as
     ``nothing_to_void`` for good, so the course stayed credited (10 points too many)."""
@@ -294,12 +305,7 @@ def test_exam_result_redelivered_on_a_later_day_is_a_duplicate(harness: Any) -> 
     reported with different content" (the stored event differed in ``recorded_on`` only)."""
     first, second = DAYS[0], DAYS[1]
     result = Event("exam:r0", "exam", first, cm.exam_result("r0", True, first))
-    pay = Event(
-        "payment_intent.succeeded:pi_bo0",
-        "stripe",
-        second,
-        cm.stripe_payment(BO, "pi_bo0", "payment_intent.succeeded", second, "recertification", RECERT_FEE),
-    )
+    pay = _bo_recertification_fee(second)
     scenario = Scenario((first, second), (BO,), (result, pay), application_day=first)
     retried = Schedule(((("deliver", 0),), (("deliver", 0), ("deliver", 1), ("deliver", 0))), (False, True))
     check_converges(harness, scenario, retried)
@@ -316,3 +322,23 @@ def test_csv_redelivered_and_reuploaded_credits_once(harness: Any) -> None:
     scenario = Scenario((day,), (ANN,), (batch,))
     again = Schedule(((("deliver", 0), ("deliver", 0, False), ("drain",), ("deliver", 0, True)),), (False,))
     check_converges(harness, scenario, again)
+
+
+def test_recertification_fee_disputed_after_completion_converges(harness: Any) -> None:
+    """Bug 3: the dispute of the recertification fee delivered after the pass and the payment (run B)
+    left the recertification completed and the badge live; delivered first (run A) it left the
+    application open. Now both end in force from the day the dispute was won, with one live badge."""
+    day, later = DAYS[0], DAYS[1]
+    dispute = Event("dispute:pi_bo0", "stripe", day, cm.stripe_dispute("pi_bo0", day, won=False))
+    passed = Event("exam:r0", "exam", day, cm.exam_result("r0", True, day))
+    pay = _bo_recertification_fee(day)
+    won = Event("dispute-won:pi_bo0", "stripe", later, cm.stripe_dispute("pi_bo0", day, won=True))
+    scenario = Scenario((day, later), (BO,), (dispute, passed, pay, won), application_day=day)
+    completed_first = Schedule(
+        ((("deliver", 2), ("deliver", 1), ("drain",), ("deliver", 0)), (("deliver", 3),)), (False, False)
+    )
+    check_converges(harness, scenario, completed_first)
+    outcome, log = harness(scenario, completed_first)
+    [cert] = outcome.status[BO]["certifications"]
+    assert (cert["status"], cert["certified_on"]) == ("active", later)
+    assert sorted(state for _, _, state in outcome.badges) == ["pending", "revoked"], log

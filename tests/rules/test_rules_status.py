@@ -26,7 +26,13 @@ from rules_helpers import (
 )
 
 from shared.rules.models import Fact, Reason, RecertMethod, Standing
-from shared.rules.status import effective_certified_on, evaluate, unmapped_activity_ids
+from shared.rules.status import (
+    effective_certified_on,
+    evaluate,
+    fee_paid_since,
+    recertified_from,
+    unmapped_activity_ids,
+)
 
 ACTIVE, DELINQUENT, LAPSED = Standing.ACTIVE, Standing.DELINQUENT, Standing.LAPSED
 FEE_OVERDUE, CCP_INCOMPLETE = Reason.FEE_OVERDUE, Reason.CCP_INCOMPLETE
@@ -573,6 +579,90 @@ def test_latest_recertification_wins() -> None:
     assert effective_certified_on(C2010, facts, d("2021-01-01"), POLICY) == d("2020-09-15")
     assert effective_certified_on(C2010, facts, d("2020-09-14")) == d("2015-01-05")
     assert effective_certified_on(C2010, [], d("2020-09-14")) == d("2010-03-10")
+
+
+# A recertification with a fee condition (``fee_cents``) stands while the application's effective
+# recertification payments cover it, judged on the facts known on as_of.
+FEE_RECERT = RECERT.model_copy(update={"fee_cents": 5000})
+RECERT_FEE = pay("rf", "2020-09-01", purpose="recertification").model_copy(
+    update={"application_id": FEE_RECERT.application_id}
+)
+
+
+@pytest.mark.parametrize(
+    ("extra", "as_of", "status", "certified_on"),
+    [
+        pytest.param([RECERT_FEE], "2020-10-01", ACTIVE, "2020-09-15", id="fee-paid"),
+        pytest.param(
+            [RECERT_FEE, reverse("re", "rf", "2020-10-01")],
+            "2020-09-30",
+            ACTIVE,
+            "2020-09-15",
+            id="refund-not-known-yet",
+        ),
+        pytest.param(
+            [RECERT_FEE, reverse("re", "rf", "2020-10-01")], "2020-10-01", LAPSED, "2010-03-10", id="refunded"
+        ),
+        pytest.param(
+            [
+                RECERT_FEE,
+                reverse("dp", "rf", "2020-10-01", reason="dispute"),
+                withdraw("w", "dp", "2020-11-01"),
+            ],
+            "2020-11-01",
+            ACTIVE,
+            "2020-11-01",
+            id="dispute-won-in-force-again-from-that-day",
+        ),
+        pytest.param(
+            [
+                RECERT_FEE,
+                reverse("re", "rf", "2020-10-01"),
+                pay("rf2", "2020-10-05", purpose="recertification").model_copy(
+                    update={"application_id": FEE_RECERT.application_id}
+                ),
+            ],
+            "2020-10-05",
+            ACTIVE,
+            "2020-10-05",
+            id="paid-again-in-force-from-the-new-payment",
+        ),
+        pytest.param(
+            [pay("other", "2020-09-01", purpose="recertification")],
+            "2020-10-01",
+            LAPSED,
+            "2010-03-10",
+            id="fee-of-another-application",
+        ),
+    ],
+)
+def test_recertification_stands_while_its_fee_is_paid(
+    extra: list[Fact], as_of: str, status: Standing, certified_on: str
+) -> None:
+    result = evaluate(C2010, [FEE_RECERT, *extra], d(as_of), POLICY)
+    assert (result.status, result.certified_on) == (status, d(certified_on))
+    if status is LAPSED:
+        assert result.lapsed_on == d("2013-06-08")  # the earlier lapse is in force again
+    in_force_from = recertified_from(FEE_RECERT, [FEE_RECERT, *extra], d(as_of))
+    assert in_force_from == (d(certified_on) if status is ACTIVE else None)
+
+
+def test_fee_paid_since_follows_the_recorded_days() -> None:
+    facts = [
+        RECERT_FEE,
+        reverse("dp", "rf", "2020-10-01", reason="dispute"),
+        withdraw("w", "dp", "2020-11-01"),
+    ]
+    app_id = FEE_RECERT.application_id
+    assert fee_paid_since(facts, app_id, 5000, d("2020-09-30")) == d("2020-09-01")
+    assert fee_paid_since(facts, app_id, 5000, d("2020-10-15")) is None
+    assert fee_paid_since(facts, app_id, 5000, d("2020-11-01")) == d("2020-11-01")
+    assert fee_paid_since(facts, app_id, 5001, d("2020-11-01")) is None  # never fully paid
+
+
+def test_recertification_without_fee_condition_stands_regardless_of_payments() -> None:
+    """Facts written before the rule carry no fee (``fee_cents`` 0)."""
+    assert evaluate(C2010, [RECERT], d("2020-10-01"), POLICY).status is ACTIVE
 
 
 # ------------------------------------------------------------ CE resolution and visibility
