@@ -534,6 +534,9 @@ class Run:
 #   delivery order itself. The outcome is reduced to "course credited once" (rejections, voids and
 #   duplicates stay as they are) and the summary to "LMS {verb}: {course}"; the CE fact is compared
 #   exactly.
+# * a completed application names the passing exam result that completed it: when two passes are
+#   recorded on the same day, which one arrived first is the delivery order itself (the completion
+#   date, from the day the result was recorded, is compared exactly).
 _CREDLY_GENERATED = ("badge_id", "credly_badge_id")
 _STREAMED = {
     "recertified",
@@ -555,6 +558,8 @@ def normalise(entry: dict[str, Any]) -> dict[str, Any]:
     if entry.get("kind") == "xapi" and isinstance(data, dict) and data.get("outcome") in _FIRST_OR_LATER:
         summary = str(entry.get("summary")).split(" — ")[0]
         return {**entry, "summary": summary, "data": {**data, "outcome": "course credited once"}}
+    if entry.get("kind") == "recert_application" and isinstance(data, dict) and data.get("exam_result_id"):
+        return {**entry, "data": {**data, "exam_result_id": "<a passing result>"}}
     if entry.get("kind") != "badge":
         return entry
     if isinstance(data, dict):

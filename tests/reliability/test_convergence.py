@@ -311,6 +311,16 @@ def test_exam_result_redelivered_on_a_later_day_is_a_duplicate(harness: Any) -> 
     check_converges(harness, scenario, retried)
 
 
+def test_two_passing_results_on_one_day_complete_once_either_way(harness: Any) -> None:
+    """Found by the slow run: with the fee paid, two passing results recorded the same day complete
+    the application with whichever arrived first; status, dates and the badge are the same."""
+    day = DAYS[1]
+    results = [Event(f"exam:r{n}", "exam", day, cm.exam_result(f"r{n}", True, day)) for n in (0, 1)]
+    scenario = Scenario((day,), (BO,), (_bo_recertification_fee(day), *results), application_day=day)
+    second_first = Schedule(((("deliver", 0), ("deliver", 2), ("deliver", 1)),), (False,))
+    check_converges(harness, scenario, second_first)
+
+
 def test_csv_redelivered_and_reuploaded_credits_once(harness: Any) -> None:
     """The S3 event delivered again and the same file uploaded again: each row credited once."""
     day = DAYS[1]
