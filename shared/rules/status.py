@@ -7,7 +7,7 @@ member partition, in any order, duplicates included.
 Lapse (R7) is *sticky*: each lapse condition is judged on the facts as they stood on the day it
 would take effect (facts recorded by that day, events dated before it), so a fact recorded later can
 make a lapse appear with an earlier date but can never undo one. Only a ``Recertified`` fact starts
-a new epoch, and only while its fee is paid (``recertification_in_force``).
+a new epoch, and only while its fee is paid (``recertified_from``).
 """
 
 from __future__ import annotations
@@ -124,10 +124,6 @@ def recertified_from(fact: Recertified, facts: Sequence[Fact], as_of: date) -> d
         return fact.completed_on
     paid_since = fee_paid_since(facts, fact.application_id, fact.fee_cents, as_of)
     return None if paid_since is None else max(fact.completed_on, paid_since)
-
-
-def recertification_in_force(fact: Recertified, facts: Sequence[Fact], as_of: date) -> bool:
-    return recertified_from(fact, facts, as_of) is not None
 
 
 def fee_paid_cents(facts: Sequence[Fact], application_id: str, as_of: date) -> int:

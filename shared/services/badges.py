@@ -35,6 +35,7 @@ from shared.rules.dates import add_years
 from shared.rules.models import FeePayment, PaymentReversal, Recertified, ReversalWithdrawn, Standing
 from shared.rules.policy import RulesPolicy
 from shared.rules.status import evaluate, recertified_from
+from shared.services.recertification import completion_of
 from shared.store.members import MemberRepository
 from shared.store.recert import BADGE_KIND, BADGE_LIST, RecertStore, StaleWrite
 from shared.store.records import EventRecord, MemberRecord
@@ -156,10 +157,7 @@ class BadgeService:
         if record is None:
             logger.warning("recertified member not found", extra={"member_id": member_id})
             return None
-        fact = next(
-            (f for f in record.facts if isinstance(f, Recertified) and f.application_id == application_id),
-            None,
-        )
+        fact = completion_of(record, application_id)
         cert = record.certifications.get(fact.credential) if fact else None
         if fact is None or cert is None:
             return None

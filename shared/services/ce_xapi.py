@@ -56,6 +56,28 @@ _NEW_OR_UNMATCHED = "attribute_not_exists(#pk) OR (attribute_exists(#l) AND #h =
 VOIDED_EARLY = "voided_early"  # statement record placeholder: voided before it arrived
 
 
+def _void_event(  # noqa: PLR0917 - each value names one field of the event
+    void_id: str, voided_id: str, fact_key: str, content_hash: str, client_id: str, today: date
+) -> EventRecord:
+    """The member's timeline event of a ``voided`` statement that reversed the credit ``fact_key``."""
+    return EventRecord(
+        kind=EVENT_KIND,
+        key=void_id,
+        occurred_on=today,
+        recorded_on=today,
+        summary=f"LMS voided statement {voided_id}: CE credit for {fact_key} reversed",
+        data={
+            "statement_id": void_id,
+            "verb": VERB_VOIDED,
+            "voided_statement_id": voided_id,
+            "fact_key": fact_key,
+            "outcome": "voided",
+            "content_hash": content_hash,
+            "client_id": client_id,
+        },
+    )
+
+
 def fact_key_for(course_id: str) -> str:
     """The CE fact key of a course (one course, one credit). Very long IRIs are hashed."""
     if len(course_id.encode("utf-8")) <= _MAX_KEY_BYTES:
@@ -397,22 +419,7 @@ class XapiIngest:
         assert member_id is not None
         assert fact_key is not None
         void = CeVoid(key=sid, recorded_on=today, completion_key=fact_key)
-        event = EventRecord(
-            kind=EVENT_KIND,
-            key=sid,
-            occurred_on=today,
-            recorded_on=today,
-            summary=f"LMS voided statement {target_id}: CE credit for {fact_key} reversed",
-            data={
-                "statement_id": sid,
-                "verb": VERB_VOIDED,
-                "voided_statement_id": target_id,
-                "fact_key": fact_key,
-                "outcome": outcome,
-                "content_hash": digest,
-                "client_id": client.client_id,
-            },
-        )
+        event = _void_event(sid, target_id, fact_key, digest, client.client_id, today)
         return Plan(statement, digest, outcome, member_id, void, event, record)
 
     # ------------------------------------------------------------------ writes
@@ -455,21 +462,8 @@ class XapiIngest:
         voiding = self.catalog.get_statements([void_id]).get(void_id) if void_id else None
         if fact_key is not None and voiding is not None:
             void = CeVoid(key=voiding.statement_id, recorded_on=today, completion_key=fact_key)
-            event = EventRecord(
-                kind=EVENT_KIND,
-                key=voiding.statement_id,
-                occurred_on=today,
-                recorded_on=today,
-                summary=f"LMS voided statement {sid}: CE credit for {fact_key} reversed",
-                data={
-                    "statement_id": voiding.statement_id,
-                    "verb": VERB_VOIDED,
-                    "voided_statement_id": sid,
-                    "fact_key": fact_key,
-                    "outcome": "voided",
-                    "content_hash": voiding.content_hash,
-                    "client_id": voiding.client_id,
-                },
+            event = _void_event(
+                voiding.statement_id, sid, fact_key, voiding.content_hash, voiding.client_id, today
             )
             applied = voiding.model_copy(
                 update={

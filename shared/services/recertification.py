@@ -48,7 +48,7 @@ from shared.rules.recert import (
     passing_result,
     requirements,
 )
-from shared.rules.status import evaluate, fee_paid_since, recertification_in_force, unmapped_activity_ids
+from shared.rules.status import evaluate, fee_paid_since, recertified_from, unmapped_activity_ids
 from shared.store.members import MemberRepository, WriteOutcome
 from shared.store.recert import (
     APPLICATION_KIND,
@@ -166,12 +166,9 @@ def open_application(record: MemberRecord, credential: str | None = None) -> Rec
     return None
 
 
-def recertified_in_force(record: MemberRecord, application_id: str, today: date) -> bool:
-    """Whether the application completed and its recertification still stands (fee paid)."""
-    fact = next(
-        (f for f in record.facts if isinstance(f, Recertified) and f.application_id == application_id), None
-    )
-    return fact is not None and recertification_in_force(fact, record.facts, today)
+def completion_of(record: MemberRecord, application_id: str) -> Recertified | None:
+    """The ``Recertified`` fact that completed the application (keyed by its id), if any."""
+    return next((f for f in record.facts if isinstance(f, Recertified) and f.key == application_id), None)
 
 
 def exam_results_of(record: MemberRecord) -> list[ExamResult]:
@@ -484,7 +481,8 @@ class RecertificationService:
     def _view(self, record: MemberRecord, app: RecertApplication, today: date) -> ApplicationView:
         reqs = self._requirements(record, app, today)
         paid_detail = next(r for r in reqs if r.item == "fee")
-        in_force = recertified_in_force(record, app.application_id, today)
+        completion = completion_of(record, app.application_id)
+        in_force = completion is not None and recertified_from(completion, record.facts, today) is not None
         fee_owed = app.status == "open" or (app.status == "completed" and not in_force)
         return ApplicationView(
             application=app,

@@ -15,29 +15,7 @@ from shared.services.badges import FEE_REVERSED
 from shared.services.ce_evidence import record_evidence
 from shared.store.records import EventRecord
 from tests.helpers import call_api
-from tests.recertification.fixtures import Env
-
-ELIGIBLE = {"military": {"completed_on": "2024-01-15", "program": "68W"}}
-
-
-def recertify(env: Env, business_date: Any, member_id: str, *, settle: bool = True) -> None:
-    """A lapsed member (RMA 2015, never paid) recertifies by exam on 2026-05-21."""
-    business_date("2026-05-01")
-    env.member(member_id, "RMA", "2015-03-10")
-    body = {"credential": "RMA", "method": "exam", "eligibility": ELIGIBLE}
-    assert call_api("POST", f"/members/{member_id}/recertifications", body).status == 201
-    env.pay(member_id, f"{member_id}.RMA.1", 12500, "2026-05-01", key=f"pi_{member_id}")
-    business_date("2026-05-21")
-    result = {
-        "member_id": member_id,
-        "credential": "RMA",
-        "passed": True,
-        "exam_date": "2026-05-20",
-        "result_id": f"x-{member_id}",
-    }
-    assert env.exam_result(result).body["completed"] is True
-    if settle:
-        env.tap.settle()
+from tests.recertification.fixtures import Env, recertify
 
 
 def kind_of(record: dict[str, Any]) -> str | None:

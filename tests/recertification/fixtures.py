@@ -91,6 +91,30 @@ class Env:
         return entries
 
 
+MILITARY_ROUTE = {"military": {"completed_on": "2024-01-15", "program": "68W"}}
+
+
+def recertify(env: Env, business_date: Callable[[str], Any], member_id: str, *, settle: bool = True) -> None:
+    """A lapsed member (RMA 2015, never paid) recertifies by exam on 2026-05-21: application, fee
+    (``pi_{member}``), passing result ``x-{member}``; ``settle`` hands the stream to the consumer."""
+    business_date("2026-05-01")
+    env.member(member_id, "RMA", "2015-03-10")
+    body = {"credential": "RMA", "method": "exam", "eligibility": MILITARY_ROUTE}
+    assert call_api("POST", f"/members/{member_id}/recertifications", body).status == 201
+    env.pay(member_id, f"{member_id}.RMA.1", 12500, "2026-05-01", key=f"pi_{member_id}")
+    business_date("2026-05-21")
+    result = {
+        "member_id": member_id,
+        "credential": "RMA",
+        "passed": True,
+        "exam_date": "2026-05-20",
+        "result_id": f"x-{member_id}",
+    }
+    assert env.exam_result(result).body["completed"] is True
+    if settle:
+        env.tap.settle()
+
+
 @pytest.fixture
 def credly() -> Iterator[FakeCredly]:
     fake = FakeCredly(organization_id="test-org", token="test-token", hang_seconds=1.0).start()

@@ -28,7 +28,7 @@ from shared.adapters.signatures import sign
 from shared.clock import wall_clock_seconds
 from tests.ce_ingest.conftest import COURSE, basic, cmi5_sequence, statement
 from tests.helpers import HttpResult, call_api, invoke, lambda_context
-from tests.recertification.fixtures import EXAM_SECRET, Env
+from tests.recertification.fixtures import EXAM_SECRET, Env, recertify
 from tests.renewal import stripe_payloads as sp
 
 Channel = Literal["http", "s3", "stream"]
@@ -1256,35 +1256,14 @@ _stream_case(
 )
 
 
-ELIGIBLE = {"military": {"completed_on": "2024-01-15", "program": "68W"}}
-
-
-def _recertify(w: World, member_id: str) -> None:
-    """A lapsed member (RMA 2015, never paid) recertifies by exam on 2026-05-21 (no stream delivery)."""
-    w.set_date("2026-05-01")
-    w.env.member(member_id, "RMA", "2015-03-10")
-    body = {"credential": "RMA", "method": "exam", "eligibility": ELIGIBLE}
-    assert call_api("POST", f"/members/{member_id}/recertifications", body).status == 201
-    w.env.pay(member_id, f"{member_id}.RMA.1", 12500, "2026-05-01", key=f"pi_{member_id}")
-    w.set_date("2026-05-21")
-    result = {
-        "member_id": member_id,
-        "credential": "RMA",
-        "passed": True,
-        "exam_date": "2026-05-20",
-        "result_id": f"x-{member_id}",
-    }
-    assert w.exam(result).body["completed"] is True
-
-
 @case(
     "stream-poison-beside-good-records",
     "stream",
     "only the poison record is reported; the good records' badges are issued (nothing lost beside it)",
 )
 def _stream_poison_beside_good(w: World) -> None:
-    _recertify(w, "ana")
-    _recertify(w, "ben")
+    recertify(w.env, w.set_date, "ana", settle=False)
+    recertify(w.env, w.set_date, "ben", settle=False)
     records = [
         r
         for r in w.env.tap.drain()

@@ -52,7 +52,7 @@ from shared.adapters.signatures import sign
 from shared.clock import wall_clock_seconds
 from shared.config.settings import clear_settings_caches
 from shared.services.catalog import CACHE
-from tests.ce_ingest.conftest import AU, HOME, PASSWORD, VERBS, basic
+from tests.ce_ingest.conftest import AU, HOME, PASSWORD, VERBS, basic, statement
 from tests.helpers import call_api, invoke
 from tests.recertification.streams import StreamTap
 from tests.renewal import stripe_payloads as sp
@@ -186,29 +186,21 @@ def stripe_dispute(pi: str, on: str, won: bool) -> dict[str, Any]:
 
 
 def xapi_statement(member_id: str, course: str, verb: str, on: str, minute: int) -> dict[str, Any]:
-    sid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{member_id}/{course}/{verb}"))
-    if verb == "satisfied":
-        obj = {
-            "objectType": "Activity",
-            "id": course,
-            "definition": {"type": "https://w3id.org/xapi/cmi5/activitytype/course"},
-        }
-    else:
-        obj = {"objectType": "Activity", "id": f"{AU}/{course.rsplit('/', 1)[-1]}"}
-    return {
-        "id": sid,
-        "actor": {"objectType": "Agent", "account": {"homePage": HOME, "name": member_id}},
-        "verb": {"id": VERBS[verb], "display": {"en-US": verb}},
-        "object": obj,
-        "timestamp": f"{on}T{CHICAGO_NOON_UTC}:{minute:02d}:00Z",
-        "context": {
-            "registration": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{member_id}/{course}")),
-            "contextActivities": {
-                "grouping": [{"objectType": "Activity", "id": course}],
-                "category": [{"id": "https://w3id.org/xapi/cmi5/context/categories/cmi5"}],
-            },
-        },
-    }
+    """A cmi5 statement with ids derived from its content (so both runs send the same statement):
+    AU verbs on the course's own AU, ``satisfied`` on the course."""
+    au = (
+        None if verb == "satisfied" else {"objectType": "Activity", "id": f"{AU}/{course.rsplit('/', 1)[-1]}"}
+    )
+    built = statement(
+        verb,
+        member_id,
+        timestamp=f"{on}T{CHICAGO_NOON_UTC}:{minute:02d}:00Z",
+        obj=au,
+        course=course,
+        statement_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{member_id}/{course}/{verb}")),
+    )
+    built["context"]["registration"] = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{member_id}/{course}"))
+    return built
 
 
 def xapi_void(target: dict[str, Any], on: str) -> dict[str, Any]:

@@ -445,6 +445,11 @@ def check_emails(base: Baseline, side: Any, what: str, duplicated: str | None = 
     return sum(lost.values()), sum(extra.values())
 
 
+def tally_emails(key: str, base: Baseline, side: Any, what: str, duplicated: str | None) -> None:
+    """``check_emails``, and its lost/duplicated counts kept under ``key`` for the fault ledger."""
+    EMAIL_LOST[key], EMAIL_DUPLICATED[key] = check_emails(base, side, what, duplicated)
+
+
 def settle_window(base: Baseline, operations: list[str], settle: str, first_not_done: int) -> str | None:
     """The recipient whose e-mail SES accepted but whose settle write (``settle``, 1-based position
     ``first_not_done`` in ``operations``) never happened - the documented duplicate window - or None."""
@@ -484,9 +489,9 @@ def throttle_sweep(scenario: Scenario, mode: str, codes: Callable[[int], list[st
                 window = None
                 if mode == "persistent":
                     window = settle_window(base, base.calls, scenario.settles, k)
-                lost, twice = check_emails(base, scenario.side_state(), what, window)
-                key = f"throttle:{scenario.name}:{mode}:{code}:{k}"
-                EMAIL_LOST[key], EMAIL_DUPLICATED[key] = lost, twice
+                tally_emails(
+                    f"throttle:{scenario.name}:{mode}:{code}:{k}", base, scenario.side_state(), what, window
+                )
             verified += 1
     return verified
 
@@ -612,9 +617,8 @@ def crash_sweep(scenario: Scenario, name: str, mode: str) -> int:
         # lost: never (an unsettled notice is re-sent). Twice: only if the crash fell after SES took
         # the e-mail and before its settle write - exactly that notice's e-mail, exactly once more.
         window = settle_window(base, writes, SETTLE, n + 1 if after else n)
-        lost, twice = check_emails(base, scenario.side_state(), what, window)
         key = f"crash:{name}:{mode}:{n}:{'after' if after else 'before'}"
-        EMAIL_LOST[key], EMAIL_DUPLICATED[key] = lost, twice
+        tally_emails(key, base, scenario.side_state(), what, window)
         verified += 1
     return verified
 
