@@ -34,7 +34,7 @@ from shared.config.settings import get_policy, get_settings
 from shared.observability import lambda_entry, logger, metrics
 from shared.rules.models import AuditDrawn, FeePayment, PaymentReversal, Recertified, ReversalWithdrawn
 from shared.services.audits import AuditService
-from shared.services.badges import BadgeService, default_badge_service
+from shared.services.badges import LAPSED, BadgeService, default_badge_service
 from shared.services.catalog import CatalogService
 from shared.services.recertification import RecertificationService
 from shared.store.catalog import CatalogRepository
@@ -88,9 +88,7 @@ class Consumer:
             return "reversal"
         if kind == "transition" and (body.get("data") or {}).get("status") == "lapsed":
             credential = str(body.get("credential") or "")
-            reason = str(
-                (body.get("data") or {}).get("reason") or body.get("summary") or "certification lapsed"
-            )
+            reason = str((body.get("data") or {}).get("reason") or body.get("summary") or LAPSED)
             self.badges.revoke_on_lapse(member_id, credential, reason, self.today)
             return "revoke"
         if kind == "audit_drawn" and sort_key.startswith("FACT#"):

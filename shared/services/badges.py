@@ -65,6 +65,7 @@ def badge_key(credential: str, application_id: str, issue: int = 1) -> str:
 
 
 FEE_REVERSED = "recertification fee refunded or disputed"
+LAPSED = "certification lapsed"  # revoke reason when the lapse record names none
 
 
 def badges_of(record: MemberRecord) -> list[BadgeRecord]:
@@ -171,7 +172,7 @@ class BadgeService:
             and status.certified_on == in_force_from
         ):
             return live[0] if live else self._issue(record, fact, in_force_from, issue=len(recorded) + 1)
-        reason = "certification lapsed" if in_force_from else FEE_REVERSED
+        reason = LAPSED if in_force_from else FEE_REVERSED
         for badge in live:
             self._revoke(member_id, badge, reason, today)
         return None

@@ -6,16 +6,17 @@ from __future__ import annotations
 import copy
 import json
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
-from shared.rules.models import AuditDrawn, FeePayment, PaymentReversal, ReversalWithdrawn
+from shared.rules.models import AuditDrawn
 from shared.services.badges import FEE_REVERSED
 from shared.services.ce_evidence import record_evidence
 from shared.store.records import EventRecord
 from tests.helpers import call_api
 from tests.recertification.fixtures import Env, recertify
+from tests.rules.rules_helpers import pay, reverse, withdraw
 
 
 def kind_of(record: dict[str, Any]) -> str | None:
@@ -179,27 +180,20 @@ def test_stale_lapse_record_does_not_revoke_a_recertified_badge(env: Env, busine
 # ---------------------------------------------------------------------- recertification fee reversed
 
 
-def refund(env: Env, key: str, payment_key: str, on: str, reason: str = "refund") -> None:
+def refund(
+    env: Env, key: str, payment_key: str, on: str, reason: Literal["refund", "dispute"] = "refund"
+) -> None:
     """What issue 3's webhook records for a refund or dispute of a recorded payment."""
-    day = date.fromisoformat(on)
-    env.fact(
-        "ana",
-        PaymentReversal(key=key, recorded_on=day, payment_key=payment_key, reason=reason, reversed_on=day),  # type: ignore[arg-type]
-    )
+    env.fact("ana", reverse(key, payment_key, on, reason=reason))
 
 
 def won(env: Env, key: str, reversal_key: str, on: str) -> None:
     """What issue 3's webhook records for a dispute closed in our favour."""
-    day = date.fromisoformat(on)
-    env.fact("ana", ReversalWithdrawn(key=key, recorded_on=day, reversal_key=reversal_key, withdrawn_on=day))
+    env.fact("ana", withdraw(key, reversal_key, on))
 
 
 def annual_fee(env: Env, key: str, on: str) -> None:
-    day = date.fromisoformat(on)
-    fee = FeePayment(
-        key=key, recorded_on=day, credential="RMA", purpose="annual_fee", paid_on=day, amount_cents=5000
-    )
-    env.fact("ana", fee)
+    env.fact("ana", pay(key, on))  # RMA annual fee, $50
 
 
 def application(application_id: str) -> dict[str, Any]:

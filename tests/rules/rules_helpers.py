@@ -73,6 +73,7 @@ def pay(
     *,
     credential: str = "RMA",
     purpose: Literal["annual_fee", "recertification"] = "annual_fee",
+    application_id: str | None = None,
 ) -> FeePayment:
     return FeePayment(
         key=key,
@@ -81,6 +82,7 @@ def pay(
         purpose=purpose,
         paid_on=d(paid_on),
         amount_cents=5000,
+        application_id=application_id,
     )
 
 

@@ -584,9 +584,7 @@ def test_latest_recertification_wins() -> None:
 # A recertification with a fee condition (``fee_cents``) stands while the application's effective
 # recertification payments cover it, judged on the facts known on as_of.
 FEE_RECERT = RECERT.model_copy(update={"fee_cents": 5000})
-RECERT_FEE = pay("rf", "2020-09-01", purpose="recertification").model_copy(
-    update={"application_id": FEE_RECERT.application_id}
-)
+RECERT_FEE = pay("rf", "2020-09-01", purpose="recertification", application_id=FEE_RECERT.application_id)
 
 
 @pytest.mark.parametrize(
@@ -618,9 +616,7 @@ RECERT_FEE = pay("rf", "2020-09-01", purpose="recertification").model_copy(
             [
                 RECERT_FEE,
                 reverse("re", "rf", "2020-10-01"),
-                pay("rf2", "2020-10-05", purpose="recertification").model_copy(
-                    update={"application_id": FEE_RECERT.application_id}
-                ),
+                pay("rf2", "2020-10-05", purpose="recertification", application_id=FEE_RECERT.application_id),
             ],
             "2020-10-05",
             ACTIVE,
