@@ -8,7 +8,7 @@ export POWERTOOLS_METRICS_DISABLED := true
 export AWS_DEFAULT_REGION := us-east-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: constraints demo test test-slow lint typecheck contracts template checkov sam-build bench clean
+.PHONY: constraints demo test gates pytest pytest-schemathesis test-slow lint typecheck contracts template checkov sam-build bench clean
 
 # constraints.txt pins every package to the versions the checks last passed with (regenerate with
 # `make constraints` after changing dependencies), so CI installs what developers ran.
@@ -29,8 +29,24 @@ $(CHECKOV_STAMP): tools/checkov-requirements.txt
 demo: $(STAMP)
 	$(BIN)/staycert demo
 
-test: $(STAMP) lint typecheck contracts template checkov
-	$(BIN)/pytest
+# Every gate and the test suite run side by side (make -j, each target's output kept together), and
+# pytest spreads the test files over one worker per core (pytest-xdist). `--dist loadfile` keeps a
+# file on one worker: some files share a module-scoped local stack. The schemathesis module runs in
+# its own plain pytest process beside them: its last test checks the figures every operation's
+# generated test collected in module globals, which needs the whole module in one process, in order.
+# Set PYTEST_WORKERS=0 to run the rest in one process too (e.g. to debug with -s).
+PYTEST_WORKERS ?= auto
+SCHEMATHESIS_TESTS := tests/reliability/test_schemathesis.py
+test: $(STAMP) $(CHECKOV_STAMP)
+	@$(MAKE) --no-print-directory -j 7 --output-sync=target gates pytest pytest-schemathesis
+
+gates: lint typecheck contracts template checkov
+
+pytest: $(STAMP)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile --ignore=$(SCHEMATHESIS_TESTS)
+
+pytest-schemathesis: $(STAMP)
+	$(BIN)/pytest $(SCHEMATHESIS_TESTS)
 
 # The long part of the reliability suite (convergence property at full example count, ...).
 test-slow: $(STAMP)

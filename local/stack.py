@@ -32,6 +32,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
 from local import template as tpl
+from local.botocore_loader import share_botocore_loader
 from local.events import http_api_event, s3_object_created_event
 from shared.clock import BUSINESS_DATE_ENV
 
@@ -159,6 +160,7 @@ class LocalStack:
         self.stop()
 
     def start(self) -> None:
+        share_botocore_loader()
         self._moto.start()
         host, port = self._moto.get_host_and_port()
         self.endpoint_url = f"http://{host}:{port}"

@@ -17,6 +17,7 @@ from botocore import handlers as botocore_handlers
 from moto import mock_aws
 
 from local import template as tpl
+from local.botocore_loader import share_botocore_loader
 from local.stack import reset_process_caches
 
 TABLE = "StayCertTest"
@@ -30,6 +31,7 @@ os.environ.update(
         "POWERTOOLS_METRICS_DISABLED": "true",
     }
 )
+share_botocore_loader()  # parse botocore's service models once per process, not once per test
 
 
 def reset_caches() -> None:
