@@ -8,12 +8,13 @@ status a pure function of (facts, date) and lets a past date be re-evaluated exa
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
 
 from shared.rules.policy import Category, ParticipationRole, PublicationType
 
@@ -157,6 +158,19 @@ class Criterion(StrEnum):
     PREPARES_ADVANCEMENT = "prepares_for_management_or_degree"
 
 
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _iso_date(value: Any) -> Any:
+    """Only ``YYYY-MM-DD`` text (or a date) is a date: not a number, not a timestamp."""
+    if isinstance(value, date) or (isinstance(value, str) and _ISO_DATE.fullmatch(value)):
+        return value
+    raise ValueError("must be a date YYYY-MM-DD")
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+
+
 def _amount(maximum: int) -> Any:
     return Field(gt=0, le=maximum, allow_inf_nan=False, max_digits=8, decimal_places=2)
 
@@ -164,14 +178,14 @@ def _amount(maximum: int) -> Any:
 class ContactHours(_Frozen):
     """professional_education: contact hours attended (conference, seminar, course)."""
 
-    contact_hours: Annotated[Decimal, _amount(200)]
+    contact_hours: Annotated[Points, _amount(200)]
 
 
 class AcademicHours(_Frozen):
     """formal_education: credit hours of a college course, semester or quarter (exactly one)."""
 
-    semester_hours: Annotated[Decimal, _amount(30)] | None = None
-    quarter_hours: Annotated[Decimal, _amount(45)] | None = None
+    semester_hours: Annotated[Points, _amount(30)] | None = None
+    quarter_hours: Annotated[Points, _amount(45)] | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> AcademicHours:
@@ -183,7 +197,7 @@ class AcademicHours(_Frozen):
 class EmploymentPeriod(_Frozen):
     """employment: the period ``started_on`` .. the activity's ``completed_on`` (its last day)."""
 
-    started_on: date
+    started_on: IsoDate
 
 
 class Publication(_Frozen):
@@ -195,14 +209,14 @@ class Publication(_Frozen):
 class PresentationHours(_Frozen):
     """instructional_presentation: hours presented or taught."""
 
-    presentation_hours: Annotated[Decimal, _amount(100)]
+    presentation_hours: Annotated[Points, _amount(100)]
 
 
 class RoleTerm(_Frozen):
     """organizational_participation: a role held for a term ``term_started_on`` .. ``completed_on``."""
 
     role: ParticipationRole
-    term_started_on: date
+    term_started_on: IsoDate
 
 
 Units = ContactHours | AcademicHours | EmploymentPeriod | Publication | PresentationHours | RoleTerm

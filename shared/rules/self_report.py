@@ -196,3 +196,10 @@ class ActivityCredit(BaseModel):
     cycle_number: int | None = None
     cycle_start: date | None = None
     cycle_end: date | None = None
+
+
+def duplicate_catalog_ids(facts: Iterable[Fact]) -> set[str]:
+    """Activity ids whose catalog entry (title, provider) is needed to tell whether a self-report
+    repeats them: other sources' completions dated on the same day as a self-reported entry."""
+    days = {f.entry.completed_on for f in facts if isinstance(f, SelfReported) and f.entry is not None}
+    return {f.activity_id for f in facts if isinstance(f, CeCompletion) and f.completed_on in days}

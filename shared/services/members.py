@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 from shared.errors import DomainError, NotFound, UnknownCredential
 from shared.rules.models import ActivitySpec, CertificationStatus, Fact
 from shared.rules.policy import RulesPolicy
+from shared.rules.self_report import duplicate_catalog_ids
 from shared.rules.status import evaluate, unmapped_activity_ids
 from shared.services.badges import BadgeRecord, badges_of
 from shared.services.timeline import timeline_of
@@ -181,7 +182,9 @@ class MemberService:
         return record
 
     def _catalog_for(self, facts: tuple[Fact, ...]) -> Mapping[str, ActivitySpec]:
-        wanted = unmapped_activity_ids(facts)
+        """Catalog entries the rules need: unmapped completions, and completions on the day of a
+        self-reported entry (title and provider tell a duplicate). Usually none: no read."""
+        wanted = unmapped_activity_ids(facts) | duplicate_catalog_ids(facts)
         if not wanted or self.catalog is None:
             return {}
         return self.catalog(wanted)
