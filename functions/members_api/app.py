@@ -3,6 +3,7 @@ HTTP API, IAM auth)."""
 
 from __future__ import annotations
 
+import base64
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
@@ -194,6 +195,42 @@ def list_activities(
     ] = None,
 ) -> ActivityList:
     return activities().listing(member_id, credential, cycle, limit, next_token, _today())
+
+
+@app.get(
+    "/members/<member_id>/transcript",
+    summary="CE transcript (PDF)",
+    description=(
+        "Activities per certification and cycle with their points (or why 0), totals per category and "
+        "certification, and the date produced. Always application/pdf."
+    ),
+    responses={
+        200: {
+            "description": "The transcript",
+            "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+        },
+        404: problem("Unknown member"),
+    },
+)
+def get_transcript(
+    member_id: MemberIdPath,
+    credential: Annotated[
+        str | None, Query(min_length=1, max_length=10, description="One certification")
+    ] = None,
+    cycle: Annotated[CycleFilter, Query(description="current, previous or all cycles")] = CycleFilter.CURRENT,
+) -> Response[str]:
+    pdf = activities().transcript(member_id, credential, cycle, _today())
+    disposition = f'inline; filename="ce-transcript-{member_id}.pdf"'
+    # Powertools base64-encodes a bytes body itself, but its response validation would first try to
+    # serialise those bytes as UTF-8 text; so the body goes out already encoded and flagged.
+    response: Response[str] = Response(
+        status_code=200,
+        content_type="application/pdf",
+        body=base64.b64encode(pdf).decode("ascii"),
+        headers={"Content-Disposition": disposition},
+    )
+    response.base64_encoded = True
+    return response
 
 
 @lambda_entry(correlation_paths.API_GATEWAY_HTTP)

@@ -22,7 +22,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from shared.errors import Conflict, DomainError, NotFound, Unprocessable
-from shared.rules.cycles import current_cycle
+from shared.rules.cycles import current_cycle, cycle_number
 from shared.rules.models import (
     UNITS_BY_CATEGORY,
     ActivitySpec,
@@ -58,6 +58,7 @@ from shared.rules.status import (
     visible_facts,
 )
 from shared.services.members import CatalogLookup
+from shared.services.transcript import TranscriptCycle, TranscriptRow, render
 from shared.store.members import MemberRepository, WriteOutcome
 from shared.store.records import MemberRecord
 
@@ -399,14 +400,7 @@ class ActivityService:
         today: date,
     ) -> ActivityList:
         member = self._load(member_id)
-        certs = _certifications(member)
-        if credential is not None:
-            code = self.policy.canonical_code(credential)
-            certs = [c for c in certs if c.credential == code]
-            if not certs:
-                raise InvalidActivity(
-                    f"credential {credential!r} is not one the member holds", field="credential"
-                )
+        certs = self._held(member, credential)
         views = self.views(member, member.facts, today, certs)
         if cycle is not CycleFilter.ALL:
             wanted = {c.credential: self._cycle_number(c, member.facts, today, cycle) for c in certs}
@@ -418,12 +412,71 @@ class ActivityService:
             member_id=member_id, as_of=today, items=page, next_token=str(start + limit) if more else None
         )
 
+    def _held(self, member: MemberRecord, credential: str | None) -> list[Certification]:
+        """The member's certifications, or the one named (400 when the member does not hold it)."""
+        certs = _certifications(member)
+        if credential is None:
+            return certs
+        code = self.policy.canonical_code(credential)
+        certs = [c for c in certs if c.credential == code]
+        if not certs:
+            raise InvalidActivity(
+                f"credential {credential!r} is not one the member holds", field="credential"
+            )
+        return certs
+
+    def _epoch_start(self, cert: Certification, facts: tuple[Fact, ...], today: date) -> date:
+        return effective_certified_on(cert, visible_facts(facts, today), today, self.policy)
+
     def _cycle_number(
         self, cert: Certification, facts: tuple[Fact, ...], today: date, cycle: CycleFilter
     ) -> int:
-        start = effective_certified_on(cert, visible_facts(facts, today), today, self.policy)
-        number = current_cycle(start, today, self.policy).number
+        number = current_cycle(self._epoch_start(cert, facts, today), today, self.policy).number
         return number if cycle is CycleFilter.CURRENT else number - 1
+
+    # ------------------------------------------------------------------ transcript
+
+    def transcript(self, member_id: str, credential: str | None, cycle: CycleFilter, today: date) -> bytes:
+        """The CE transcript PDF: per certification and cycle asked for, every record with its points
+        (or why 0) and the totals per category and certification."""
+        member = self._load(member_id)
+        certs = self._held(member, credential)
+        views = self.views(member, member.facts, today, certs)
+        sections: list[TranscriptCycle] = []
+        for cert in certs:
+            start = self._epoch_start(cert, member.facts, today)
+            current = current_cycle(start, today, self.policy).number
+            mine = [(v, cr) for v in views for cr in v.credits if cr.credential == cert.credential]
+            if cycle is CycleFilter.ALL:
+                numbers = {current} | {cr.cycle_number for _, cr in mine if cr.cycle_number is not None}
+            else:
+                numbers = {current if cycle is CycleFilter.CURRENT else current - 1} - {0}
+            for number in sorted(numbers):
+                bounds = cycle_number(start, number, self.policy)
+                rows = [
+                    TranscriptRow(
+                        completed_on=v.completed_on,
+                        source=v.source.value,
+                        category=v.category.value if v.category else "unmapped",
+                        title=v.title or v.activity_id,
+                        points=cr.points,
+                        note="counted" if cr.counted else (cr.reason.value if cr.reason else "not counted"),
+                    )
+                    for v, cr in sorted(mine, key=lambda pair: (pair[0].completed_on, pair[0].record))
+                    if cr.cycle_number == number
+                ]
+                sections.append(
+                    TranscriptCycle(
+                        credential=cert.credential,
+                        number=number,
+                        start=bounds.start,
+                        end=bounds.end,
+                        required=self.policy.credential(cert.credential).ccp_points,
+                        rows=rows,
+                    )
+                )
+        name = f"{member.profile.first_name} {member.profile.last_name}"
+        return render(name, member_id, today, sections, self.policy.category_caps)
 
     def views(
         self,

@@ -271,3 +271,47 @@ def test_requests_per_call(member: str) -> None:
     assert listed == calls.take() == {"Query": 1}
     assert call_api("DELETE", "/members/ana/activities/conf").status == 200
     assert calls.take() == {"Query": 1, "PutItem": 1}
+
+
+def _pdf_text(raw: str, headers: dict[str, str]) -> str:
+    import base64
+    import io
+
+    from pypdf import PdfReader
+
+    assert headers["Content-Type"] == "application/pdf"
+    data = raw.encode("latin-1") if raw.startswith("%PDF") else base64.b64decode(raw)
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
+
+
+def test_transcript_pdf_lists_activities_and_totals(member: str) -> None:
+    put("conf", CONFERENCE)
+    put(
+        "course",
+        with_(
+            category="formal_education",
+            title="Anatomy 101",
+            completed_on="2020-09-01",
+            units={"semester_hours": 1},
+        ),
+    )
+    put(
+        "talk",
+        with_(
+            category="instructional_presentation",
+            title="Teaching \u2603 phlebotomy",
+            units={"presentation_hours": 3},
+        ),
+    )
+    response = call_api("GET", "/members/ana/transcript?cycle=all", headers={"accept": "application/pdf"})
+    assert response.status == 200
+    text = _pdf_text(response.raw, response.headers)
+    assert "Produced on 2021-07-01" in text
+    assert "State society annual conference" in text
+    assert "Teaching ? phlebotomy" in text  # outside the core fonts' Latin-1: neutralised, not a 500
+    assert "Total professional_education: 8" in text
+    assert "Total formal_education: 15" in text
+    assert "Total RMA cycle 1: 29 of 30 points" in text
+    assert "Total RPT cycle 1: 14 of 24 points" in text  # the 2020 course is before RPT: not counted
+    assert text.count("State society annual conference") == 2  # entered once, on both certifications
+    assert text.count("Total formal_education") == 1  # the course belongs to no RPT cycle

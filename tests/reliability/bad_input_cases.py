@@ -832,12 +832,13 @@ def _activity_bad_actor(w: World) -> None:
     refused(response, 400, "validation_failed", "x-actor")
 
 
-@case("activity-unknown-member", "http", "404 not_found for PUT, DELETE and GET; nothing written")
+@case("activity-unknown-member", "http", "404 not_found for PUT, DELETE, the list and the transcript")
 def _activity_unknown_member(w: World) -> None:
     w.mark()
     refused(w.http("PUT", "/members/ghost/activities/a-1", ACTIVITY), 404, "not_found")
     refused(w.http("DELETE", "/members/ghost/activities/a-1"), 404, "not_found")
     refused(w.http("GET", "/members/ghost/activities"), 404, "not_found")
+    refused(w.http("GET", "/members/ghost/transcript"), 404, "not_found")
 
 
 @case("activity-list-bad-query", "http", "400 validation_failed, field cycle / limit / next_token")
@@ -845,6 +846,8 @@ def _activity_bad_query(w: World) -> None:
     w.mark()
     for query, field_ in [("cycle=someday", "cycle"), ("limit=0", "limit"), ("next_token=-1", "next_token")]:
         refused(w.http("GET", f"/members/m-1/activities?{query}"), 400, "validation_failed", field_)
+    refused(w.http("GET", "/members/m-1/transcript?cycle=someday"), 400, "validation_failed", "cycle")
+    refused(w.http("GET", "/members/m-1/transcript?credential=RPT"), 400, "invalid_activity", "credential")
 
 
 @case("catalog-negative-points", "http", "400 validation_failed, field points")
