@@ -36,6 +36,8 @@ ActivityIdPath = Annotated[
     str,
     Path(pattern=ACTIVITY_ID_PATTERN, description="Chosen by the caller: a retried request is idempotent"),
 ]
+CredentialQuery = Annotated[str | None, Query(min_length=1, max_length=10, description="One certification")]
+CycleQuery = Annotated[CycleFilter, Query(description="current, previous or all cycles")]
 ActorHeader = Annotated[
     str | None,
     Header(
@@ -185,10 +187,8 @@ def delete_activity(
 )
 def list_activities(
     member_id: MemberIdPath,
-    credential: Annotated[
-        str | None, Query(min_length=1, max_length=10, description="One certification")
-    ] = None,
-    cycle: Annotated[CycleFilter, Query(description="current, previous or all cycles")] = CycleFilter.CURRENT,
+    credential: CredentialQuery = None,
+    cycle: CycleQuery = CycleFilter.CURRENT,
     limit: Annotated[int, Query(ge=1, le=200, description="Page size")] = 50,
     next_token: Annotated[
         str | None, Query(pattern=r"^[0-9]{1,6}$", description="From the previous page")
@@ -214,10 +214,8 @@ def list_activities(
 )
 def get_transcript(
     member_id: MemberIdPath,
-    credential: Annotated[
-        str | None, Query(min_length=1, max_length=10, description="One certification")
-    ] = None,
-    cycle: Annotated[CycleFilter, Query(description="current, previous or all cycles")] = CycleFilter.CURRENT,
+    credential: CredentialQuery = None,
+    cycle: CycleQuery = CycleFilter.CURRENT,
 ) -> Response[str]:
     pdf = activities().transcript(member_id, credential, cycle, _today())
     disposition = f'inline; filename="ce-transcript-{member_id}.pdf"'

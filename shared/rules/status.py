@@ -62,6 +62,7 @@ from shared.rules.self_report import (
     CreditReason,
     Source,
     applies_to,
+    duplicate_catalog_ids,
     duplicate_of,
     effective_date,
     latest_versions,
@@ -199,6 +200,12 @@ def effective_payment_keys(
 def unmapped_activity_ids(facts: Sequence[Fact]) -> set[str]:
     """Activity ids of CE completions that still need the catalog (points or category missing)."""
     return {f.activity_id for f in _of_type(facts, CeCompletion) if f.points is None or f.category is None}
+
+
+def catalog_ids_needed(facts: Sequence[Fact]) -> set[str]:
+    """Every catalog entry ``evaluate`` needs for these facts: unmapped completions, and other sources'
+    completions on the day of a self-reported entry (their title and provider tell a duplicate)."""
+    return unmapped_activity_ids(facts) | duplicate_catalog_ids(facts)
 
 
 def _credit(

@@ -21,7 +21,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from shared.errors import Conflict, DomainError, NotFound, Unprocessable
+from shared.errors import Conflict, DomainError, Unprocessable
 from shared.rules.cycles import current_cycle, cycle_number
 from shared.rules.models import (
     UNITS_BY_CATEGORY,
@@ -42,7 +42,6 @@ from shared.rules.policy import Category, RulesPolicy
 from shared.rules.self_report import (
     ActivityCredit,
     Source,
-    duplicate_catalog_ids,
     latest_versions,
     source_of,
     versions_of,
@@ -54,10 +53,9 @@ from shared.rules.status import (
     change_closed_since,
     decide_self_report,
     effective_certified_on,
-    unmapped_activity_ids,
     visible_facts,
 )
-from shared.services.members import CatalogLookup
+from shared.services.members import CatalogLookup, MemberService
 from shared.services.transcript import TranscriptCycle, TranscriptRow, render
 from shared.store.members import MemberRepository, WriteOutcome
 from shared.store.records import MemberRecord
@@ -206,7 +204,7 @@ class ActivityService:
     ) -> None:
         self.repository = repository
         self.policy = policy
-        self.catalog = catalog
+        self.members = MemberService(repository, policy, catalog)
 
     # ------------------------------------------------------------------ record / correct
 
@@ -555,16 +553,10 @@ class ActivityService:
     # ------------------------------------------------------------------ plumbing
 
     def _load(self, member_id: str) -> MemberRecord:
-        record = self.repository.load(member_id)
-        if record is None:
-            raise NotFound(f"member {member_id!r} not found")
-        return record
+        return self.members.load(member_id)
 
     def _catalog_for(self, facts: tuple[Fact, ...]) -> Mapping[str, ActivitySpec]:
-        wanted = unmapped_activity_ids(facts) | duplicate_catalog_ids(facts)
-        if not wanted or self.catalog is None:
-            return {}
-        return self.catalog(wanted)
+        return self.members.catalog_for(facts)
 
 
 def _category_of_units(units: Mapping[str, Any]) -> Category | None:
