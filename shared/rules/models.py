@@ -131,6 +131,7 @@ class AuditDecided(FactBase):
     outcome: Literal["passed", "failed"]
     decided_on: date
     reason: str = ""
+    disallowed: tuple[str, ...] = ()  # self-reported activity ids whose points the audit removed
 
 
 class Recertified(FactBase):

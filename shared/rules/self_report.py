@@ -181,6 +181,7 @@ class CreditReason(StrEnum):
     RECORDED_LATE = "recorded after the cycle's late-documentation window"
     IN_FUTURE = "completed in the future"
     NO_WHOLE_MONTH = "no whole month of employment inside the cycle"
+    DISALLOWED = "disallowed by the CCP audit"
 
 
 class ActivityCredit(BaseModel):

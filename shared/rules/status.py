@@ -276,6 +276,12 @@ class _Epoch:
                 self.void_known_from[v.completion_key] = v.recorded_on
         self.drawn = [a for a in _of_type(visible, AuditDrawn) if mine(a.credential) and a.drawn_on >= start]
         self.decided = [d for d in _of_type(visible, AuditDecided) if mine(d.credential)]
+        self.disallowed_from: dict[str, date] = {}  # self-reported activity id -> audit decision recorded
+        for decision in self.decided:
+            for activity_id in decision.disallowed:
+                known = self.disallowed_from.get(activity_id)
+                if known is None or decision.recorded_on < known:
+                    self.disallowed_from[activity_id] = decision.recorded_on
         self.mandatory = start >= policy.ccp_mandatory_from
         self.required = self.spec.ccp_points
 
@@ -313,6 +319,8 @@ class _Epoch:
                 continue
             day = effective_date(entry, self.policy)
             if day < self.start or day > known_on or duplicate_of(entry, live, self.catalog) is not None:
+                continue
+            if self._disallowed(report.activity_id, known_on):
                 continue
             credited.append(
                 CreditedActivity(
@@ -371,6 +379,9 @@ class _Epoch:
                 other = f"{source_of(duplicate).value}:{duplicate.key}"
                 found[record] = _credit_entry(code, ZERO, CreditReason.DUPLICATE, cycle, other)
                 continue
+            if self._disallowed(report.activity_id, as_of):
+                found[record] = _credit_entry(code, ZERO, CreditReason.DISALLOWED, cycle)
+                continue
             points = points_of(entry, self.policy, cycle)
             activity = CreditedActivity(
                 key=record,
@@ -384,6 +395,10 @@ class _Epoch:
                 reason = CreditReason.NO_WHOLE_MONTH
             found[record] = _credit_entry(code, points if reason is None else ZERO, reason, cycle)
         return found
+
+    def _disallowed(self, activity_id: str, known_on: date) -> bool:
+        known = self.disallowed_from.get(activity_id)
+        return known is not None and known <= known_on
 
     def _voided(self, key: str, known_on: date) -> bool:
         known = self.void_known_from.get(key)
@@ -651,3 +666,19 @@ def change_closed_since(
         return None
     record_by = late_window_end(cycle_containing(start, day, policy), policy)
     return record_by if as_of > record_by else None
+
+
+def cycle_points(
+    cert: Certification,
+    facts: Sequence[Fact],
+    day: date,
+    as_of: date,
+    policy: RulesPolicy,
+    *,
+    catalog: Mapping[str, ActivitySpec] | None = None,
+) -> tuple[Decimal, int]:
+    """(points earned, points required) of the certification's cycle containing ``day``, as known on
+    ``as_of`` (an audit checks the audited cycle after disallowing activities)."""
+    epoch = _Epoch(cert, facts, as_of, policy, catalog)
+    cycle = cycle_containing(epoch.start, max(day, epoch.start), policy)
+    return epoch.tally(cycle, as_of).earned, epoch.required

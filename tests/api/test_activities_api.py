@@ -10,15 +10,6 @@ import pytest
 from tests.api.test_members_api import table_items
 from tests.helpers import call_api
 
-TWO_CERTS = {
-    "first_name": "Ana",
-    "last_name": "Diaz",
-    "email": "ana@example.org",
-    "certifications": [
-        {"credential": "RMA", "certified_on": "2019-05-14"},
-        {"credential": "RPT", "certified_on": "2021-01-10"},
-    ],
-}
 CONFERENCE = {
     "category": "professional_education",
     "title": "State society annual conference",
@@ -27,13 +18,6 @@ CONFERENCE = {
     "units": {"contact_hours": 8},
     "attestation": {"criteria": ["improves_job_performance"], "true_and_correct": True},
 }
-
-
-@pytest.fixture
-def member(aws: dict[str, Any], business_date: Any) -> str:
-    business_date("2021-07-01")
-    assert call_api("PUT", "/members/ana", TWO_CERTS).status == 201
-    return "ana"
 
 
 def put(activity_id: str, body: dict[str, Any], actor: str | None = "member:ana") -> Any:
