@@ -41,13 +41,15 @@ def call_api(
     headers: dict[str, str] | None = None,
     raw_body: bytes | None = None,
 ) -> HttpResult:
-    """Route ``method path`` through template.yaml to its handler and return the parsed response."""
+    """Route ``method path`` (``path?query`` too) through template.yaml to its handler and return the
+    parsed response."""
+    path, _, query = path.partition("?")
     route, params = route_for(method, path)
     function = tpl.functions()[route.function]
     handler = getattr(importlib.import_module(function.module), function.attribute)
     data = raw_body if raw_body is not None else (b"" if body is None else json.dumps(body).encode())
     all_headers = {"content-type": "application/json", **(headers or {})}
-    event = http_api_event(route, path, params, headers=all_headers, body=data)
+    event = http_api_event(route, path, params, headers=all_headers, body=data, query=query)
     response = handler(event, lambda_context(route.function))
     text = response.get("body") or ""
     try:

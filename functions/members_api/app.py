@@ -1,11 +1,13 @@
-"""Members API: roster upsert, status, timeline and standing (API Gateway HTTP API, IAM auth)."""
+"""Members API: roster upsert, status, timeline, standing and self-reported CE activities (API Gateway
+HTTP API, IAM auth)."""
 
 from __future__ import annotations
 
+import base64
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
@@ -14,6 +16,15 @@ from shared.clock import business_today
 from shared.config.settings import get_policy, get_settings
 from shared.http import json_response, make_resolver, problem
 from shared.observability import lambda_entry
+from shared.services.activities import (
+    ACTIVITY_ID_PATTERN,
+    ACTOR_PATTERN,
+    ActivityAnswer,
+    ActivityList,
+    ActivityRequest,
+    ActivityService,
+    CycleFilter,
+)
 from shared.services.catalog import CatalogService
 from shared.services.members import MemberService, MemberStatus, MemberUpsert, Standing, Timeline
 from shared.store.catalog import CatalogRepository
@@ -21,6 +32,20 @@ from shared.store.members import MemberRepository
 
 MEMBER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 MemberIdPath = Annotated[str, Path(pattern=MEMBER_ID_PATTERN, description="Association member id")]
+ActivityIdPath = Annotated[
+    str,
+    Path(pattern=ACTIVITY_ID_PATTERN, description="Chosen by the caller: a retried request is idempotent"),
+]
+CredentialQuery = Annotated[str | None, Query(min_length=1, max_length=10, description="One certification")]
+CycleQuery = Annotated[CycleFilter, Query(description="current, previous or all cycles")]
+ActorHeader = Annotated[
+    str | None,
+    Header(
+        alias="x-actor",
+        pattern=ACTOR_PATTERN,
+        description="Who enters or changes it, e.g. member:{id} or staff:{id} (on the timeline)",
+    ),
+]
 
 app = make_resolver()
 
@@ -36,6 +61,12 @@ def service() -> MemberService:
     # Completions of activities that were not in the catalog yet count once they are (one BatchGetItem).
     catalog = CatalogService(CatalogRepository(settings.table_name)).lookup
     return MemberService(MemberRepository(settings.table_name), get_policy(), catalog)
+
+
+def activities() -> ActivityService:
+    table = get_settings().table_name
+    catalog = CatalogService(CatalogRepository(table)).lookup
+    return ActivityService(MemberRepository(table), get_policy(), catalog)
 
 
 def _today() -> Any:
@@ -95,6 +126,109 @@ def get_timeline(member_id: MemberIdPath) -> Timeline:
 )
 def get_standing(member_id: MemberIdPath) -> Standing:
     return service().standing(member_id, _today())
+
+
+@app.put(
+    "/members/<member_id>/activities/<activity_id>",
+    summary="Record or correct a self-reported CE activity",
+    description=(
+        "Idempotent by activity_id: the same body again changes nothing. A changed body is a new version "
+        "(every version stays on the timeline). The answer has the points the activity counts for each "
+        "certification and, where it counts 0, why."
+    ),
+    responses={
+        200: {
+            "description": "Changed or unchanged",
+            "content": {"application/json": {"model": ActivityAnswer}},
+        },
+        201: {"description": "Recorded", "content": {"application/json": {"model": ActivityAnswer}}},
+        400: problem("Invalid field (with its path): units of another category, a future date, ..."),
+        404: problem("Unknown member"),
+        409: problem(
+            "activity_withdrawn, cycle_closed (its late-documentation window ended) or concurrent_change"
+        ),
+        422: problem("not_countable: the activity counts for no certification (reason per certification)"),
+    },
+)
+def put_activity(
+    member_id: MemberIdPath, activity_id: ActivityIdPath, body: ActivityRequest, x_actor: ActorHeader = None
+) -> Response[Any]:
+    recorded = activities().record(member_id, activity_id, body, x_actor, _today())
+    return json_response(201 if recorded.created else 200, recorded.answer.model_dump(mode="json"))
+
+
+@app.delete(
+    "/members/<member_id>/activities/<activity_id>",
+    summary="Withdraw a self-reported CE activity",
+    description=(
+        "Allowed while the cycles it counts in are open or inside their late-documentation window. "
+        "Withdrawing again is a no-op."
+    ),
+    responses={
+        200: {"description": "Withdrawn", "content": {"application/json": {"model": ActivityAnswer}}},
+        404: problem("Unknown member"),
+        409: problem("cycle_closed, not_self_reported (an LMS or provider record: names its source)"),
+    },
+)
+def delete_activity(
+    member_id: MemberIdPath, activity_id: ActivityIdPath, x_actor: ActorHeader = None
+) -> ActivityAnswer:
+    return activities().withdraw(member_id, activity_id, x_actor, _today())
+
+
+@app.get(
+    "/members/<member_id>/activities",
+    summary="The member's CE record from every source",
+    description="Self-reported, LMS and provider-file records, newest first, with points per certification.",
+    responses={
+        200: {"description": "OK", "content": {"application/json": {"model": ActivityList}}},
+        404: problem("Unknown member"),
+    },
+)
+def list_activities(
+    member_id: MemberIdPath,
+    credential: CredentialQuery = None,
+    cycle: CycleQuery = CycleFilter.CURRENT,
+    limit: Annotated[int, Query(ge=1, le=200, description="Page size")] = 50,
+    next_token: Annotated[
+        str | None, Query(pattern=r"^[0-9]{1,6}$", description="From the previous page")
+    ] = None,
+) -> ActivityList:
+    return activities().listing(member_id, credential, cycle, limit, next_token, _today())
+
+
+@app.get(
+    "/members/<member_id>/transcript",
+    summary="CE transcript (PDF)",
+    description=(
+        "Activities per certification and cycle with their points (or why 0), totals per category and "
+        "certification, and the date produced. Always application/pdf."
+    ),
+    responses={
+        200: {
+            "description": "The transcript",
+            "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+        },
+        404: problem("Unknown member"),
+    },
+)
+def get_transcript(
+    member_id: MemberIdPath,
+    credential: CredentialQuery = None,
+    cycle: CycleQuery = CycleFilter.CURRENT,
+) -> Response[str]:
+    pdf = activities().transcript(member_id, credential, cycle, _today())
+    disposition = f'inline; filename="ce-transcript-{member_id}.pdf"'
+    # Powertools base64-encodes a bytes body itself, but its response validation would first try to
+    # serialise those bytes as UTF-8 text; so the body goes out already encoded and flagged.
+    response: Response[str] = Response(
+        status_code=200,
+        content_type="application/pdf",
+        body=base64.b64encode(pdf).decode("ascii"),
+        headers={"Content-Disposition": disposition},
+    )
+    response.base64_encoded = True
+    return response
 
 
 @lambda_entry(correlation_paths.API_GATEWAY_HTTP)

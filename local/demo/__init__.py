@@ -17,7 +17,14 @@ import requests
 # Recertification last: the demo ends with a lapsed member recertifying by exam (one badge), then
 # another lapsing after a failed audit and having theirs revoked. Each chapter dates itself after the
 # previous one (the scheduler ignores runs dated before its last run).
-CHAPTERS = ["local.demo.roster", "local.demo.payments", "local.demo.ce", "local.demo.recert"]
+# Self-reported CE first: it is played in early 2021, while its member's cycles still contain 2020.
+CHAPTERS = [
+    "local.demo.self_report",
+    "local.demo.roster",
+    "local.demo.payments",
+    "local.demo.ce",
+    "local.demo.recert",
+]
 
 
 @dataclass

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from shared.rules.policy import Category, CredentialSpec, RulesPolicy
+from shared.rules.policy import Category, CredentialSpec, RulesPolicy, SelfReportPoints
 
 
 def _default_catalog() -> dict[str, dict[str, Any]]:
@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     employment_points_until: date = date(2020, 12, 31)
     ccp_category_caps: Annotated[dict[Category, Decimal], NoDecode] = Field(default_factory=dict)
     ccp_recert_max_lapsed_years: int = Field(default=10, ge=0, le=100)
+    # Self-reported CE: points per unit, merged over the defaults, e.g. {"contact_hour": 1}
+    ccp_self_report_points: Annotated[dict[str, Any], NoDecode] = Field(default_factory=dict)
+    ce_count_for_every_certification: bool = True
     renewal_notice_days_before: int = Field(default=60, ge=0, le=365)
     renewal_notice_days_after: int = Field(default=30, ge=0, le=365)
     audit_rate: Decimal = Field(default=Decimal("0.10"), ge=0, le=1)
@@ -53,7 +56,9 @@ class Settings(BaseSettings):
     ses_configuration_set: str = ""
     print_batch_prefix: str = "print-batches/"
 
-    @field_validator("credentials", "badge_template_ids", "ccp_category_caps", mode="before")
+    @field_validator(
+        "credentials", "badge_template_ids", "ccp_category_caps", "ccp_self_report_points", mode="before"
+    )
     @classmethod
     def _json_object(cls, value: object) -> object:
         if isinstance(value, str):
@@ -63,6 +68,12 @@ class Settings(BaseSettings):
             if not isinstance(parsed, dict):
                 raise ValueError("must be a JSON object")
             return parsed
+        return value
+
+    @field_validator("ccp_self_report_points")
+    @classmethod
+    def _known_rates(cls, value: dict[str, Any]) -> dict[str, Any]:
+        SelfReportPoints.model_validate(value)  # unknown keys and non-positive rates fail the cold start
         return value
 
     @field_validator("audit_draw_date")
@@ -105,6 +116,8 @@ class Settings(BaseSettings):
             employment_points_until=self.employment_points_until,
             category_caps=self.ccp_category_caps,
             ccp_recert_max_lapsed_years=self.ccp_recert_max_lapsed_years,
+            self_report_points=SelfReportPoints.model_validate(self.ccp_self_report_points),
+            ce_count_for_every_certification=self.ce_count_for_every_certification,
             renewal_notice_days_before=self.renewal_notice_days_before,
             renewal_notice_days_after=self.renewal_notice_days_after,
             audit_rate=self.audit_rate,

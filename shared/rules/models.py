@@ -8,14 +8,15 @@ status a pure function of (facts, date) and lets a past date be re-evaluated exa
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
 
-from shared.rules.policy import Category
+from shared.rules.policy import Category, ParticipationRole, PublicationType
 
 
 def _number(value: Decimal) -> int | float:
@@ -102,6 +103,7 @@ class CeCompletion(FactBase):
     points: Points | None = Field(default=None, ge=0)
     category: Category | None = None
     source: str = "manual"
+    certificate_id: str | None = None  # the provider's certificate id (CSV rows)
 
 
 class CeVoid(FactBase):
@@ -129,6 +131,7 @@ class AuditDecided(FactBase):
     outcome: Literal["passed", "failed"]
     decided_on: date
     reason: str = ""
+    disallowed: tuple[str, ...] = ()  # self-reported activity ids whose points the audit removed
 
 
 class Recertified(FactBase):
@@ -145,12 +148,145 @@ class Recertified(FactBase):
     fee_cents: int = Field(default=0, ge=0)
 
 
+# ---------------------------------------------------------------- self-reported CE
+
+
+class Criterion(StrEnum):
+    """The association's three qualifying questions; a self-reported activity meets at least one."""
+
+    BETTER_AT_JOB = "improves_job_performance"
+    ADVANCES_KNOWLEDGE = "advances_health_care_knowledge"
+    PREPARES_ADVANCEMENT = "prepares_for_management_or_degree"
+
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _iso_date(value: Any) -> Any:
+    """Only ``YYYY-MM-DD`` text (or a date) is a date: not a number, not a timestamp."""
+    if isinstance(value, date) or (isinstance(value, str) and _ISO_DATE.fullmatch(value)):
+        return value
+    raise ValueError("must be a date YYYY-MM-DD")
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+
+
+def _amount(maximum: int) -> Any:
+    return Field(gt=0, le=maximum, allow_inf_nan=False, max_digits=8, decimal_places=2)
+
+
+class ContactHours(_Frozen):
+    """professional_education: contact hours attended (conference, seminar, course)."""
+
+    contact_hours: Annotated[Points, _amount(200)]
+
+
+class AcademicHours(_Frozen):
+    """formal_education: credit hours of a college course, semester or quarter (exactly one)."""
+
+    semester_hours: Annotated[Points, _amount(30)] | None = None
+    quarter_hours: Annotated[Points, _amount(45)] | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> AcademicHours:
+        if (self.semester_hours is None) == (self.quarter_hours is None):
+            raise ValueError("give exactly one of semester_hours and quarter_hours")
+        return self
+
+
+class EmploymentPeriod(_Frozen):
+    """employment: the period ``started_on`` .. the activity's ``completed_on`` (its last day)."""
+
+    started_on: IsoDate
+
+
+class Publication(_Frozen):
+    """authorship: what was published."""
+
+    publication_type: PublicationType
+
+
+class PresentationHours(_Frozen):
+    """instructional_presentation: hours presented or taught."""
+
+    presentation_hours: Annotated[Points, _amount(100)]
+
+
+class RoleTerm(_Frozen):
+    """organizational_participation: a role held for a term ``term_started_on`` .. ``completed_on``."""
+
+    role: ParticipationRole
+    term_started_on: IsoDate
+
+
+Units = ContactHours | AcademicHours | EmploymentPeriod | Publication | PresentationHours | RoleTerm
+
+UNITS_BY_CATEGORY: dict[Category, type[_Frozen]] = {
+    Category.PROFESSIONAL_EDUCATION: ContactHours,
+    Category.FORMAL_EDUCATION: AcademicHours,
+    Category.EMPLOYMENT: EmploymentPeriod,
+    Category.AUTHORSHIP: Publication,
+    Category.INSTRUCTIONAL_PRESENTATION: PresentationHours,
+    Category.ORGANIZATIONAL_PARTICIPATION: RoleTerm,
+}
+
+
+class SelfReportEntry(_Frozen):
+    """What the member entered for one activity (validated at the API; rules read it as is)."""
+
+    category: Category
+    title: str
+    provider: str
+    completed_on: date
+    units: Units
+    description: str | None = None
+    criteria: tuple[Criterion, ...]
+    credential: str | None = None  # counts only for this certification (else for every one)
+    catalog_activity_id: str | None = None
+    certificate_id: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _units_of_category(cls, data: Any) -> Any:
+        """Stored units are parsed as the model of their category (the union is ambiguous)."""
+        if isinstance(data, dict) and isinstance(data.get("units"), dict):
+            unit_model = UNITS_BY_CATEGORY.get(Category(data["category"])) if "category" in data else None
+            if unit_model is not None:
+                data = {**data, "units": unit_model.model_validate(data["units"])}
+        return data
+
+    @model_validator(mode="after")
+    def _matching_units(self) -> SelfReportEntry:
+        if not isinstance(self.units, UNITS_BY_CATEGORY[self.category]):
+            raise ValueError(f"units are not those of {self.category.value}")
+        return self
+
+
+class SelfReported(FactBase):
+    """Version ``version`` of a member's self-reported activity ``activity_id`` (key
+    ``{activity_id}#{version:06d}``). ``entry`` None is a withdrawal. The newest version recorded by
+    the evaluated date is the activity; older versions stay for the timeline."""
+
+    kind: Literal["self_report"] = "self_report"
+    activity_id: str
+    version: int = Field(ge=1)
+    entry: SelfReportEntry | None
+    actor: str | None = None
+    changed: tuple[str, ...] = ()
+
+
+def self_report_key(activity_id: str, version: int) -> str:
+    return f"{activity_id}#{version:06d}"
+
+
 Fact = Annotated[
     FeePayment
     | PaymentReversal
     | ReversalWithdrawn
     | CeCompletion
     | CeVoid
+    | SelfReported
     | AuditDrawn
     | AuditDecided
     | Recertified,
@@ -179,6 +315,15 @@ class FeeStatus(_Frozen):
     amount_due_cents: int  # the annual fee of the earliest unpaid fee year
 
 
+class Projection(_Frozen):
+    """What is left to do for the cycle shown: points still needed, by when."""
+
+    points_needed: Points
+    earn_by: date  # the cycle's last day: activities must be completed by then
+    record_by: date  # the end of R5's late window: and recorded by then
+    days_left: int  # until earn_by while the cycle runs, else until record_by
+
+
 class CcpStatus(_Frozen):
     mandatory: bool
     required: int
@@ -188,6 +333,10 @@ class CcpStatus(_Frozen):
     earned: Points
     remaining: Points
     by_category: dict[str, Points]
+    by_source: dict[str, Points] = Field(
+        default_factory=dict, description="points of the cycle per source, before category caps"
+    )
+    projection: Projection | None = None
 
 
 class RecertificationStatus(_Frozen):

@@ -9,8 +9,9 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
+from typing import TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class Category(StrEnum):
@@ -22,6 +23,78 @@ class Category(StrEnum):
     AUTHORSHIP = "authorship"
     INSTRUCTIONAL_PRESENTATION = "instructional_presentation"
     ORGANIZATIONAL_PARTICIPATION = "organizational_participation"
+
+
+class PublicationType(StrEnum):
+    """Authorship units: what was published."""
+
+    ARTICLE = "article"
+    BOOK = "book"
+    BOOK_CHAPTER = "book_chapter"
+    REVIEW = "review"
+
+
+class ParticipationRole(StrEnum):
+    """Organizational participation units: the role held for a term."""
+
+    OFFICER = "officer"
+    BOARD_MEMBER = "board_member"
+    COMMITTEE_MEMBER = "committee_member"
+
+
+def _publication_points() -> dict[PublicationType, Decimal]:
+    return {
+        PublicationType.ARTICLE: Decimal(10),
+        PublicationType.BOOK: Decimal(30),
+        PublicationType.BOOK_CHAPTER: Decimal(10),
+        PublicationType.REVIEW: Decimal(5),
+    }
+
+
+def _role_points() -> dict[ParticipationRole, Decimal]:
+    return {
+        ParticipationRole.OFFICER: Decimal(5),
+        ParticipationRole.BOARD_MEMBER: Decimal(5),
+        ParticipationRole.COMMITTEE_MEMBER: Decimal(3),
+    }
+
+
+_K = TypeVar("_K")
+
+
+def _positive(rates: dict[_K, Decimal]) -> dict[_K, Decimal]:
+    """A partial override keeps the other defaults; every rate must be a positive number."""
+    bad = [str(k) for k, v in rates.items() if not v.is_finite() or v <= 0]
+    if bad:
+        raise ValueError(f"rates must be positive numbers: {', '.join(bad)}")
+    return rates
+
+
+class SelfReportPoints(BaseModel):
+    """Points of a self-reported activity per unit of its category (``CCP_SELF_REPORT_POINTS``).
+
+    Contact, semester and quarter hours are published stand-ins (ASCP's CMP figures); the others are
+    placeholders to confirm with the association (docs/rules.md)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    contact_hour: Decimal = Field(default=Decimal(1), gt=0)
+    semester_hour: Decimal = Field(default=Decimal(15), gt=0)
+    quarter_hour: Decimal = Field(default=Decimal(10), gt=0)
+    employment_month: Decimal = Field(default=Decimal("0.5"), gt=0)
+    presentation_hour: Decimal = Field(default=Decimal(2), gt=0)
+    publication: dict[PublicationType, Decimal] = Field(default_factory=_publication_points)
+    role_term: dict[ParticipationRole, Decimal] = Field(default_factory=_role_points)
+
+    @field_validator("publication")
+    @classmethod
+    def _every_publication_type(cls, value: dict[PublicationType, Decimal]) -> dict[PublicationType, Decimal]:
+        return _positive({**_publication_points(), **value})
+
+    @field_validator("role_term")
+    @classmethod
+    def _every_role(cls, value: dict[ParticipationRole, Decimal]) -> dict[ParticipationRole, Decimal]:
+        return _positive({**_role_points(), **value})
 
 
 class CredentialSpec(BaseModel):
@@ -51,6 +124,8 @@ class RulesPolicy(BaseModel):
     employment_points_until: date = date(2020, 12, 31)  # EMPLOYMENT_POINTS_UNTIL (R3)
     category_caps: dict[Category, Decimal] = Field(default_factory=dict)  # CCP_CATEGORY_CAPS (R3)
     ccp_recert_max_lapsed_years: int = 10  # CCP_RECERT_MAX_LAPSED_YEARS (R8)
+    self_report_points: SelfReportPoints = Field(default_factory=SelfReportPoints)  # CCP_SELF_REPORT_POINTS
+    ce_count_for_every_certification: bool = True  # CE_COUNT_FOR_EVERY_CERTIFICATION
     renewal_notice_days_before: int = 60  # renewal notices (issue: renewal)
     renewal_notice_days_after: int = 30
     ccp_notice_days_before_end: tuple[int, ...] = (180, 90, 30)

@@ -18,11 +18,14 @@ from decimal import Decimal
 from typing import TypeVar
 
 from shared.rules.cycles import (
+    ZERO,
     CreditedActivity,
     Cycle,
     Tally,
     activity_rejection,
+    counts_for_cycle,
     current_cycle,
+    cycle_containing,
     cycle_number,
     late_window_end,
     previous_cycle_in_window,
@@ -43,14 +46,29 @@ from shared.rules.models import (
     Fact,
     FeePayment,
     PaymentReversal,
+    Projection,
     Reason,
     RecertificationStatus,
     Recertified,
     RecertMethod,
     ReversalWithdrawn,
+    SelfReported,
+    SelfReportEntry,
     Standing,
 )
 from shared.rules.policy import Category, RulesPolicy
+from shared.rules.self_report import (
+    ActivityCredit,
+    CreditReason,
+    Source,
+    applies_to,
+    duplicate_catalog_ids,
+    duplicate_of,
+    effective_date,
+    latest_versions,
+    points_of,
+    source_of,
+)
 
 _F = TypeVar("_F")
 _REASON_ORDER = {reason: i for i, reason in enumerate(Reason)}
@@ -184,6 +202,12 @@ def unmapped_activity_ids(facts: Sequence[Fact]) -> set[str]:
     return {f.activity_id for f in _of_type(facts, CeCompletion) if f.points is None or f.category is None}
 
 
+def catalog_ids_needed(facts: Sequence[Fact]) -> set[str]:
+    """Every catalog entry ``evaluate`` needs for these facts: unmapped completions, and other sources'
+    completions on the day of a self-reported entry (their title and provider tell a duplicate)."""
+    return unmapped_activity_ids(facts) | duplicate_catalog_ids(facts)
+
+
 def _credit(
     completions: Iterable[CeCompletion], catalog: Mapping[str, ActivitySpec] | None
 ) -> list[CreditedActivity]:
@@ -239,9 +263,12 @@ class _Epoch:
         ]
         self.reversals = _of_type(visible, PaymentReversal)
         self.withdrawals = _of_type(visible, ReversalWithdrawn)
-        self.credited = _credit(
-            (c for c in _of_type(visible, CeCompletion) if c.completed_on >= start), catalog
-        )
+        self.catalog = catalog
+        self.all_completions = _of_type(visible, CeCompletion)
+        self.completions = [c for c in self.all_completions if c.completed_on >= start]
+        self.credited = _credit(self.completions, catalog)
+        self.sources = {c.key: source_of(c) for c in self.completions}
+        self.reports = _of_type(visible, SelfReported)
         self.void_known_from: dict[str, date] = {}
         for v in _of_type(visible, CeVoid):
             known = self.void_known_from.get(v.completion_key)
@@ -249,24 +276,129 @@ class _Epoch:
                 self.void_known_from[v.completion_key] = v.recorded_on
         self.drawn = [a for a in _of_type(visible, AuditDrawn) if mine(a.credential) and a.drawn_on >= start]
         self.decided = [d for d in _of_type(visible, AuditDecided) if mine(d.credential)]
+        self.disallowed_from: dict[str, date] = {}  # self-reported activity id -> audit decision recorded
+        for decision in self.decided:
+            for activity_id in decision.disallowed:
+                known = self.disallowed_from.get(activity_id)
+                if known is None or decision.recorded_on < known:
+                    self.disallowed_from[activity_id] = decision.recorded_on
         self.mandatory = start >= policy.ccp_mandatory_from
         self.required = self.spec.ccp_points
 
     # -- CCP
 
     def tally(self, cycle: Cycle, known_on: date) -> Tally:
-        """Cycle tally from activities completed and recorded by ``known_on`` and not voided by then."""
-        return tally(
-            (
-                a
-                for a in self.credited
-                if a.recorded_on <= known_on
-                and a.completed_on <= known_on
-                and not self._voided(a.key, known_on)
-            ),
-            cycle,
-            self.policy,
-        )
+        """Cycle tally from activities completed and recorded by ``known_on`` and not voided by then,
+        from every source together (so category caps apply across sources)."""
+        return tally((a for _, a in self.counted(cycle, known_on)), cycle, self.policy)
+
+    def counted(self, cycle: Cycle, known_on: date) -> list[tuple[Source, CreditedActivity]]:
+        """The activities that count for ``cycle`` as known on ``known_on``, with their source."""
+        found = [
+            (self.sources[a.key], a)
+            for a in self.credited
+            if a.recorded_on <= known_on and a.completed_on <= known_on and not self._voided(a.key, known_on)
+        ]
+        found += [(Source.SELF_REPORTED, a) for a in self.self_credits(cycle, known_on)]
+        return [(source, a) for source, a in found if counts_for_cycle(a, cycle, self.policy)]
+
+    def live_completions(self, known_on: date) -> list[CeCompletion]:
+        return [
+            c for c in self.all_completions if c.recorded_on <= known_on and not self._voided(c.key, known_on)
+        ]
+
+    def self_credits(self, cycle: Cycle, known_on: date) -> list[CreditedActivity]:
+        """Self-reported activities (newest version by ``known_on``) that may count for this
+        certification, with their points for ``cycle``; duplicates of another source's credit and
+        withdrawn ones are left out."""
+        live = self.live_completions(known_on)
+        credited: list[CreditedActivity] = []
+        for report in latest_versions(self.reports, known_on).values():
+            entry = report.entry
+            if entry is None or not applies_to(entry, self.spec.code, self.policy):
+                continue
+            day = effective_date(entry, self.policy)
+            if day < self.start or day > known_on or duplicate_of(entry, live, self.catalog) is not None:
+                continue
+            if self._disallowed(report.activity_id, known_on):
+                continue
+            credited.append(
+                CreditedActivity(
+                    key=f"{SELF_REPORT_RECORD}{report.activity_id}",
+                    completed_on=day,
+                    recorded_on=report.recorded_on,
+                    points=points_of(entry, self.policy, cycle),
+                    category=entry.category,
+                )
+            )
+        return credited
+
+    # -- per-record explanation (activities list, PUT answer)
+
+    def credits(self) -> dict[str, ActivityCredit]:
+        """What every CE record counts for this certification on ``as_of``, and why not."""
+        code, as_of = self.spec.code, self.as_of
+        found: dict[str, ActivityCredit] = {}
+        credited = {a.key: a for a in self.credited}
+        for c in self.all_completions:
+            cycle = (
+                cycle_containing(self.start, c.completed_on, self.policy)
+                if c.completed_on >= self.start
+                else None
+            )
+            reason: CreditReason | None = None
+            activity = credited.get(c.key)
+            if cycle is None:
+                reason = CreditReason.BEFORE_CERTIFICATION
+            elif c.completed_on > as_of:
+                reason = CreditReason.IN_FUTURE
+            elif self._voided(c.key, as_of):
+                reason = CreditReason.VOIDED
+            elif activity is None:
+                reason = CreditReason.NOT_IN_CATALOG
+            else:
+                reason = _late_or_cut_off(activity, cycle, self.policy)
+            points = activity.points if activity is not None and reason is None else ZERO
+            found[f"{CE_RECORD}{c.key}"] = _credit_entry(code, points, reason, cycle)
+        live = self.live_completions(as_of)
+        for report in latest_versions(self.reports, as_of).values():
+            entry = report.entry
+            if entry is None:
+                continue
+            record = f"{SELF_REPORT_RECORD}{report.activity_id}"
+            day = effective_date(entry, self.policy)
+            if not applies_to(entry, code, self.policy):
+                found[record] = _credit_entry(code, ZERO, CreditReason.OTHER_CERTIFICATION, None)
+                continue
+            if day < self.start:
+                found[record] = _credit_entry(code, ZERO, CreditReason.BEFORE_CERTIFICATION, None)
+                continue
+            cycle = cycle_containing(self.start, day, self.policy)
+            duplicate = duplicate_of(entry, live, self.catalog)
+            if duplicate is not None:
+                other = f"{source_of(duplicate).value}:{duplicate.key}"
+                found[record] = _credit_entry(code, ZERO, CreditReason.DUPLICATE, cycle, other)
+                continue
+            if self._disallowed(report.activity_id, as_of):
+                found[record] = _credit_entry(code, ZERO, CreditReason.DISALLOWED, cycle)
+                continue
+            points = points_of(entry, self.policy, cycle)
+            activity = CreditedActivity(
+                key=record,
+                completed_on=day,
+                recorded_on=report.recorded_on,
+                points=points,
+                category=entry.category,
+            )
+            reason = _late_or_cut_off(activity, cycle, self.policy)
+            if reason is None and entry.category is Category.EMPLOYMENT and points == 0:
+                reason = CreditReason.NO_WHOLE_MONTH
+            found[record] = _credit_entry(code, points if reason is None else ZERO, reason, cycle)
+        return found
+
+    def _disallowed(self, activity_id: str, known_on: date) -> bool:
+        known = self.disallowed_from.get(activity_id)
+        return known is not None and known <= known_on
 
     def _voided(self, key: str, known_on: date) -> bool:
         known = self.void_known_from.get(key)
@@ -362,8 +494,54 @@ class _Epoch:
         return lapsed_on, tuple(reasons)
 
 
+CE_RECORD = "ce:"
+SELF_REPORT_RECORD = "self_report:"
+
+
+def _late_or_cut_off(activity: CreditedActivity, cycle: Cycle, policy: RulesPolicy) -> CreditReason | None:
+    if activity.recorded_on > late_window_end(cycle, policy):
+        return CreditReason.RECORDED_LATE
+    if activity.category is Category.EMPLOYMENT and activity.completed_on > policy.employment_points_until:
+        return CreditReason.EMPLOYMENT_CUT_OFF
+    return None
+
+
+def _credit_entry(
+    credential: str,
+    points: Decimal,
+    reason: CreditReason | None,
+    cycle: Cycle | None,
+    duplicate: str | None = None,
+) -> ActivityCredit:
+    return ActivityCredit(
+        credential=credential,
+        points=points,
+        counted=reason is None,
+        reason=reason,
+        duplicate_of=duplicate,
+        cycle_number=cycle.number if cycle else None,
+        cycle_start=cycle.start if cycle else None,
+        cycle_end=cycle.end if cycle else None,
+    )
+
+
+def _projection(cycle: Cycle, remaining: Decimal, as_of: date, policy: RulesPolicy) -> Projection:
+    record_by = late_window_end(cycle, policy)
+    left_until = cycle.end if as_of <= cycle.end else record_by
+    return Projection(
+        points_needed=remaining,
+        earn_by=cycle.end,
+        record_by=record_by,
+        days_left=max(0, (left_until - as_of).days),
+    )
+
+
 def _ccp_status(epoch: _Epoch, cycle: Cycle) -> CcpStatus:
     result = epoch.tally(cycle, epoch.as_of)
+    by_source = {source.value: ZERO for source in Source}
+    for source, activity in epoch.counted(cycle, epoch.as_of):
+        by_source[source.value] += activity.points
+    remaining = max(Decimal(0), Decimal(epoch.required) - result.earned)
     return CcpStatus(
         mandatory=epoch.mandatory,
         required=epoch.required,
@@ -371,8 +549,10 @@ def _ccp_status(epoch: _Epoch, cycle: Cycle) -> CcpStatus:
         cycle_start=cycle.start,
         cycle_end=cycle.end,
         earned=result.earned,
-        remaining=max(Decimal(0), Decimal(epoch.required) - result.earned),
+        remaining=remaining,
         by_category=result.by_category,
+        by_source=by_source,
+        projection=_projection(cycle, remaining, epoch.as_of, epoch.policy),
     )
 
 
@@ -449,3 +629,56 @@ def decide_activity(  # noqa: PLR0917 - public signature fixed by callers
     start = effective_certified_on(cert, visible_facts(facts, as_of), as_of, policy)
     reason, cycle = activity_rejection(start, completed_on, Category(category), as_of, policy)
     return ActivityDecision(accepted=reason is None, reason=reason, cycle_start=cycle.start)
+
+
+def activity_credits(
+    cert: Certification,
+    facts: Sequence[Fact],
+    as_of: date,
+    policy: RulesPolicy,
+    catalog: Mapping[str, ActivitySpec] | None = None,
+) -> dict[str, ActivityCredit]:
+    """What each CE record counts for this certification on ``as_of`` (keyed ``ce:{fact key}`` or
+    ``self_report:{activity_id}``): points before category caps, counted or not and why, its cycle."""
+    return _Epoch(cert, facts, as_of, policy, catalog).credits()
+
+
+def decide_self_report(
+    cert: Certification, facts: Sequence[Fact], entry: SelfReportEntry, as_of: date, policy: RulesPolicy
+) -> ActivityDecision:
+    """R3 at intake for a self-reported entry: as ``decide_activity`` on its effective date (an
+    employment period counts up to the cut-off), and not for a certification the member excluded."""
+    if not applies_to(entry, cert.credential, policy):
+        return ActivityDecision(accepted=False, reason=CreditReason.OTHER_CERTIFICATION.value)
+    return decide_activity(cert, facts, effective_date(entry, policy), entry.category, as_of, policy)
+
+
+def change_closed_since(
+    cert: Certification, facts: Sequence[Fact], entry: SelfReportEntry, as_of: date, policy: RulesPolicy
+) -> date | None:
+    """When the entry counts in a cycle of this certification whose R5 window has ended by
+    ``as_of``: the window's last day (changing or withdrawing it is refused). Else None."""
+    if not applies_to(entry, cert.credential, policy):
+        return None
+    start = effective_certified_on(cert, visible_facts(facts, as_of), as_of, policy)
+    day = effective_date(entry, policy)
+    if day < start:
+        return None
+    record_by = late_window_end(cycle_containing(start, day, policy), policy)
+    return record_by if as_of > record_by else None
+
+
+def cycle_points(
+    cert: Certification,
+    facts: Sequence[Fact],
+    day: date,
+    as_of: date,
+    policy: RulesPolicy,
+    *,
+    catalog: Mapping[str, ActivitySpec] | None = None,
+) -> tuple[Decimal, int]:
+    """(points earned, points required) of the certification's cycle containing ``day``, as known on
+    ``as_of`` (an audit checks the audited cycle after disallowing activities)."""
+    epoch = _Epoch(cert, facts, as_of, policy, catalog)
+    cycle = cycle_containing(epoch.start, max(day, epoch.start), policy)
+    return epoch.tally(cycle, as_of).earned, epoch.required

@@ -16,14 +16,16 @@ from __future__ import annotations
 import re
 from contextlib import suppress
 from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from shared.errors import Conflict, NotFound
-from shared.rules.models import AuditDecided, AuditDrawn, Standing
+from shared.errors import Conflict, DomainError, NotFound
+from shared.rules.models import AuditDecided, AuditDrawn, Points, Standing
 from shared.rules.policy import RulesPolicy
-from shared.rules.status import evaluate
+from shared.rules.self_report import latest_versions
+from shared.rules.status import SELF_REPORT_RECORD, activity_credits, cycle_points, evaluate
+from shared.services.activities import ACTIVITY_ID_PATTERN
 from shared.services.recertification import evidence_of
 from shared.store.members import MemberRepository
 from shared.store.recert import AUDIT_KIND, AUDIT_LIST, RecertStore, StaleWrite
@@ -46,6 +48,29 @@ class _Strict(BaseModel):
 class AuditDecisionRequest(_Strict):
     decision: Literal["passed", "failed"]
     reason: str = Field(default="", max_length=500)
+    disallowed_activities: list[Annotated[str, StringConstraints(pattern=ACTIVITY_ID_PATTERN)]] = Field(
+        default_factory=list,
+        max_length=200,
+        description="Self-reported activities of the audited cycle whose points are removed; a cycle "
+        "short after that fails the audit",
+    )
+
+
+class InvalidAuditDecision(DomainError):
+    code = "invalid_audit_decision"
+
+
+class AuditActivity(_Strict):
+    """A self-reported activity of the audited cycle, and whether evidence names it."""
+
+    activity_id: str
+    title: str
+    category: str
+    completed_on: date
+    points: Points
+    counted: bool
+    reason: str | None
+    evidence_present: bool
 
 
 class EvidenceItem(_Strict):
@@ -66,6 +91,9 @@ class AuditRecord(_Strict):
     decision: AuditDecided | None
     status: str = Field(description="the certification's status as of today")
     evidence: list[EvidenceItem]
+    activities: list[AuditActivity] = Field(
+        default_factory=list, description="self-reported activities of the audited cycle"
+    )
 
 
 class AuditService:
@@ -108,6 +136,13 @@ class AuditService:
                 f"audit {audit_id} was already decided: {previous.outcome}",
                 decision=previous.model_dump(mode="json"),
             )
+        audited = {a.activity_id for a in self._activities(record, drawn, today)}
+        for index, activity_id in enumerate(request.disallowed_activities):
+            if activity_id not in audited:
+                raise InvalidAuditDecision(
+                    f"{activity_id} is not a self-reported activity of the audited cycle",
+                    field=f"disallowed_activities[{index}]",
+                )
         fact = AuditDecided(
             key=audit_id,
             recorded_on=today,
@@ -116,13 +151,58 @@ class AuditService:
             outcome=request.decision,
             decided_on=today,
             reason=request.reason,
+            disallowed=tuple(sorted(set(request.disallowed_activities))),
         )
+        fact = self._short_fails(record, drawn, fact, today)
         transition = self._lapse_transition(record, fact, today) if request.decision == "failed" else None
         try:
             self.store.decide_audit(member_id, fact, transition)
         except StaleWrite:
             raise Conflict(f"audit {audit_id} was decided meanwhile; read it again") from None
         return self.record(audit_id, today)
+
+    def _short_fails(
+        self, record: MemberRecord, drawn: AuditDrawn, fact: AuditDecided, today: date
+    ) -> AuditDecided:
+        """A pass whose disallowed activities leave the audited cycle short is a failure (R7c)."""
+        cert = record.certifications.get(drawn.credential)
+        if fact.outcome == "failed" or not fact.disallowed or cert is None:
+            return fact
+        earned, required = cycle_points(
+            cert.as_certification(), [*record.facts, fact], drawn.cycle_start, today, self.policy
+        )
+        if earned >= required:
+            return fact
+        short = f"cycle short after disallowing {', '.join(fact.disallowed)}: {earned} of {required} points"
+        return fact.model_copy(
+            update={"outcome": "failed", "reason": "; ".join(filter(None, (fact.reason, short)))}
+        )
+
+    def _activities(self, record: MemberRecord, drawn: AuditDrawn, today: date) -> list[AuditActivity]:
+        """The self-reported activities counted in (or disallowed from) the audited cycle."""
+        cert = record.certifications.get(drawn.credential)
+        if cert is None:
+            return []
+        credits = activity_credits(cert.as_certification(), record.facts, today, self.policy)
+        evidenced = {e.data.get("activity_id") for e in evidence_of(record, audit_id=drawn.audit_id)}
+        found: list[AuditActivity] = []
+        for report in latest_versions(record.facts, today).values():
+            credit = credits.get(f"{SELF_REPORT_RECORD}{report.activity_id}")
+            if report.entry is None or credit is None or credit.cycle_start != drawn.cycle_start:
+                continue
+            found.append(
+                AuditActivity(
+                    activity_id=report.activity_id,
+                    title=report.entry.title,
+                    category=report.entry.category.value,
+                    completed_on=report.entry.completed_on,
+                    points=credit.points,
+                    counted=credit.counted,
+                    reason=credit.reason.value if credit.reason else None,
+                    evidence_present=report.activity_id in evidenced,
+                )
+            )
+        return sorted(found, key=lambda a: (a.completed_on, a.activity_id))
 
     def _lapse_transition(self, record: MemberRecord, fact: AuditDecided, today: date) -> EventRecord | None:
         cert = record.certifications.get(fact.credential)
@@ -196,4 +276,5 @@ class AuditService:
                 EvidenceItem(key=e.key, recorded_on=e.recorded_on, summary=e.summary, data=e.data)
                 for e in evidence_of(record, audit_id=drawn.audit_id)
             ],
+            activities=self._activities(record, drawn, today),
         )

@@ -180,4 +180,5 @@ class CsvBatchIngest:
             points=row.points,
             category=row.category,
             source=f"csv:{batch.provider_id}/{batch.file}",
+            certificate_id=row.certificate_id or None,
         )

@@ -41,6 +41,7 @@ EVIDENCE_KIND = "evidence"
 APPLICATION_KIND = "recert_application"
 Purpose = Literal["audit", "recertification"]
 _MEMBER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+_ACTIVITY_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._()-]{0,200}$")
 
 
@@ -49,6 +50,7 @@ class EvidenceKey:
     member_id: str
     purpose: Purpose
     file: str
+    activity_id: str | None = None  # audit evidence for one self-reported activity
 
 
 def parse_evidence_key(key: str) -> EvidenceKey | str:
@@ -58,16 +60,19 @@ def parse_evidence_key(key: str) -> EvidenceKey | str:
     parts = key.split("/")
     if any(part in ("", ".", "..") for part in parts):
         return "unsafe key (empty, '.' or '..' path segment)"
-    if len(parts) != 4 or parts[0] != "evidence":
-        return "key must be evidence/{member_id}/{purpose}/{file}"
-    _, member_id, purpose, file = parts
+    if len(parts) not in (4, 5) or parts[0] != "evidence" or (len(parts) == 5 and parts[2] != "audit"):
+        return "key must be evidence/{member_id}/{purpose}/{file} or evidence/{member_id}/audit/{activity_id}/{file}"
+    member_id, purpose, file = parts[1], parts[2], parts[-1]
+    activity_id = parts[3] if len(parts) == 5 else None
+    if activity_id is not None and not _ACTIVITY_ID.match(activity_id):
+        return "malformed activity id"
     if not _MEMBER_ID.match(member_id):
         return "malformed member id"
     if purpose not in ("audit", "recertification"):
         return f"unknown purpose {purpose!r} (audit or recertification)"
     if not _FILE_NAME.match(file):
         return "file name not allowed (letters, digits, space, ._()- only)"
-    return EvidenceKey(member_id, purpose, file)  # type: ignore[arg-type]
+    return EvidenceKey(member_id, purpose, file, activity_id)  # type: ignore[arg-type]
 
 
 def open_audits(member: MemberRecord) -> list[AuditDrawn]:
@@ -95,6 +100,7 @@ def record_evidence(
     size: int | None = None,
     content_type: str | None = None,
     credential: str | None = None,
+    activity_id: str | None = None,
 ) -> WriteOutcome:
     """Record an uploaded document against an audit (``purpose="audit"``, ``reference_id`` = audit id)
     or a recertification application (``"recertification"``, application id) as an EventRecord of
@@ -102,7 +108,7 @@ def record_evidence(
     and version, so a redelivered S3 event records nothing twice).
 
     ``data``: ``purpose``, ``audit_id`` or ``application_id``, ``s3_key``, ``version``, ``size``,
-    ``content_type``."""
+    ``content_type``, and ``activity_id`` when the document supports one self-reported activity."""
     digest = hashlib.sha256(f"{s3_key}\n{version or ''}".encode()).hexdigest()[:20]
     reference = {"audit_id": reference_id} if purpose == "audit" else {"application_id": reference_id}
     event = EventRecord(
@@ -120,6 +126,7 @@ def record_evidence(
             "version": version,
             "size": size,
             "content_type": content_type,
+            **({"activity_id": activity_id} if activity_id is not None else {}),
         },
     )
     return repository.record_event(member_id, event)
@@ -197,6 +204,7 @@ class EvidenceIntake:
             size=info.size,
             content_type=content_type,
             credential=credential,
+            activity_id=parsed.activity_id,
         )
         logger.info("evidence recorded", extra={"key": key, "reference": reference})
         return EvidenceOutcome(key, True, reference_id=reference)

@@ -55,7 +55,7 @@ from shared.rules.cycles import current_cycle, cycle_number
 from shared.rules.models import ActivitySpec, AuditDrawn, CertificationStatus, Reason, Standing
 from shared.rules.policy import RulesPolicy
 from shared.rules.schedule import NoticeDue, next_action_date, notices_due
-from shared.rules.status import evaluate, unmapped_activity_ids
+from shared.rules.status import catalog_ids_needed, evaluate
 from shared.services.members import CatalogLookup
 from shared.services.notices import TITLES, email_for, print_row
 from shared.services.recertification import RecertificationService, applications_of
@@ -195,7 +195,7 @@ class DailyRun:
         if record is None:
             return
         summary.members += 1
-        unmapped = unmapped_activity_ids(record.facts)
+        unmapped = catalog_ids_needed(record.facts)
         catalog = self.catalog(unmapped) if self.catalog and unmapped else None
         self._member_catalog = catalog or {}
         record = self._recertify(record, run_date, summary)
@@ -395,7 +395,7 @@ class DailyRun:
     # ------------------------------------------------------------------ audit draw
 
     def _lapsed(self, record: MemberRecord, cert: CertificationRecord, on: date) -> bool:
-        unmapped = unmapped_activity_ids(record.facts)
+        unmapped = catalog_ids_needed(record.facts)
         catalog = self.catalog(unmapped) if self.catalog and unmapped else None
         status = evaluate(cert.as_certification(), record.facts, on, self.policy, catalog)
         return status.status is Standing.LAPSED

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 from shared.errors import DomainError, NotFound, UnknownCredential
 from shared.rules.models import ActivitySpec, CertificationStatus, Fact
 from shared.rules.policy import RulesPolicy
-from shared.rules.status import evaluate, unmapped_activity_ids
+from shared.rules.status import catalog_ids_needed, evaluate
 from shared.services.badges import BadgeRecord, badges_of
 from shared.services.timeline import timeline_of
 from shared.store.members import MemberRepository
@@ -155,8 +155,8 @@ class MemberService:
         return canonical
 
     def status(self, member_id: str, today: date) -> MemberStatus:
-        record = self._load(member_id)
-        catalog = self._catalog_for(record.facts)
+        record = self.load(member_id)
+        catalog = self.catalog_for(record.facts)
         statuses = [
             evaluate(cert.as_certification(), record.facts, today, self.policy, catalog)
             for cert in sorted(record.certifications.values(), key=lambda c: c.credential)
@@ -171,17 +171,19 @@ class MemberService:
         return Standing(member_id=member_id, as_of=today, in_good_standing=good)
 
     def timeline(self, member_id: str) -> Timeline:
-        record = self._load(member_id)
+        record = self.load(member_id)
         return Timeline(member_id=member_id, entries=timeline_of(record))
 
-    def _load(self, member_id: str) -> MemberRecord:
+    def load(self, member_id: str) -> MemberRecord:
+        """The member's partition; 404 (NotFound) when the member is unknown."""
         record = self.repository.load(member_id)
         if record is None:
             raise NotFound(f"member {member_id!r} not found")
         return record
 
-    def _catalog_for(self, facts: tuple[Fact, ...]) -> Mapping[str, ActivitySpec]:
-        wanted = unmapped_activity_ids(facts)
+    def catalog_for(self, facts: tuple[Fact, ...]) -> Mapping[str, ActivitySpec]:
+        """Catalog entries the rules need (``catalog_ids_needed``); usually none: no read."""
+        wanted = catalog_ids_needed(facts)
         if not wanted or self.catalog is None:
             return {}
         return self.catalog(wanted)

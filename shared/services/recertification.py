@@ -48,7 +48,7 @@ from shared.rules.recert import (
     passing_result,
     requirements,
 )
-from shared.rules.status import evaluate, fee_paid_since, recertified_from, unmapped_activity_ids
+from shared.rules.status import catalog_ids_needed, evaluate, fee_paid_since, recertified_from
 from shared.store.members import MemberRepository, WriteOutcome
 from shared.store.recert import (
     APPLICATION_KIND,
@@ -468,11 +468,11 @@ class RecertificationService:
         )
 
     def _catalog_for(self, facts: Sequence[Fact]) -> Mapping[str, ActivitySpec]:
-        """Catalog entries for the unmapped completions among ``facts``: one batched read for the ids
-        not asked for yet by this service (built per request, or per stream batch)."""
+        """Catalog entries the rules need for ``facts`` (``catalog_ids_needed``): one batched read for
+        the ids not asked for yet by this service (built per request, or per stream batch)."""
         if self.catalog is None:
             return {}
-        wanted = unmapped_activity_ids(facts) - self._catalog_asked
+        wanted = catalog_ids_needed(facts) - self._catalog_asked
         if wanted:
             self._catalog_seen.update(self.catalog(wanted))
             self._catalog_asked |= wanted

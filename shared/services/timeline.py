@@ -15,6 +15,7 @@ from shared.rules.models import (
     PaymentReversal,
     Recertified,
     ReversalWithdrawn,
+    SelfReported,
 )
 from shared.store.dynamo import json_body
 from shared.store.records import MemberRecord, TimelineEntry
@@ -46,6 +47,17 @@ def describe(fact: Fact) -> tuple[date, str | None, str]:
                 fact.completed_on,
                 None,
                 f"CE completed: {fact.points} points ({category}) {fact.activity_id}",
+            )
+        case SelfReported():
+            by = f" by {fact.actor}" if fact.actor else ""
+            if fact.entry is None:
+                return fact.recorded_on, None, f"self-reported CE {fact.activity_id} withdrawn{by}"
+            changed = "" if fact.version == 1 else f"; changed {', '.join(fact.changed)}"
+            return (
+                fact.entry.completed_on,
+                fact.entry.credential,
+                f"self-reported CE {fact.activity_id} v{fact.version}{by}: "
+                f"{fact.entry.category.value}, {fact.entry.title}{changed}",
             )
         case CeVoid():
             return fact.recorded_on, None, f"CE completion {fact.completion_key} voided"

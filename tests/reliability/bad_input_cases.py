@@ -714,6 +714,142 @@ def _status_unknown(w: World) -> None:
     refused(w.http("GET", "/members/ghost/status"), 404, "not_found")
 
 
+# ---------------------------------------------------------------- HTTP: self-reported activities
+#
+# Generated per field of the body: each variant replaces one value of a good activity (m-1 holds RMA
+# since 2022-01-10; today is 2024-03-20) and must be refused with that field's path, nothing written.
+
+ACTIVITY = {
+    "category": "professional_education",
+    "title": "State society annual conference",
+    "provider": "State society",
+    "completed_on": "2023-06-01",
+    "units": {"contact_hours": 8},
+    "attestation": {"criteria": ["improves_job_performance"], "true_and_correct": True},
+}
+_OK_ATTESTATION = ACTIVITY["attestation"]
+_DELETE = object()  # the variant removes the field
+
+# (field, value, error code, reported field path)
+ACTIVITY_VARIANTS: list[tuple[str, Any, str, str]] = [
+    ("category", "knitting", "validation_failed", "category"),
+    ("category", 3, "validation_failed", "category"),
+    ("units", _DELETE, "validation_failed", "units"),
+    ("units", {}, "invalid_activity", "units.contact_hours"),
+    ("units", {"semester_hours": 3}, "invalid_activity", "units.semester_hours"),
+    ("units", {"contact_hours": 0}, "invalid_activity", "units.contact_hours"),
+    ("units", {"contact_hours": -8}, "invalid_activity", "units.contact_hours"),
+    ("units", {"contact_hours": float("nan")}, "invalid_activity", "units.contact_hours"),
+    ("units", {"contact_hours": float("inf")}, "invalid_activity", "units.contact_hours"),
+    ("units", {"contact_hours": 10**42}, "invalid_activity", "units.contact_hours"),
+    ("units", {"contact_hours": 201}, "invalid_activity", "units.contact_hours"),
+    ("units", {"contact_hours": "eight"}, "invalid_activity", "units.contact_hours"),
+    ("units", {"contact_hours": 1.001}, "invalid_activity", "units.contact_hours"),
+    ("units", [8], "validation_failed", "units"),
+    ("completed_on", "2024-03-21", "invalid_activity", "completed_on"),
+    ("completed_on", "1949-12-31", "validation_failed", "completed_on"),
+    ("completed_on", 20230601, "validation_failed", "completed_on"),
+    ("completed_on", "2023-06-01\n", "validation_failed", "completed_on"),
+    ("completed_on", "2023-02-30", "validation_failed", "completed_on"),
+    ("completed_on", "01/06/2023", "validation_failed", "completed_on"),
+    ("title", "x" * 201, "validation_failed", "title"),
+    ("title", "bell\x07title", "validation_failed", "title"),
+    ("title", "", "validation_failed", "title"),
+    ("provider", "p" * 201, "validation_failed", "provider"),
+    ("provider", "line\u2028separator", "validation_failed", "provider"),
+    ("description", "nul\x00byte", "validation_failed", "description"),
+    ("attestation", _DELETE, "validation_failed", "attestation"),
+    (
+        "attestation",
+        {**_OK_ATTESTATION, "true_and_correct": False},
+        "validation_failed",
+        "attestation.true_and_correct",
+    ),
+    ("attestation", {"criteria": []}, "validation_failed", "attestation.criteria"),
+    (
+        "attestation",
+        {**_OK_ATTESTATION, "criteria": ["it was fun"]},
+        "validation_failed",
+        "attestation.criteria[0]",
+    ),
+    ("credential", "RPT", "invalid_activity", "credential"),
+    ("nickname", "extra", "validation_failed", "nickname"),
+]
+# employment: only after the cut-off, or starting after its own end
+EMPLOYMENT_VARIANTS: list[tuple[str, dict[str, Any], str]] = [
+    (
+        "after-cut-off",
+        {"completed_on": "2023-06-01", "units": {"started_on": "2021-01-01"}},
+        "units.started_on",
+    ),
+    (
+        "starts-after-end",
+        {"completed_on": "2020-06-01", "units": {"started_on": "2020-07-01"}},
+        "units.started_on",
+    ),
+    (
+        "start-is-a-number",
+        {"completed_on": "2020-06-01", "units": {"started_on": 20200101}},
+        "units.started_on",
+    ),
+]
+
+
+def _activity_refused(name: str, body: dict[str, Any], error: str, field_: str) -> None:
+    @case(f"activity-{name}", "http", f"400 {error}, field {field_}; nothing written")
+    def run(w: World) -> None:
+        w.mark()
+        refused(w.http("PUT", "/members/m-1/activities/a-1", body), 400, error, field_)
+
+    _ = run
+
+
+for _i, (_field, _value, _error, _path) in enumerate(ACTIVITY_VARIANTS):
+    _body = {k: v for k, v in ACTIVITY.items() if k != _field}
+    if _value is not _DELETE:
+        _body[_field] = _value
+    _activity_refused(f"{_field}-{_i}", _body, _error, _path)
+for _name, _changes, _path in EMPLOYMENT_VARIANTS:
+    _activity_refused(
+        f"employment-{_name}", {**ACTIVITY, "category": "employment", **_changes}, "invalid_activity", _path
+    )
+
+
+@case("activity-malformed-id", "http", "400 validation_failed, field activity_id (each malformed id)")
+def _activity_bad_ids(w: World) -> None:
+    w.mark()
+    for bad in ["bad!id", "x" * 65, "..%2F..", "a%0A"]:
+        refused(
+            w.http("PUT", f"/members/m-1/activities/{bad}", ACTIVITY), 400, "validation_failed", "activity_id"
+        )
+        refused(w.http("DELETE", f"/members/m-1/activities/{bad}"), 400, "validation_failed", "activity_id")
+
+
+@case("activity-bad-actor-header", "http", "400 validation_failed, field x-actor")
+def _activity_bad_actor(w: World) -> None:
+    w.mark()
+    response = w.http("PUT", "/members/m-1/activities/a-1", ACTIVITY, headers={"X-Actor": "boss"})
+    refused(response, 400, "validation_failed", "x-actor")
+
+
+@case("activity-unknown-member", "http", "404 not_found for PUT, DELETE, the list and the transcript")
+def _activity_unknown_member(w: World) -> None:
+    w.mark()
+    refused(w.http("PUT", "/members/ghost/activities/a-1", ACTIVITY), 404, "not_found")
+    refused(w.http("DELETE", "/members/ghost/activities/a-1"), 404, "not_found")
+    refused(w.http("GET", "/members/ghost/activities"), 404, "not_found")
+    refused(w.http("GET", "/members/ghost/transcript"), 404, "not_found")
+
+
+@case("activity-list-bad-query", "http", "400 validation_failed, field cycle / limit / next_token")
+def _activity_bad_query(w: World) -> None:
+    w.mark()
+    for query, field_ in [("cycle=someday", "cycle"), ("limit=0", "limit"), ("next_token=-1", "next_token")]:
+        refused(w.http("GET", f"/members/m-1/activities?{query}"), 400, "validation_failed", field_)
+    refused(w.http("GET", "/members/m-1/transcript?cycle=someday"), 400, "validation_failed", "cycle")
+    refused(w.http("GET", "/members/m-1/transcript?credential=RPT"), 400, "invalid_activity", "credential")
+
+
 @case("catalog-negative-points", "http", "400 validation_failed, field points")
 def _catalog_negative(w: World) -> None:
     w.mark()

@@ -18,6 +18,9 @@ from shared.rules.models import (
     Recertified,
     RecertMethod,
     ReversalWithdrawn,
+    SelfReported,
+    SelfReportEntry,
+    self_report_key,
 )
 from shared.rules.policy import Category, CredentialSpec, RulesPolicy
 
@@ -189,4 +192,40 @@ def activity(activity_id: str, points: int, category: Category = PE) -> Activity
         category=category,
         points=Decimal(points),
         provider_id="prov",
+    )
+
+
+def entry(
+    category: Category = PE,
+    completed_on: str = "2020-03-01",
+    units: dict[str, Any] | None = None,
+    **fields: Any,
+) -> SelfReportEntry:
+    """A self-reported entry; ``units`` default to 8 contact hours (professional education)."""
+    return SelfReportEntry.model_validate(
+        {
+            "category": category,
+            "title": fields.pop("title", "Annual conference"),
+            "provider": fields.pop("provider", "State society"),
+            "completed_on": completed_on,
+            "units": units if units is not None else {"contact_hours": 8},
+            "criteria": ["improves_job_performance"],
+            **fields,
+        }
+    )
+
+
+def reported(
+    activity_id: str,
+    item: SelfReportEntry | None,
+    recorded_on: str,
+    version: int = 1,
+) -> SelfReported:
+    """Version ``version`` of a self-reported activity (``item`` None: withdrawn)."""
+    return SelfReported(
+        key=self_report_key(activity_id, version),
+        recorded_on=d(recorded_on),
+        activity_id=activity_id,
+        version=version,
+        entry=item,
     )

@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from shared.config.settings import Settings
-from shared.rules.policy import Category
+from shared.rules.policy import Category, PublicationType
 
 
 def test_defaults_are_the_published_catalog() -> None:
@@ -85,3 +85,22 @@ def test_bad_values_fail_at_cold_start_naming_the_variable(
     with pytest.raises((ValidationError, ValueError)) as raised:
         Settings().policy()
     assert name.lower() in str(raised.value).lower() or "credential" in str(raised.value).lower()
+
+
+def test_self_report_points_and_enter_once_knobs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CCP_SELF_REPORT_POINTS", '{"contact_hour": 2, "publication": {"book": 20}}')
+    monkeypatch.setenv("CE_COUNT_FOR_EVERY_CERTIFICATION", "false")
+    policy = Settings().policy()
+    assert policy.self_report_points.contact_hour == 2
+    assert policy.self_report_points.publication[PublicationType.BOOK] == 20
+    assert policy.self_report_points.publication[PublicationType.ARTICLE] == 10  # the other defaults stay
+    assert policy.ce_count_for_every_certification is False
+
+
+@pytest.mark.parametrize(
+    "value", ['{"knitting_hour": 1}', '{"contact_hour": 0}', '{"publication": {"book": -1}}', "[1]"]
+)
+def test_bad_self_report_points_fail_the_cold_start(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("CCP_SELF_REPORT_POINTS", value)
+    with pytest.raises(ValidationError, match="ccp_self_report_points"):
+        Settings()
