@@ -91,6 +91,7 @@ def bench_webhooks(counter: Counting) -> dict[str, Any]:
         "id": "pi_b1",
         "object": "payment_intent",
         "amount_received": 5000,
+        "currency": "usd",
         "created": 1_748_000_000,
         "metadata": meta,
     }
@@ -100,6 +101,7 @@ def bench_webhooks(counter: Counting) -> dict[str, Any]:
         "payment_status": "paid",
         "payment_intent": "pi_b1",
         "amount_total": 5000,
+        "currency": "usd",
         "created": 1_748_000_000,
         "metadata": meta,
     }

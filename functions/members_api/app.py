@@ -15,7 +15,7 @@ from shared.config.settings import get_policy, get_settings
 from shared.http import json_response, make_resolver, problem
 from shared.observability import lambda_entry
 from shared.services.catalog import CatalogService
-from shared.services.members import MemberService, MemberStatus, MemberUpsert, Standing, Timeline
+from shared.services.members import Invoices, MemberService, MemberStatus, MemberUpsert, Standing, Timeline
 from shared.store.catalog import CatalogRepository
 from shared.store.members import MemberRepository
 
@@ -83,6 +83,23 @@ def get_status(member_id: MemberIdPath) -> MemberStatus:
 )
 def get_timeline(member_id: MemberIdPath) -> Timeline:
     return service().timeline(member_id)
+
+
+@app.get(
+    "/members/<member_id>/invoices",
+    summary="Annual-fee invoices of every certification: amount, due month, status, payment",
+    description=(
+        "Derived from the facts (no invoice ledger): one invoice per fee year whose due month has begun "
+        "(or that is paid ahead), numbered {member}-{credential}-{year}; status open, overdue, paid, "
+        "refunded, disputed or void."
+    ),
+    responses={
+        200: {"description": "OK", "content": {"application/json": {"model": Invoices}}},
+        404: problem("Unknown member"),
+    },
+)
+def get_invoices(member_id: MemberIdPath) -> Invoices:
+    return service().invoices(member_id, _today())
 
 
 @app.get(
