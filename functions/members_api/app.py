@@ -10,12 +10,15 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
+from shared.adapters.secrets import RotatingSecret
+from shared.adapters.stripe_checkout import CheckoutRequest, CheckoutSession, StripeCheckout
 from shared.clock import business_today
 from shared.config.settings import get_policy, get_settings
 from shared.http import json_response, make_resolver, problem
 from shared.observability import lambda_entry
 from shared.services.catalog import CatalogService
 from shared.services.members import Invoices, MemberService, MemberStatus, MemberUpsert, Standing, Timeline
+from shared.services.payment_links import PaymentLink, PaymentLinkRequest, PaymentLinkService
 from shared.store.catalog import CatalogRepository
 from shared.store.members import MemberRepository
 
@@ -36,6 +39,12 @@ def service() -> MemberService:
     # Completions of activities that were not in the catalog yet count once they are (one BatchGetItem).
     catalog = CatalogService(CatalogRepository(settings.table_name)).lookup
     return MemberService(MemberRepository(settings.table_name), get_policy(), catalog)
+
+
+def _create_session(request: CheckoutRequest) -> CheckoutSession:
+    settings = get_settings()
+    [api_key, *_] = RotatingSecret(settings.stripe_api_secret).values()  # the current restricted key
+    return StripeCheckout(api_key, settings.stripe_api_base, settings.stripe_timeout_seconds).create(request)
 
 
 def _today() -> Any:
@@ -100,6 +109,28 @@ def get_timeline(member_id: MemberIdPath) -> Timeline:
 )
 def get_invoices(member_id: MemberIdPath) -> Invoices:
     return service().invoices(member_id, _today())
+
+
+@app.post(
+    "/members/<member_id>/payments",
+    summary="A payment link (Stripe Checkout) for one or more open invoices",
+    description=(
+        "Creates a Stripe Checkout Session for exactly these invoices (metadata: member, credential, "
+        "invoice numbers) and returns its URL. Retrying the same request returns the same session (the "
+        "Idempotency-Key is derived from the invoice set). Nothing is recorded until Stripe's webhook "
+        "says it was paid."
+    ),
+    responses={
+        201: {"description": "Link created", "content": {"application/json": {"model": PaymentLink}}},
+        404: problem("Unknown member"),
+        409: problem("invoice_not_payable: an invoice named is paid or void"),
+        422: problem("unknown_invoice (not this member's, or named twice) or mixed_credentials"),
+        503: problem("Stripe is down or throttling: nothing created; retry after the Retry-After seconds"),
+    },
+)
+def create_payment_link(member_id: MemberIdPath, body: PaymentLinkRequest) -> Response[Any]:
+    links = PaymentLinkService(service(), _create_session, get_settings().portal_url)
+    return json_response(201, links.create(member_id, body, _today()).model_dump())
 
 
 @app.get(
