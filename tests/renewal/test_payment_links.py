@@ -161,3 +161,20 @@ def _deliver(fake: FakeStripe, session_id: str) -> Any:
     answer = call_api("POST", "/webhooks/stripe", headers=headers, raw_body=body)
     assert answer.status == 200
     return answer.body
+
+
+def test_a_link_costs_one_query_and_one_stripe_call_and_the_invoices_one_query(bea: FakeStripe) -> None:
+    from shared.store.dynamo import default_client
+
+    calls: list[str] = []
+    client = default_client()
+    hook = "before-call.dynamodb"
+    client.meta.events.register(hook, lambda model, **_: calls.append(model.name))
+    try:
+        assert link([Y22, Y23, Y24]).status == 201
+        assert (calls, len(bea.requests)) == (["Query"], 1)
+        calls.clear()
+        invoices()
+        assert calls == ["Query"]  # what a status read costs
+    finally:
+        client.meta.events.unregister(hook)
