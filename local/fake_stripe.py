@@ -27,10 +27,11 @@ import threading
 import time
 import urllib.request
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
+from local.loopback import LoopbackServer, send_json
 from shared.adapters.signatures import sign
 
 Failure = Literal["429", "500", "drop"]
@@ -69,37 +70,20 @@ class FakeStripe:
     _replays: dict[str, tuple[dict[str, Any], int, dict[str, Any]]] = field(default_factory=dict)
     _failures: list[Failure] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _server: ThreadingHTTPServer | None = None
+    _server: LoopbackServer | None = None
 
     def start(self) -> FakeStripe:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                fake._handle(self, "GET")
-
-            def do_POST(self) -> None:
-                fake._handle(self, "POST")
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        ).start()
+        self._server = LoopbackServer(self._handle).start()
         return self
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.stop()
 
     @property
     def url(self) -> str:
         assert self._server is not None, "start() first"
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self._server.url
 
     def fail_next(self, failure: Failure, times: int = 1) -> None:
         with self._lock:
@@ -228,14 +212,7 @@ class FakeStripe:
     def _send(
         http: BaseHTTPRequestHandler, status: int, body: Any, headers: dict[str, str] | None = None
     ) -> None:
-        data = json.dumps(body).encode()
-        http.send_response(status)
-        http.send_header("Content-Type", "application/json")
-        http.send_header("Content-Length", str(len(data)))
-        for name, value in (headers or {}).items():
-            http.send_header(name, value)
-        http.end_headers()
-        http.wfile.write(data)
+        send_json(http, status, body, headers)
 
 
 def _error(kind: str, message: str) -> dict[str, Any]:
