@@ -24,7 +24,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from local.loopback import LoopbackServer, send_json, send_raw
+from local.loopback import LoopbackServer, ServesLoopback, send_json, send_raw
 
 Failure = Literal["429", "500", "hang", "late", "garbled", "drop"]
 
@@ -39,7 +39,7 @@ class RecordedRequest:
 
 
 @dataclass
-class FakeCredly:
+class FakeCredly(ServesLoopback):
     organization_id: str = "local-org"
     token: str = "local-credly-token"  # noqa: S105 - the documented local default
     hang_seconds: float = 2.0
@@ -53,19 +53,9 @@ class FakeCredly:
 
     # ------------------------------------------------------------------ control
 
-    def start(self) -> FakeCredly:
-        self._server = LoopbackServer(self._handle).start()
-        return self
-
     def stop(self) -> None:
-        self._release.set()
-        if self._server is not None:
-            self._server.stop()
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "start() first"
-        return self._server.url
+        self._release.set()  # a request held by fail_next("hang") returns
+        super().stop()
 
     def fail_next(self, failure: Failure, times: int = 1, only: str | None = None) -> None:
         """The next ``times`` requests (whose method+path contains ``only``, if given) fail."""

@@ -31,7 +31,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
-from local.loopback import LoopbackServer, send_json
+from local.loopback import LoopbackServer, ServesLoopback, send_json
 from shared.adapters.signatures import sign
 
 Failure = Literal["429", "500", "drop"]
@@ -61,7 +61,7 @@ class RecordedRequest:
 
 
 @dataclass
-class FakeStripe:
+class FakeStripe(ServesLoopback):
     api_key: str = "rk_test_staycert_local"  # the local restricted key (not a secret)
     webhook_url: str | None = None
     webhook_secret: str = "whsec_staycert_local_development_only"  # noqa: S105 - local default
@@ -71,19 +71,6 @@ class FakeStripe:
     _failures: list[Failure] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: LoopbackServer | None = None
-
-    def start(self) -> FakeStripe:
-        self._server = LoopbackServer(self._handle).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.stop()
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "start() first"
-        return self._server.url
 
     def fail_next(self, failure: Failure, times: int = 1) -> None:
         with self._lock:

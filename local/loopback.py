@@ -7,7 +7,7 @@ import json
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 Handle = Callable[[BaseHTTPRequestHandler, str], None]
 
@@ -49,6 +49,28 @@ class LoopbackServer:
     def url(self) -> str:
         assert self._server is not None, "start() first"
         return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+
+class ServesLoopback:
+    """Mixin of the fakes: ``start()`` serves ``_handle`` on loopback, ``url``, ``stop()``."""
+
+    _server: LoopbackServer | None
+
+    def _handle(self, http: BaseHTTPRequestHandler, method: str) -> None:
+        raise NotImplementedError
+
+    def start(self) -> Self:
+        self._server = LoopbackServer(self._handle).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "start() first"
+        return self._server.url
 
 
 def send_raw(
