@@ -175,7 +175,8 @@ class PaymentService:
             date.fromisoformat(str((certified.get("body") or {}).get("certified_on", "0001-01-01"))).year + 1
         )
         years = [fee_year_of(str(n), member_id, str(body["credential"])) for n in body.get("invoices") or ()]
-        valid = [y for y in years if y is not None and first <= y <= today.year + 1]
+        last = date.fromisoformat(str(body["paid_on"])).year + 1  # from the payment: any day decides alike
+        valid = [y for y in years if y is not None and first <= y <= last]
         return valid if len(set(valid)) == len(years) else None
 
     def _exception_reason(
@@ -210,7 +211,9 @@ class PaymentService:
             summary=f"payment {key} of {amount} held for staff: {reason.value}",
             data={"reason": reason.value, "invoices": list(body.get("invoices") or [])},
         )
-        created = self.ledger.record_exception(held, self.ledger.event_item(member_id, event))
+        created = self.ledger.record_exception(
+            held, self.ledger.event_item(member_id, event), was_parked=view.parked is not None
+        )
         logger.info("payment exception", extra={"payment_key": key, "reason": reason.value, "new": created})
         return WebhookResult.EXCEPTION if created else WebhookResult.DUPLICATE
 
@@ -339,7 +342,12 @@ class PaymentService:
                 aliases = tuple(str(a) for a in body.get("aliases") or ())
                 invoices = tuple(str(n) for n in body.get("invoices") or ())
                 view = self.ledger.view(str(body["payment_key"]), (member_id, code), aliases, invoices)
-                if view.parked is None or view.any_pointer is not None or not view.certification_exists:
+                if (
+                    view.parked is None
+                    or view.any_pointer is not None
+                    or view.exception is not None
+                    or not view.certification_exists
+                ):
                     break
                 try:
                     if self._settle(member_id, body, view, today) is WebhookResult.CREDITED:

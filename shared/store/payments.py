@@ -533,9 +533,12 @@ class PaymentLedger(TableAccess):
 
     # ------------------------------------------------------------------ listings
 
-    def record_exception(self, exception: ParkedPayment, event: dict[str, Any] | None = None) -> bool:
+    def record_exception(
+        self, exception: ParkedPayment, event: dict[str, Any] | None = None, *, was_parked: bool = False
+    ) -> bool:
         """Hold a payment for staff (``EXCEPTION``, listed) and put its timeline ``event`` item in the
-        same transaction; False if it is already held."""
+        same transaction (a parked payment the roster just brought its member to: also delete the
+        ``PARKED`` item); False if it is already held."""
         item = self._listed_item(exception, EXCEPTION_SK, EXCEPTION_LIST)
         put = {
             "TableName": self.table_name,
@@ -544,6 +547,9 @@ class PaymentLedger(TableAccess):
             "ExpressionAttributeNames": {"#pk": keys.PK},
         }
         writes = [{"Put": put}] + ([{"Put": {"TableName": self.table_name, "Item": event}}] if event else [])
+        if was_parked:
+            parked_key = _key(paykey_pk(exception.payment_key), PARKED_SK)
+            writes.append({"Delete": {"TableName": self.table_name, "Key": parked_key}})
         try:
             self.client.transact_write_items(TransactItems=writes)
         except ClientError as error:

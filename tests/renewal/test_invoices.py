@@ -312,3 +312,16 @@ def test_payments_and_exceptions_cost_at_most_two_requests(bea: dict[str, Any]) 
             assert 1 <= len(calls) <= 2, (event["id"], calls)
     finally:
         client.meta.events.unregister(hook)
+
+
+def test_parked_payment_with_a_wrong_amount_becomes_an_exception_when_the_roster_brings_the_member(
+    renewal_aws: dict[str, Any], business_date: Any
+) -> None:
+    business_date(TODAY)
+    assert post(payment("pi_early", [Y22], 4000)).body == {"result": "parked"}  # member unknown yet
+    assert call_api("PUT", "/members/m-1", BEA).status == 201
+    assert call_api("GET", "/admin/parked-payments").body["items"] == []
+    assert exceptions() == {"pi_early": "underpayment"}
+    assert invoices() == OVERDUE
+    assert call_api("PUT", "/members/m-1", BEA).status == 200  # a second upsert changes nothing
+    assert exceptions() == {"pi_early": "underpayment"}
