@@ -1,8 +1,9 @@
 """Renewal benchmark (issue 3), counted with botocore hooks against in-process moto.
 
-* DynamoDB requests per Stripe webhook (target <= 2, duplicates included): a payment, its duplicate
-  and a cross-type redelivery, a refund and its duplicate, a dispute won, a refund before its payment,
-  a payment for an unknown member (parked).
+* DynamoDB requests per Stripe webhook (target <= 2, duplicates and exceptions included): a payment,
+  its duplicate and a cross-type redelivery, a refund and its duplicate, a dispute won, a refund before
+  its payment, a payment for an unknown member (parked), a payment naming two invoices and its refund,
+  an invoice paid again and a 1-cent payment (payment exceptions).
 * One daily run over 10,000, 25,000 and 50,000 members (certification due dates spread over a year): items read and
   requests made vs. the certifications due that day (target: DueIndex entries read <= 1.5 x due, and
   the member partitions loaded = members due; nothing grows with the membership).
@@ -91,6 +92,7 @@ def bench_webhooks(counter: Counting) -> dict[str, Any]:
         "id": "pi_b1",
         "object": "payment_intent",
         "amount_received": 5000,
+        "currency": "usd",
         "created": 1_748_000_000,
         "metadata": meta,
     }
@@ -100,6 +102,7 @@ def bench_webhooks(counter: Counting) -> dict[str, Any]:
         "payment_status": "paid",
         "payment_intent": "pi_b1",
         "amount_total": 5000,
+        "currency": "usd",
         "created": 1_748_000_000,
         "metadata": meta,
     }
@@ -121,6 +124,11 @@ def bench_webhooks(counter: Counting) -> dict[str, Any]:
     early_refund = {**charge, "id": "ch_b3", "payment_intent": "pi_b3"}
     pi3 = {**pi, "id": "pi_b3"}
     stranger = {**pi, "id": "pi_b4", "metadata": {**meta, "member_id": "nobody"}}
+    invoices = {**meta, "invoices": "bench-1-RMA-2025,bench-1-RMA-2026"}
+    two_years = {**pi, "id": "pi_b5", "amount_received": 10000, "metadata": invoices}
+    paid_again = {**pi, "id": "pi_b6", "metadata": {**meta, "invoices": "bench-1-RMA-2026"}}
+    one_cent = {**pi, "id": "pi_b7", "amount_received": 1}
+    two_years_refund = {**charge, "id": "ch_b5", "payment_intent": "pi_b5"}
     cases = [
         ("payment", _event("payment_intent.succeeded", pi)),
         ("duplicate", _event("payment_intent.succeeded", pi)),
@@ -134,6 +142,12 @@ def bench_webhooks(counter: Counting) -> dict[str, Any]:
         ("payment_after_its_refund", _event("payment_intent.succeeded", pi3)),
         ("parked_unknown_member", _event("payment_intent.succeeded", stranger)),
         ("parked_duplicate", _event("payment_intent.succeeded", stranger)),
+        # payments that name invoices (a payment link), and payment exceptions
+        ("invoices_two_years", _event("payment_intent.succeeded", two_years)),
+        ("exception_already_paid", _event("payment_intent.succeeded", paid_again)),
+        ("exception_duplicate", _event("payment_intent.succeeded", paid_again)),
+        ("exception_one_cent", _event("payment_intent.succeeded", one_cent)),
+        ("refund_two_invoice_payment", _event("charge.refunded", two_years_refund)),
     ]
     counter.take()
     measured: dict[str, Any] = {}

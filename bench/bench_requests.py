@@ -140,6 +140,7 @@ def _sequence(invoker: Invoker, counter: Counting, baseline: bool, member: str) 
         "id": pi,
         "object": "payment_intent",
         "amount_received": 5000,
+        "currency": "usd",
         "created": CREATED,
         "metadata": meta,
     }

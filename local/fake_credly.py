@@ -20,9 +20,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from local.loopback import LoopbackServer, ServesLoopback, send_json, send_raw
 
 Failure = Literal["429", "500", "hang", "late", "garbled", "drop"]
 
@@ -37,7 +39,7 @@ class RecordedRequest:
 
 
 @dataclass
-class FakeCredly:
+class FakeCredly(ServesLoopback):
     organization_id: str = "local-org"
     token: str = "local-credly-token"  # noqa: S105 - the documented local default
     hang_seconds: float = 2.0
@@ -47,43 +49,13 @@ class FakeCredly:
     _failures: list[tuple[Failure, str | None]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _release: threading.Event = field(default_factory=threading.Event)
-    _server: ThreadingHTTPServer | None = None
+    _server: LoopbackServer | None = None
 
     # ------------------------------------------------------------------ control
 
-    def start(self) -> FakeCredly:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                fake._handle(self, "GET")
-
-            def do_POST(self) -> None:
-                fake._handle(self, "POST")
-
-            def do_PUT(self) -> None:
-                fake._handle(self, "PUT")
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        ).start()
-        return self
-
     def stop(self) -> None:
-        self._release.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "start() first"
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._release.set()  # a request held by fail_next("hang") returns
+        super().stop()
 
     def fail_next(self, failure: Failure, times: int = 1, only: str | None = None) -> None:
         """The next ``times`` requests (whose method+path contains ``only``, if given) fail."""
@@ -226,15 +198,11 @@ class FakeCredly:
 
     @staticmethod
     def _send(http: BaseHTTPRequestHandler, status: int, body: Any) -> None:
-        FakeCredly._send_raw(http, status, json.dumps(body).encode())
+        send_json(http, status, body)
 
     @staticmethod
     def _send_raw(http: BaseHTTPRequestHandler, status: int, data: bytes) -> None:
-        http.send_response(status)
-        http.send_header("Content-Type", "application/json")
-        http.send_header("Content-Length", str(len(data)))
-        http.end_headers()
-        http.wfile.write(data)
+        send_raw(http, status, data)
 
 
 def _now() -> str:

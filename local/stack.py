@@ -49,6 +49,9 @@ LOCAL_REFS: dict[str, str] = {
     "BusinessTimezone": "America/Chicago",
     "Stage": "local",
     "StripeWebhookSecret": "StripeWebhookSecret",
+    # Payment links: the local stack starts a fake Stripe (local/fake_stripe.py) and points the SDK at it.
+    "StripeApiSecret": "StripeApiSecret",
+    "PortalUrl": "http://localhost:3000",
     "LmsClientsSecret": "staycert/lms-clients",
     "NoticeSender": "notices@example.org",
     "NoticesConfigurationSet": "staycert-notices",
@@ -70,6 +73,8 @@ LOCAL_REFS: dict[str, str] = {
 LOCAL_SECRETS: dict[str, dict[str, Any]] = {
     # Stripe webhook signing secret: `make demo` signs its Stripe events with "current".
     "StripeWebhookSecret": {"current": "whsec_staycert_local_development_only", "previous": ""},
+    # Payment links: the fake Stripe's restricted key.
+    "StripeApiSecret": {"current": "rk_test_staycert_local", "previous": ""},
     # LMS clients for POST /xapi/statements: Basic auth demo-lms / demo-lms-local-password.
     "LmsClientsSecret": {
         "clients": {
@@ -141,6 +146,7 @@ class LocalStack:
         self._gateway_thread: threading.Thread | None = None
         self.credly_url = credly_url
         self.fake_credly: Any = None  # local.fake_credly.FakeCredly when no credly_url is given
+        self.fake_stripe: Any = None  # local.fake_stripe.FakeStripe
         self.functions = tpl.functions()
         self.routes = [(route, route.pattern()) for route in tpl.routes()]
         self.invocations: list[Invocation] = []
@@ -171,12 +177,20 @@ class LocalStack:
 
             self.fake_credly = FakeCredly(organization_id=LOCAL_REFS["CredlyOrganizationId"]).start()
             self.credly_url = self.fake_credly.url
+        from local.fake_stripe import FakeStripe
+
+        self.fake_stripe = FakeStripe(
+            api_key=LOCAL_SECRETS["StripeApiSecret"]["current"],
+            webhook_secret=LOCAL_SECRETS["StripeWebhookSecret"]["current"],
+        ).start()
+        self.refs["StripeApiBase"] = self.fake_stripe.url
         self._set_env(self._base_env())
         reset_process_caches()
         self._provision()
         self._gateway = make_server("127.0.0.1", self._requested_port, self._wsgi, threaded=True)
         self._gateway_thread = threading.Thread(target=self._gateway.serve_forever, daemon=True)
         self._gateway_thread.start()
+        self.fake_stripe.webhook_url = f"{self.url}/webhooks/stripe"
         log.info("local stack up: gateway %s, moto %s", self.url, self.endpoint_url)
 
     def stop(self) -> None:
@@ -185,6 +199,8 @@ class LocalStack:
         self._moto.stop()
         if self.fake_credly is not None:
             self.fake_credly.stop()
+        if self.fake_stripe is not None:
+            self.fake_stripe.stop()
         for name, value in self._saved_env.items():
             if value is None:
                 os.environ.pop(name, None)

@@ -17,6 +17,9 @@ class DomainError(Exception):
     def body(self) -> dict[str, Any]:
         return {"error": self.code, "message": self.message, **self.details}
 
+    def headers(self) -> dict[str, str]:
+        return {}
+
 
 class MalformedBody(DomainError):
     status_code = 400
@@ -51,3 +54,17 @@ class Conflict(DomainError):
 class Unprocessable(DomainError):
     status_code = 422
     code = "unprocessable"
+
+
+class ServiceUnavailable(DomainError):
+    """An outside system is down or throttling us: 503 with ``Retry-After`` (seconds)."""
+
+    status_code = 503
+    code = "service_unavailable"
+
+    def __init__(self, message: str, retry_after: int, **details: Any) -> None:
+        super().__init__(message, retry_after=retry_after, **details)
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}

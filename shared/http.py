@@ -61,7 +61,12 @@ def make_resolver() -> APIGatewayHttpResolver:
     @app.exception_handler(DomainError)  # type: ignore[untyped-decorator]
     def _domain(error: DomainError) -> Response[Any]:
         logger.info("request refused", extra={"error": error.code, "status": error.status_code})
-        return _json(error.status_code, error.body())
+        return Response(
+            status_code=error.status_code,
+            content_type=content_types.APPLICATION_JSON,
+            body=error.body(),
+            headers=error.headers() or None,
+        )
 
     @app.exception_handler(RequestUnsupportedContentType)  # type: ignore[untyped-decorator]
     def _unsupported_media_type(error: RequestUnsupportedContentType) -> Response[Any]:

@@ -12,6 +12,8 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
+from shared.adapters.secrets import RotatingSecret
+from shared.adapters.stripe_checkout import CheckoutRequest, CheckoutSession, StripeCheckout
 from shared.clock import business_today
 from shared.config.settings import get_policy, get_settings
 from shared.http import json_response, make_resolver, problem
@@ -26,7 +28,8 @@ from shared.services.activities import (
     CycleFilter,
 )
 from shared.services.catalog import CatalogService
-from shared.services.members import MemberService, MemberStatus, MemberUpsert, Standing, Timeline
+from shared.services.members import Invoices, MemberService, MemberStatus, MemberUpsert, Standing, Timeline
+from shared.services.payment_links import PaymentLink, PaymentLinkRequest, PaymentLinkService
 from shared.store.catalog import CatalogRepository
 from shared.store.members import MemberRepository
 
@@ -67,6 +70,12 @@ def activities() -> ActivityService:
     table = get_settings().table_name
     catalog = CatalogService(CatalogRepository(table)).lookup
     return ActivityService(MemberRepository(table), get_policy(), catalog)
+
+
+def _create_session(request: CheckoutRequest) -> CheckoutSession:
+    settings = get_settings()
+    [api_key, *_] = RotatingSecret(settings.stripe_api_secret).values()  # the current restricted key
+    return StripeCheckout(api_key, settings.stripe_api_base, settings.stripe_timeout_seconds).create(request)
 
 
 def _today() -> Any:
@@ -114,6 +123,45 @@ def get_status(member_id: MemberIdPath) -> MemberStatus:
 )
 def get_timeline(member_id: MemberIdPath) -> Timeline:
     return service().timeline(member_id)
+
+
+@app.get(
+    "/members/<member_id>/invoices",
+    summary="Annual-fee invoices of every certification: amount, due month, status, payment",
+    description=(
+        "Derived from the facts (no invoice ledger): one invoice per fee year whose due month has begun "
+        "(or that is paid ahead), numbered {member}-{credential}-{year}; status open, overdue, paid, "
+        "refunded, disputed or void."
+    ),
+    responses={
+        200: {"description": "OK", "content": {"application/json": {"model": Invoices}}},
+        404: problem("Unknown member"),
+    },
+)
+def get_invoices(member_id: MemberIdPath) -> Invoices:
+    return service().invoices(member_id, _today())
+
+
+@app.post(
+    "/members/<member_id>/payments",
+    summary="A payment link (Stripe Checkout) for one or more open invoices",
+    description=(
+        "Creates a Stripe Checkout Session for exactly these invoices (metadata: member, credential, "
+        "invoice numbers) and returns its URL. Retrying the same request returns the same session (the "
+        "Idempotency-Key is derived from the invoice set). Nothing is recorded until Stripe's webhook "
+        "says it was paid."
+    ),
+    responses={
+        201: {"description": "Link created", "content": {"application/json": {"model": PaymentLink}}},
+        404: problem("Unknown member"),
+        409: problem("invoice_not_payable: an invoice named is paid or void"),
+        422: problem("unknown_invoice (not this member's, or named twice) or mixed_credentials"),
+        503: problem("Stripe is down or throttling: nothing created; retry after the Retry-After seconds"),
+    },
+)
+def create_payment_link(member_id: MemberIdPath, body: PaymentLinkRequest) -> Response[Any]:
+    links = PaymentLinkService(service(), _create_session, get_settings().portal_url)
+    return json_response(201, links.create(member_id, body, _today()).model_dump())
 
 
 @app.get(

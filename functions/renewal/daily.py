@@ -45,6 +45,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         get_policy(),
         notifier,
         catalog=CatalogService(CatalogRepository(settings.table_name)).lookup,
+        portal_url=settings.portal_url,
     )
     summary = run.run(run_date)
     return {

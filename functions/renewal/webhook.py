@@ -1,5 +1,6 @@
 """Stripe webhooks (``POST /webhooks/stripe``, no IAM: the Stripe-Signature header authenticates) and
-the parked-payments listing for staff (``GET /admin/parked-payments``, IAM).
+the staff listings and decisions (IAM): ``GET /admin/parked-payments``, ``GET /admin/payment-exceptions``,
+``POST /admin/payment-exceptions/{payment_key}/resolution``.
 
 Order of checks, each before the next: body size (413) -> signature header present and well formed
 (400) -> HMAC and timestamp tolerance against the rotating secret (401) -> JSON (400) -> event shape
@@ -9,12 +10,13 @@ Order of checks, each before the next: body size (413) -> signature header prese
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.adapters.secrets import RotatingSecret
 from shared.adapters.signatures import SignatureError, verify_with_refresh
@@ -24,7 +26,7 @@ from shared.config.settings import get_policy, get_settings
 from shared.errors import DomainError
 from shared.http import json_response, make_resolver, problem, raw_body
 from shared.observability import lambda_entry, logger
-from shared.services.payments import ParkedItem, PaymentService
+from shared.services.payments import ParkedItem, PaymentExceptionItem, PaymentService, Resolution
 from shared.store.payments import PaymentLedger
 
 MAX_BODY_BYTES = 64 * 1024  # Stripe events are a few KiB; anything bigger is refused before the HMAC
@@ -49,6 +51,22 @@ class ParkedPayments(BaseModel):
     items: list[ParkedItem]
 
 
+class PaymentExceptions(BaseModel):
+    items: list[PaymentExceptionItem]
+
+
+class ResolutionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    action: Resolution
+    note: str = Field(min_length=1, max_length=500, description="Why (kept on the member's timeline)")
+
+
+class ResolutionAnswer(BaseModel):
+    payment_key: str
+    action: Resolution
+
+
 def service() -> PaymentService:
     settings = get_settings()
     return PaymentService(PaymentLedger(settings.table_name), get_policy(), settings.zone)
@@ -69,10 +87,13 @@ def _refuse(status: int, error: str, message: str) -> Response[Any]:
     description=(
         "Authenticated by the Stripe-Signature header (HMAC-SHA256, 300 s tolerance both ways), not IAM. "
         f"Body limit {MAX_BODY_BYTES} bytes. Always 200 for a verified event: credited, duplicate, "
-        "reversed, ignored (unhandled type or not ours) or parked (unknown member/credential)."
+        "reversed, ignored (unhandled type or not ours), parked (unknown member/credential) or exception "
+        "(held for staff: amount, currency or invoices do not match)."
     ),
     responses={
-        200: {"description": "Event accepted: {'result': credited|duplicate|reversed|ignored|parked}"},
+        200: {
+            "description": "Event accepted: {'result': credited|duplicate|reversed|ignored|parked|exception}"
+        },
         400: problem("Missing or malformed Stripe-Signature header, invalid JSON, not a Stripe event"),
         401: problem("Signature does not match, or its timestamp is stale or in the future"),
         413: problem(f"Body over {MAX_BODY_BYTES} bytes"),
@@ -114,6 +135,34 @@ def stripe_webhook() -> Response[Any]:
 )
 def parked_payments() -> ParkedPayments:
     return ParkedPayments(items=list(service().parked()))
+
+
+@app.get(
+    "/admin/payment-exceptions",
+    summary="Payments held for staff: wrong amount or currency, invoice unknown or already paid",
+    description="Exceptions credit nothing until resolved; resolved ones leave the list (their resolution "
+    "is on the member's timeline).",
+)
+def payment_exceptions() -> PaymentExceptions:
+    return PaymentExceptions(items=list(service().exceptions()))
+
+
+@app.post(
+    "/admin/payment-exceptions/<payment_key>/resolution",
+    summary="Resolve a payment exception: credit the invoices it names, or mark it for refund",
+    responses={
+        200: {"description": "Resolved", "content": {"application/json": {"model": ResolutionAnswer}}},
+        404: problem("No payment exception under this payment key"),
+        409: problem("Already resolved, or (credit) an invoice it names is paid meanwhile"),
+        422: problem("(credit) The payment names no invoice of the member's certification"),
+    },
+)
+def resolve_payment_exception(
+    payment_key: Annotated[str, Path(min_length=1, max_length=255, description="Stripe payment id")],
+    body: ResolutionRequest,
+) -> ResolutionAnswer:
+    service().resolve(payment_key, body.action, body.note, business_today(get_settings().zone))
+    return ResolutionAnswer(payment_key=payment_key, action=body.action)
 
 
 @lambda_entry(correlation_paths.API_GATEWAY_HTTP)

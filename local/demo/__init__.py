@@ -14,16 +14,17 @@ from typing import Any
 
 import requests
 
-# Recertification last: the demo ends with a lapsed member recertifying by exam (one badge), then
-# another lapsing after a failed audit and having theirs revoked. Each chapter dates itself after the
-# previous one (the scheduler ignores runs dated before its last run).
 # Self-reported CE first: it is played in early 2021, while its member's cycles still contain 2020.
+# Then the roster, payments, CE and recertification (a lapsed member recertifies by exam, another lapses
+# after a failed audit), and invoices with a payment link last. Each chapter dates itself after the
+# previous one (the scheduler ignores runs dated before its last run).
 CHAPTERS = [
     "local.demo.self_report",
     "local.demo.roster",
     "local.demo.payments",
     "local.demo.ce",
     "local.demo.recert",
+    "local.demo.invoices",
 ]
 
 
@@ -32,6 +33,7 @@ class Demo:
     """The demo's HTTP client, with a printer for status tables and timelines."""
 
     base_url: str
+    stripe_url: str = ""  # the local stack's fake Stripe (its control API: the member pays)
     session: requests.Session = field(default_factory=requests.Session)
     today: str = ""
 
@@ -82,7 +84,7 @@ def run_demo(port: int = 0) -> int:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     with LocalStack(port=port, env_overrides={"POWERTOOLS_LOG_LEVEL": log_level}) as stack:
         print(f"Local stack up at {stack.url} (moto at {stack.endpoint_url}).")
-        demo = Demo(stack.url)
+        demo = Demo(stack.url, stripe_url=stack.fake_stripe.url)
         for chapter in CHAPTERS:
             importlib.import_module(chapter).play(demo)
     print("\nDemo complete.")

@@ -100,6 +100,7 @@ def play(demo: Demo) -> None:
         "id": "pi_demo_1",
         "object": "payment_intent",
         "amount_received": 5000,
+        "currency": "usd",
         "created": 1_748_883_600,
         "metadata": session["metadata"],
     }

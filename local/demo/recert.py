@@ -48,6 +48,7 @@ def _stripe_fee(demo: Demo, member_id: str, application_id: str, amount: int) ->
                 "object": "payment_intent",
                 "amount": amount,
                 "amount_received": amount,
+                "currency": "usd",
                 "created": created,
                 "status": "succeeded",
                 "metadata": {

@@ -30,6 +30,8 @@ PRINT_COLUMNS = (
     "notice",
     "period",
     "amount_due",
+    "invoice",
+    "pay_at",
 )
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "\x00")
 _BLANK = " \t\r\n\x00"

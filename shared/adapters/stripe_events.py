@@ -6,7 +6,9 @@ Which events count (issue 3):
   ``checkout.session.async_payment_succeeded``, ``payment_intent.succeeded``, ``invoice.paid``.
   The member and purpose come from the object's ``metadata`` (``member_id``, ``credential``,
   ``purpose`` = ``annual_fee`` | ``recertification``, optional ``application_id``); an invoice may
-  also carry it on its subscription details. A payment without ``member_id`` is not ours (the CE store
+  also carry it on its subscription details. ``metadata.invoices`` (comma-separated invoice numbers,
+  at most ``MAX_INVOICES``) names the invoices a payment link was made for; without it the payment
+  is a legacy one. A payment without ``member_id`` is not ours (the CE store
   shares the Stripe account) and is ignored; one with ``member_id`` but missing or bad fields is
   parked for staff rather than dropped.
 * reversals: ``charge.refunded`` when the charge is fully refunded (``refunded: true``),
@@ -42,11 +44,13 @@ PAYMENT_EVENTS = frozenset(
 REVERSAL_EVENTS = frozenset({"charge.refunded", "charge.dispute.created", "charge.dispute.closed"})
 PURPOSES = ("annual_fee", "recertification")
 MEMBER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+CURRENCY = re.compile(r"[A-Za-z]{3}")  # ISO 4217; anything else is kept as "" (no currency matches it)
 MAX_ID_LENGTH = 255  # Stripe ids are far shorter; keeps every key well under DynamoDB's limits
 MAX_TIMESTAMP = 253_402_300_799  # 9999-12-31T23:59:59Z
 # Stripe's largest charge (8 digits of the smallest unit); anything above cannot be a real payment
 # and would not even fit a DynamoDB number (38 digits): parked for staff instead of crashing.
 MAX_AMOUNT_CENTS = 99_999_999
+MAX_INVOICES = 20  # one payment link pays at most this many invoices (keeps the one read under 100 keys)
 
 
 class MalformedEvent(ValueError):
@@ -66,6 +70,8 @@ class PaymentSeen:
     amount_cents: int
     created: datetime
     problem: str | None = None
+    currency: str = ""  # as Stripe sends it (lower case ISO 4217); checked against the invoices'
+    invoices: tuple[str, ...] = ()  # ``metadata.invoices``: the invoice numbers it pays (comma separated)
     aliases: tuple[str, ...] = ()  # the payment's other ids (Invoice, PaymentIntent) besides the key
 
 
@@ -171,10 +177,14 @@ def _payment(event_type: str, obj: dict[str, Any], event: dict[str, Any], event_
         problem = "metadata.credential missing"
     elif purpose not in PURPOSES:
         problem = f"metadata.purpose must be one of {', '.join(PURPOSES)}"
+    invoices = tuple(n.strip() for n in metadata.get("invoices", "").split(",") if n.strip())
+    if len(invoices) > MAX_INVOICES and problem is None:
+        problem = f"metadata.invoices names more than {MAX_INVOICES} invoices"
     if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:
         amount, problem = 0, problem or "amount missing"
     elif amount > MAX_AMOUNT_CENTS:
         amount, problem = 0, problem or f"amount over {MAX_AMOUNT_CENTS} (not a real payment)"
+    currency = obj.get("currency")
     return PaymentSeen(
         event_id=event_id,
         payment_key=key,
@@ -186,6 +196,8 @@ def _payment(event_type: str, obj: dict[str, Any], event: dict[str, Any], event_
         created=_created(obj, event),
         problem=problem,
         aliases=tuple(a for a in dict.fromkeys(aliases) if a != key),
+        currency=currency.lower() if isinstance(currency, str) and CURRENCY.fullmatch(currency) else "",
+        invoices=invoices,
     )
 
 

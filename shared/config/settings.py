@@ -52,6 +52,12 @@ class Settings(BaseSettings):
     audit_deadline_days: int = Field(default=60, ge=1, le=365)
     # Renewal (issue 3): Stripe signing secret {"current","previous"}, SES sender, print batches.
     stripe_webhook_secret: str = "StripeWebhookSecret"  # noqa: S105 - the Secrets Manager name/ARN, not a value
+    # Payment links: the restricted API key {"current": "rk_...", "previous": ...} (only the current one
+    # is used to call Stripe), where the SDK sends its requests, and the portal pages Checkout returns to.
+    stripe_api_secret: str = "StripeApiSecret"  # noqa: S105 - the Secrets Manager name/ARN, not a value
+    stripe_api_base: str = "https://api.stripe.com"
+    stripe_timeout_seconds: float = Field(default=8.0, gt=0, le=25)
+    portal_url: str = "https://portal.example.org"
     notice_sender: str = "notices@example.org"  # a verified SES identity
     ses_configuration_set: str = ""
     print_batch_prefix: str = "print-batches/"
@@ -75,6 +81,13 @@ class Settings(BaseSettings):
     def _known_rates(cls, value: dict[str, Any]) -> dict[str, Any]:
         SelfReportPoints.model_validate(value)  # unknown keys and non-positive rates fail the cold start
         return value
+
+    @field_validator("stripe_api_base", "portal_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://127.0.0.1", "http://localhost")):
+            raise ValueError("must be an https URL (plain http only on loopback)")
+        return value.rstrip("/")
 
     @field_validator("audit_draw_date")
     @classmethod

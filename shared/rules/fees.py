@@ -4,8 +4,9 @@
 in May 2020, May 2021, …); overdue after the last day of that month. A payment credits the earliest
 unpaid fee year; a reversed payment (refund, dispute) uncredits it."
 
-Fees are counted, not matched: ``n`` effective annual-fee payments mean fees ``1..n`` are paid.
-Resolving refunds and disputes (which payments are *effective*) is the caller's job
+A payment pays the fee years its invoices name; one without invoice numbers pays the earliest open
+fee year (:func:`fee_allocation`). Whether its amount and currency were right is decided before it
+becomes a fact (``shared.rules.invoices.payment_exception``): a payment fact always pays. Resolving refunds and disputes (which payments are *effective*) is the caller's job
 (:func:`shared.rules.status.effective_payment_keys`); this module only counts.
 """
 
@@ -30,19 +31,45 @@ def fee_overdue_from(certified_on: date, n: int) -> date:
     return day_after(last_of_month(fee_due_month(certified_on, n)))
 
 
-def count_annual_fees(payments: Iterable[FeePayment], certified_on: date, as_of: date) -> int:
-    """Distinct annual-fee payments (by key) paid on/after ``certified_on`` and known by ``as_of``.
+def fee_allocation(payments: Iterable[FeePayment], certified_on: date, as_of: date) -> dict[int, FeePayment]:
+    """Which payment pays which fee number, over the annual-fee payments paid on/after ``certified_on``
+    and known by ``as_of`` (the caller passes only effective ones).
 
-    Recertification payments never count as annual fees. The amount is not checked: one settled
-    annual-fee payment credits one fee year.
+    Payments are taken in (paid_on, key) order. A payment naming invoices pays exactly those fee
+    numbers (a fee named twice stays with the earlier payment: never a second credit); a payment
+    without invoice numbers (the legacy flow) then pays the earliest fee number nothing else pays.
+    Recertification payments never pay annual fees.
     """
-    return len(
+    counted = sorted(
         {
-            p.key
+            p.key: p
             for p in payments
             if p.purpose == "annual_fee" and certified_on <= p.paid_on <= as_of and p.recorded_on <= as_of
-        }
+        }.values(),
+        key=lambda p: (p.paid_on, p.key),
     )
+    paid: dict[int, FeePayment] = {}
+    for payment in counted:
+        for year in payment.fee_years:
+            number = fee_number_of_year(certified_on, year)
+            if number >= 1:
+                paid.setdefault(number, payment)
+    number = 1
+    for payment in (p for p in counted if not p.fee_years):
+        while number in paid:
+            number += 1
+        paid[number] = payment
+    return paid
+
+
+def fee_number_of_year(certified_on: date, year: int) -> int:
+    """The fee number whose due month falls in calendar ``year`` (< 1: none)."""
+    return year - certified_on.year
+
+
+def first_unpaid_fee(paid: Iterable[int]) -> int:
+    numbers = set(paid)
+    return next(n for n in range(1, len(numbers) + 2) if n not in numbers)
 
 
 def fee_status(
@@ -57,13 +84,13 @@ def fee_status(
     paid: the day before the first anniversary). ``next_due`` is the month of the earliest unpaid fee;
     ``overdue_since`` is the day after that month when ``as_of`` is past it.
     """
-    paid = count_annual_fees(effective_fee_payments, certified_on, as_of)
-    next_fee = paid + 1
+    paid = fee_allocation(effective_fee_payments, certified_on, as_of)
+    next_fee = first_unpaid_fee(paid)
     overdue_from = fee_overdue_from(certified_on, next_fee)
     return FeeStatus(
-        paid_through=day_before(add_years(certified_on, paid + 1)),
+        paid_through=day_before(add_years(certified_on, next_fee)),
         next_due=fee_due_month(certified_on, next_fee),
         overdue_since=overdue_from if as_of >= overdue_from else None,
-        fees_paid=paid,
+        fees_paid=len(paid),
         amount_due_cents=annual_fee_cents,
     )

@@ -74,6 +74,10 @@ class FeePayment(FactBase):
     paid_on: date
     amount_cents: int = Field(ge=0)
     application_id: str | None = None
+    # the annual-fee invoices the payment names, as the calendar years of their due months; empty for
+    # a payment without invoice numbers (the legacy flow), which pays the earliest open fee year
+    fee_years: tuple[int, ...] = ()
+    currency: str = "usd"
 
 
 class PaymentReversal(FactBase):

@@ -107,6 +107,7 @@ class CredentialSpec(BaseModel):
     ccp_points: int = Field(gt=0)
     annual_fee_cents: int = Field(gt=0)
     recertification_fee_cents: int = Field(gt=0)
+    currency: str = Field(default="usd", pattern=r"^[a-z]{3}$")  # ISO 4217, lower case as Stripe sends it
     badge_template_id: str | None = None
     aliases: tuple[str, ...] = ()
 

@@ -32,7 +32,7 @@ from shared.rules.cycles import (
     tally,
 )
 from shared.rules.dates import add_years, day_after
-from shared.rules.fees import fee_overdue_from, fee_status
+from shared.rules.fees import fee_allocation, fee_overdue_from, fee_status, first_unpaid_fee
 from shared.rules.models import (
     ActivityDecision,
     ActivitySpec,
@@ -433,8 +433,10 @@ class _Epoch:
 
     def _fee_lapsed_on(self, day: date, years: int) -> bool:
         effective = effective_payment_keys(self.payments, self.reversals, self.withdrawals, day)
-        paid = len({p.key for p in self.payments if p.key in effective and p.paid_on < day})
-        return add_years(fee_overdue_from(self.start, paid + 1), years) <= day
+        paid = fee_allocation(
+            [p for p in self.payments if p.key in effective and p.paid_on < day], self.start, day
+        )
+        return add_years(fee_overdue_from(self.start, first_unpaid_fee(paid)), years) <= day
 
     def ccp_lapse(self) -> date | None:
         """R7(a) CCP rule: the first day after an ended cycle's late window on which that cycle is

@@ -121,8 +121,10 @@ class DailyRun:
         catalog: CatalogLookup | None = None,
         stale_days: int = schedule.DEFAULT_STALE_DAYS,
         recertification: RecertificationService | None = None,
+        portal_url: str = "https://portal.example.org",
     ) -> None:
         self.repository = repository
+        self.pay_at = f"{portal_url}/invoices"  # where renewal notices send the member to pay
         self.policy = policy
         self.notifier = notifier
         self.store = store or ScheduleStore(repository.table_name, repository.client)
@@ -341,7 +343,7 @@ class DailyRun:
         run_date: date,
         summary: DailySummary,
     ) -> None:
-        row = print_row(profile, credential, notice)
+        row = print_row(profile, credential, notice, self.pay_at)
         channels = ["email", "mail"] if row else ["email"]
         event = EventRecord(
             kind=NOTICE,
@@ -369,7 +371,7 @@ class DailyRun:
             if row is None:
                 summary.email_only += 1
         try:
-            self.notifier.send_email(email_for(profile, credential, notice))
+            self.notifier.send_email(email_for(profile, credential, notice, self.pay_at))
         except Exception as error:
             # No traceback or message: SES rejections name the recipient's address (PII). The error
             # class and SES error code say what went wrong.

@@ -9,6 +9,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from shared.errors import DomainError, NotFound, UnknownCredential
+from shared.rules.invoices import Invoice, invoices_for
 from shared.rules.models import ActivitySpec, CertificationStatus, Fact
 from shared.rules.policy import RulesPolicy
 from shared.rules.status import catalog_ids_needed, evaluate
@@ -68,6 +69,12 @@ class MemberStatus(_Strict):
 class Timeline(_Strict):
     member_id: str
     entries: list[TimelineEntry]
+
+
+class Invoices(_Strict):
+    member_id: str
+    as_of: date
+    invoices: list[Invoice]
 
 
 class Standing(_Strict):
@@ -164,6 +171,16 @@ class MemberService:
         return MemberStatus(
             member_id=member_id, as_of=today, certifications=statuses, badges=badges_of(record)
         )
+
+    def invoices(self, member_id: str, today: date) -> Invoices:
+        """Every annual-fee invoice of the member's certifications, derived from the facts (one Query)."""
+        record = self.load(member_id)
+        found = [
+            invoice
+            for cert in sorted(record.certifications.values(), key=lambda c: c.credential)
+            for invoice in invoices_for(member_id, cert.as_certification(), record.facts, today, self.policy)
+        ]
+        return Invoices(member_id=member_id, as_of=today, invoices=found)
 
     def standing(self, member_id: str, today: date) -> Standing:
         status = self.status(member_id, today)

@@ -6,6 +6,7 @@ from typing import Any
 
 from shared.adapters.notifier import Email
 from shared.rules import schedule
+from shared.rules.invoices import invoice_number
 from shared.rules.schedule import NoticeDue
 from shared.store.records import MemberProfile
 
@@ -23,15 +24,27 @@ def dollars(cents: int | None) -> str:
     return "" if cents is None else f"${cents / 100:,.2f}"
 
 
-def body_lines(credential: str, notice: NoticeDue) -> list[str]:
+RENEWALS = (schedule.RENEWAL_BEFORE, schedule.RENEWAL_DUE, schedule.RENEWAL_LATE)
+
+
+def invoice_of(member_id: str, credential: str, notice: NoticeDue) -> str:
+    """The number of the invoice a renewal notice is about (``GET /members/{id}/invoices``)."""
+    return invoice_number(member_id, credential, int(str(notice.data["due_month"])[:4]))
+
+
+def body_lines(credential: str, notice: NoticeDue, invoice: str = "", pay_at: str = "") -> list[str]:
     data = notice.data
-    if notice.kind in (schedule.RENEWAL_BEFORE, schedule.RENEWAL_DUE, schedule.RENEWAL_LATE):
+    if notice.kind in RENEWALS:
         lines = [
             f"The {credential} annual fee of {dollars(data.get('amount_due_cents'))} is due in {data['due_month']}."
         ]
         if data.get("overdue_since"):
             lines.append(
                 f"It has been overdue since {data['overdue_since']}; please pay to stay in good standing."
+            )
+        if invoice:
+            lines.append(
+                f"Invoice {invoice}: {dollars(data.get('amount_due_cents'))}. Pay online at {pay_at}."
             )
         return lines
     if notice.kind == schedule.CCP_PROGRESS:
@@ -54,13 +67,18 @@ def body_lines(credential: str, notice: NoticeDue) -> list[str]:
     ]
 
 
-def email_for(profile: MemberProfile, credential: str, notice: NoticeDue) -> Email:
+def email_for(profile: MemberProfile, credential: str, notice: NoticeDue, pay_at: str = "") -> Email:
+    """The notice e-mail; a renewal names its invoice and where to pay it (``pay_at``)."""
     greeting = f"Dear {profile.first_name} {profile.last_name},"
-    text = "\n".join([greeting, "", *body_lines(credential, notice), "", "Stay Certified"])
+    invoice = invoice_of(profile.member_id, credential, notice) if notice.kind in RENEWALS and pay_at else ""
+    lines = body_lines(credential, notice, invoice, pay_at)
+    text = "\n".join([greeting, "", *lines, "", "Stay Certified"])
     return Email(to=str(profile.email), subject=f"{TITLES[notice.kind]} ({credential})", text=text)
 
 
-def print_row(profile: MemberProfile, credential: str, notice: NoticeDue) -> dict[str, Any] | None:
+def print_row(
+    profile: MemberProfile, credential: str, notice: NoticeDue, pay_at: str = ""
+) -> dict[str, Any] | None:
     """The mail-house row, or None when the member has no postal address (e-mail only)."""
     address = profile.postal_address
     if address is None:
@@ -78,4 +96,6 @@ def print_row(profile: MemberProfile, credential: str, notice: NoticeDue) -> dic
         "notice": notice.kind,
         "period": notice.period,
         "amount_due": dollars(notice.data.get("amount_due_cents")),
+        "invoice": invoice_of(profile.member_id, credential, notice) if notice.kind in RENEWALS else "",
+        "pay_at": pay_at if notice.kind in RENEWALS else "",
     }

@@ -8,6 +8,16 @@ Items under ``pk = PAYKEY#{payment key}`` (the PaymentIntent, else Invoice/Sessi
   the crediting transaction moves them into the member partition.
 * ``sk = PARKED``: a payment for an unknown member/credential (or with unusable metadata), listed
   in the ``ListIndex`` under ``PARKED_PAYMENT`` until the roster brings the member.
+* ``sk = EXCEPTION``: a payment held for staff (wrong amount or currency, an invoice already paid or
+  unknown), listed under ``PAYMENT_EXCEPTION`` until staff resolve it; it credits nothing.
+
+Under the member, ``sk = INVOICE#{invoice number}`` is the invoice's claim: ``paid_by`` (the payment
+fact's key) and ``reversals`` (a string set of the refunds/disputes standing against that payment,
+absent when none). The crediting transaction puts a claim for every invoice the payment names, on
+condition that there is none or that its payment is reversed; a refund or dispute ``ADD``s itself to
+the set, a dispute won ``DELETE``s itself. So the one read of a payment sees whether any invoice it
+names is already paid, without reading the member's facts. (Status and the invoice list never read
+claims: they derive everything from the facts.)
 
 A payment seen under several ids (a subscription's Checkout Session names only its Invoice, the
 Invoice names its PaymentIntent) gets a ``PAYMENT`` pointer under each of its ids, all written by the
@@ -32,12 +42,17 @@ from botocore.exceptions import ClientError
 from shared.rules.models import FeePayment, PaymentReversal, ReversalWithdrawn
 from shared.store import keys
 from shared.store.dynamo import TableAccess, from_item, json_body, to_item
+from shared.store.members import MemberRepository
+from shared.store.records import EventRecord
 
 PAYKEY_PREFIX = "PAYKEY#"
 POINTER_SK = "PAYMENT"
 PENDING_SK = "PENDING"
 PARKED_SK = "PARKED"
+EXCEPTION_SK = "EXCEPTION"
 PARKED_LIST = "PARKED_PAYMENT"
+EXCEPTION_LIST = "PAYMENT_EXCEPTION"
+CLAIM_PREFIX = "INVOICE#"
 NO_MEMBER = "-"
 
 ReversalFact = PaymentReversal | ReversalWithdrawn
@@ -71,6 +86,18 @@ class LedgerView:
     certification_exists: bool | None = None
     # the payment's other ids: alias -> (its pointer, its pending reversals), each None when absent
     aliases: dict[str, tuple[dict[str, Any] | None, dict[str, Any] | None]] = field(default_factory=dict)
+    exception: dict[str, Any] | None = None  # under the payment key or any alias
+    certification: dict[str, Any] | None = None  # the certification row, when asked for and present
+    claims: dict[str, dict[str, Any] | None] = field(default_factory=dict)  # invoice number -> claim
+
+    @property
+    def paid_invoices(self) -> list[str]:
+        """Named invoices already paid by a payment that stands (claimed, no reversal against it)."""
+        return [
+            number
+            for number, claim in self.claims.items()
+            if claim is not None and not claim.get("reversals")
+        ]
 
     @property
     def pending_facts(self) -> dict[str, Any]:
@@ -97,6 +124,23 @@ def _key(pk: str, sk: str) -> dict[str, Any]:
     return {keys.PK: {"S": pk}, keys.SK: {"S": sk}}
 
 
+def claim_sk(invoice_number: str) -> str:
+    return f"{CLAIM_PREFIX}{invoice_number}"
+
+
+def _net_reversals(pending: dict[str, Any]) -> set[str]:
+    """Keys of the held reversals that no held dispute-won withdraws."""
+    bodies = list(dict(pending.get("facts") or {}).values())
+    withdrawn = {
+        str(b["reversal_key"])
+        for b in bodies
+        if b.get("kind") == ReversalWithdrawn.model_fields["kind"].default
+    }
+    return {
+        str(b["key"]) for b in bodies if b.get("kind") == PaymentReversal.model_fields["kind"].default
+    } - withdrawn
+
+
 def _cancel_reasons(error: ClientError) -> list[str]:
     return [str(reason.get("Code", "None")) for reason in error.response.get("CancellationReasons", [])]
 
@@ -109,17 +153,20 @@ class PaymentLedger(TableAccess):
         payment_key: str,
         certification: tuple[str, str] | None = None,
         aliases: tuple[str, ...] = (),
+        invoices: tuple[str, ...] = (),
     ) -> LedgerView:
-        """Pointer, pending reversals, parked payment, the aliases' pointers and pending reversals
-        and (optionally) whether the member's certification row exists - one consistent
-        ``BatchGetItem``."""
+        """Pointer, pending reversals, parked payment and exception, the aliases' pointers, pending
+        reversals and exceptions and (optionally) whether the member's certification row exists and
+        the claims of the invoices named - one consistent ``BatchGetItem``."""
         pk = paykey_pk(payment_key)
-        wanted = [_key(pk, POINTER_SK), _key(pk, PENDING_SK), _key(pk, PARKED_SK)]
+        wanted = [_key(pk, POINTER_SK), _key(pk, PENDING_SK), _key(pk, PARKED_SK), _key(pk, EXCEPTION_SK)]
         for alias in aliases:
-            wanted += [_key(paykey_pk(alias), POINTER_SK), _key(paykey_pk(alias), PENDING_SK)]
+            alias_pk = paykey_pk(alias)
+            wanted += [_key(alias_pk, POINTER_SK), _key(alias_pk, PENDING_SK), _key(alias_pk, EXCEPTION_SK)]
         if certification is not None:
             member_id, credential = certification
             wanted.append(_key(keys.member_pk(member_id), keys.cert_sk(credential)))
+            wanted += [_key(keys.member_pk(member_id), claim_sk(n)) for n in dict.fromkeys(invoices)]
         found: dict[tuple[str, str], dict[str, Any]] = {}
         request: dict[str, Any] = {self.table_name: {"Keys": wanted, "ConsistentRead": True}}
         while request:
@@ -128,9 +175,14 @@ class PaymentLedger(TableAccess):
                 item = from_item(raw)
                 found[(item[keys.PK], item[keys.SK])] = item
             request = response.get("UnprocessedKeys") or {}
-        cert_exists = None
+        cert_exists, cert_row = None, None
+        claims: dict[str, dict[str, Any] | None] = {}
         if certification is not None:
-            cert_exists = (keys.member_pk(certification[0]), keys.cert_sk(certification[1])) in found
+            member = keys.member_pk(certification[0])
+            cert_row = found.get((member, keys.cert_sk(certification[1])))
+            cert_exists = cert_row is not None
+            claims = {n: found.get((member, claim_sk(n))) for n in invoices}
+        exceptions = (found.get((paykey_pk(k), EXCEPTION_SK)) for k in (payment_key, *aliases))
         return LedgerView(
             pointer=found.get((pk, POINTER_SK)),
             pending=found.get((pk, PENDING_SK)),
@@ -143,6 +195,9 @@ class PaymentLedger(TableAccess):
                 )
                 for alias in aliases
             },
+            exception=next((e for e in exceptions if e is not None), None),
+            certification=cert_row,
+            claims=claims,
         )
 
     # ------------------------------------------------------------------ writes
@@ -173,13 +228,26 @@ class PaymentLedger(TableAccess):
             }
         }
 
+    def event_item(self, member_id: str, event: EventRecord) -> dict[str, Any]:
+        return MemberRepository(self.table_name, self._client).event_item(member_id, event)
+
     def _fact_item(self, member_id: str, sort_key: str, kind: str, body: Any) -> dict[str, Any]:
         return to_item({keys.PK: keys.member_pk(member_id), keys.SK: sort_key, "kind": kind, "body": body})
 
-    def credit(self, member_id: str, payment: FeePayment, seen: LedgerView, due: date) -> bool:
-        """Record the payment, its pointer and any pending reversals in one transaction; the cert row
-        must exist. False when the fact or pointer already existed (a duplicate). Raises ``Retry``
-        when the pending reversals or parked item changed since ``seen``."""
+    def credit(
+        self,
+        member_id: str,
+        payment: FeePayment,
+        seen: LedgerView,
+        due: date,
+        *,
+        invoices: tuple[str, ...] = (),
+        extra: tuple[dict[str, Any], ...] = (),
+    ) -> bool:
+        """Record the payment, its pointers, the claims of the ``invoices`` it pays and any pending
+        reversals in one transaction (plus ``extra`` writes); the cert row must exist. False when the
+        fact or pointer already existed (a duplicate). Raises ``Retry`` when the pending reversals,
+        parked item or a claim changed since ``seen``."""
         pk = paykey_pk(payment.key)
         fact_sk = keys.fact_sk(payment.kind, payment.key)
         # the payment key first, then its aliases: (pk, pending seen under it)
@@ -195,8 +263,10 @@ class PaymentLedger(TableAccess):
             }
         ]
         for id_pk, _ in ids:
-            pointer = {keys.PK: id_pk, keys.SK: POINTER_SK, "member_id": member_id}
-            pointer.update(credential=payment.credential, fact_key=payment.key)
+            pointer: dict[str, Any] = {keys.PK: id_pk, keys.SK: POINTER_SK, "member_id": member_id}
+            pointer.update(
+                credential=payment.credential, fact_key=payment.key, invoices=list(invoices) or None
+            )
             writes.append(
                 {
                     "Put": {
@@ -209,6 +279,25 @@ class PaymentLedger(TableAccess):
             )
         duplicate_checks = len(writes)  # a failed condition here: the payment is already credited
         writes.append(self._nudge(member_id, payment.credential, due))
+        standing_against = set().union(*(_net_reversals(p) for _, p in ids if p is not None))
+        for number in dict.fromkeys(invoices):
+            claim: dict[str, Any] = {
+                keys.PK: keys.member_pk(member_id),
+                keys.SK: claim_sk(number),
+                "paid_by": payment.key,
+            }
+            claim["reversals"] = standing_against or None
+            writes.append(
+                {
+                    "Put": {
+                        "TableName": self.table_name,
+                        "Item": to_item(claim),
+                        "ConditionExpression": "attribute_not_exists(#pk) OR attribute_exists(#rev)",
+                        "ExpressionAttributeNames": {"#pk": keys.PK, "#rev": "reversals"},
+                    }
+                }
+            )
+        writes.extend(extra)
         moved: set[str] = set()
         for id_pk, pending in ids:
             if pending is None:
@@ -261,6 +350,8 @@ class PaymentLedger(TableAccess):
         fact_key: str,
         missing: dict[str, dict[str, Any] | None],
         due: date,
+        *,
+        invoices: tuple[str, ...] = (),
     ) -> None:
         """Add pointers under ids of an already credited payment that lack one (``missing``: id ->
         the pending reversals seen under it), moving those reversals into the member partition.
@@ -269,8 +360,9 @@ class PaymentLedger(TableAccess):
         moved = False
         for payment_key, pending in missing.items():
             pk = paykey_pk(payment_key)
-            pointer = {keys.PK: pk, keys.SK: POINTER_SK, "member_id": member_id, "credential": credential}
-            pointer["fact_key"] = fact_key
+            pointer: dict[str, Any] = {keys.PK: pk, keys.SK: POINTER_SK, "member_id": member_id}
+            pointer["credential"] = credential
+            pointer.update(fact_key=fact_key, invoices=list(invoices) or None)
             writes.append(
                 {
                     "Put": {
@@ -319,8 +411,11 @@ class PaymentLedger(TableAccess):
             }
         }
 
-    def reverse(self, member_id: str, credential: str, fact: ReversalFact, due: date) -> bool:
-        """Record a reversal (or its withdrawal) in the member partition; False if already there."""
+    def reverse(
+        self, member_id: str, credential: str, fact: ReversalFact, due: date, pointer: dict[str, Any]
+    ) -> bool:
+        """Record a reversal (or its withdrawal) in the member partition and on the claims of the
+        invoices the payment (``pointer``) paid; False if already there."""
         sort_key = keys.fact_sk(fact.kind, fact.key)
         writes = [
             {
@@ -333,14 +428,36 @@ class PaymentLedger(TableAccess):
             },
             self._nudge(member_id, credential, due),
         ]
+        reversal_key = fact.reversal_key if isinstance(fact, ReversalWithdrawn) else fact.key
+        claims = [
+            {
+                "Update": {
+                    "TableName": self.table_name,
+                    "Key": _key(keys.member_pk(member_id), claim_sk(str(number))),
+                    "UpdateExpression": f"{'DELETE' if isinstance(fact, ReversalWithdrawn) else 'ADD'} #rev :rev",
+                    "ConditionExpression": "#paid_by = :me",
+                    "ExpressionAttributeNames": {"#rev": "reversals", "#paid_by": "paid_by"},
+                    "ExpressionAttributeValues": {
+                        ":rev": {"SS": [reversal_key]},
+                        ":me": {"S": fact_key_of(pointer)},
+                    },
+                }
+            }
+            for number in pointer.get("invoices") or ()
+        ]
         try:
-            self.client.transact_write_items(TransactItems=writes)
+            self.client.transact_write_items(TransactItems=writes + claims)
         except ClientError as error:
             if error.response["Error"]["Code"] != "TransactionCanceledException":
                 raise
-            if _cancel_reasons(error)[:1] == ["ConditionalCheckFailed"]:
+            reasons = _cancel_reasons(error)
+            if reasons[:1] == ["ConditionalCheckFailed"]:
                 return False
-            raise Retry(str(_cancel_reasons(error))) from error
+            if "ConditionalCheckFailed" not in reasons[len(writes) :]:
+                raise Retry(str(reasons)) from error
+            # An invoice's claim has passed to a later payment (made while this one was reversed):
+            # the claims are that payment's now. Rare, so it may cost a third request.
+            return self.reverse(member_id, credential, fact, due, {**pointer, "invoices": None})
         return True
 
     def hold_reversal(self, payment_key: str, fact: ReversalFact, seen: LedgerView, today: date) -> bool:
@@ -382,13 +499,12 @@ class PaymentLedger(TableAccess):
             raise Retry(str(_cancel_reasons(error))) from error
         return True
 
-    def park(self, parked: ParkedPayment) -> bool:
-        """Store a payment we cannot credit yet; False if it is already parked."""
-        item = to_item(
+    def _listed_item(self, parked: ParkedPayment, sort_key: str, list_pk: str) -> dict[str, Any]:
+        return to_item(
             {
                 keys.PK: paykey_pk(parked.payment_key),
-                keys.SK: PARKED_SK,
-                keys.LIST_PK: PARKED_LIST,
+                keys.SK: sort_key,
+                keys.LIST_PK: list_pk,
                 keys.LIST_SK: f"{parked.member_id}#{parked.payment_key}",
                 "payment_key": parked.payment_key,
                 "member_id": parked.member_id,
@@ -398,6 +514,10 @@ class PaymentLedger(TableAccess):
                 "body": parked.body,
             }
         )
+
+    def park(self, parked: ParkedPayment) -> bool:
+        """Store a payment we cannot credit yet; False if it is already parked."""
+        item = self._listed_item(parked, PARKED_SK, PARKED_LIST)
         try:
             self.client.put_item(
                 TableName=self.table_name,
@@ -413,10 +533,75 @@ class PaymentLedger(TableAccess):
 
     # ------------------------------------------------------------------ listings
 
+    def record_exception(
+        self, exception: ParkedPayment, event: dict[str, Any] | None = None, *, was_parked: bool = False
+    ) -> bool:
+        """Hold a payment for staff (``EXCEPTION``, listed) and put its timeline ``event`` item in the
+        same transaction (a parked payment the roster just brought its member to: also delete the
+        ``PARKED`` item); False if it is already held."""
+        item = self._listed_item(exception, EXCEPTION_SK, EXCEPTION_LIST)
+        put = {
+            "TableName": self.table_name,
+            "Item": item,
+            "ConditionExpression": "attribute_not_exists(#pk)",
+            "ExpressionAttributeNames": {"#pk": keys.PK},
+        }
+        writes = [{"Put": put}] + ([{"Put": {"TableName": self.table_name, "Item": event}}] if event else [])
+        if was_parked:
+            parked_key = _key(paykey_pk(exception.payment_key), PARKED_SK)
+            writes.append({"Delete": {"TableName": self.table_name, "Key": parked_key}})
+        try:
+            self.client.transact_write_items(TransactItems=writes)
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            if _cancel_reasons(error)[:1] == ["ConditionalCheckFailed"]:
+                return False
+            raise Retry(str(_cancel_reasons(error))) from error
+        return True
+
+    def resolution_writes(
+        self, payment_key: str, resolution: dict[str, Any], event: dict[str, Any]
+    ) -> tuple[dict[str, Any], ...]:
+        """Writes that close the exception held under ``payment_key`` (it leaves the listing; the
+        condition fails if it is gone or already resolved) and put its timeline event."""
+        update = {
+            "TableName": self.table_name,
+            "Key": _key(paykey_pk(payment_key), EXCEPTION_SK),
+            "UpdateExpression": "SET #res = :res REMOVE #lpk, #lsk",
+            "ConditionExpression": "attribute_exists(#pk) AND attribute_not_exists(#res)",
+            "ExpressionAttributeNames": {
+                "#res": "resolution",
+                "#lpk": keys.LIST_PK,
+                "#lsk": keys.LIST_SK,
+                "#pk": keys.PK,
+            },
+            "ExpressionAttributeValues": to_item({":res": resolution}),
+        }
+        return {"Update": update}, {"Put": {"TableName": self.table_name, "Item": event}}
+
+    def write(self, writes: tuple[dict[str, Any], ...]) -> None:
+        """One transaction; raises ``Retry`` when a condition failed."""
+        try:
+            self.client.transact_write_items(TransactItems=list(writes))
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            raise Retry(str(_cancel_reasons(error))) from error
+
+    # ------------------------------------------------------------------ listings
+
     def parked(self, member_id: str | None = None) -> Iterator[dict[str, Any]]:
         """Parked payments and reversals awaiting their payment (all, or one member's), paginated."""
+        return self._listing(PARKED_LIST, member_id)
+
+    def exceptions(self) -> Iterator[dict[str, Any]]:
+        """Payment exceptions not resolved yet, paginated."""
+        return self._listing(EXCEPTION_LIST, None)
+
+    def _listing(self, list_pk: str, member_id: str | None) -> Iterator[dict[str, Any]]:
         condition = "#lpk = :lpk"
-        values: dict[str, Any] = {":lpk": PARKED_LIST}
+        values: dict[str, Any] = {":lpk": list_pk}
         if member_id is not None:
             condition += " AND begins_with(#lsk, :prefix)"
             values[":prefix"] = f"{member_id}#"

@@ -53,6 +53,7 @@ def stripe_payment(member_id: str, application_id: str, amount: int) -> dict[str
                 "object": "payment_intent",
                 "amount": amount,
                 "amount_received": amount,
+                "currency": "usd",
                 "created": created,
                 "status": "succeeded",
                 "metadata": {

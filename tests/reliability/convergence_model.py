@@ -153,11 +153,20 @@ def canonical(scenario: Scenario) -> Schedule:
 
 
 def stripe_payment(
-    member_id: str, pi: str, event_type: str, paid_on: str, purpose: str, amount: int
+    member_id: str,
+    pi: str,
+    event_type: str,
+    paid_on: str,
+    purpose: str,
+    amount: int,
+    invoices: tuple[str, ...] = (),
+    currency: str = "usd",
 ) -> dict[str, Any]:
     meta = sp.metadata(member_id, "RMA", purpose)
     if purpose == "recertification":
         meta["application_id"] = APPLICATION
+    if invoices:
+        meta["invoices"] = ",".join(invoices)
     created = stamp(paid_on)
     obj: dict[str, Any]
     if event_type == "checkout.session.completed":
@@ -169,6 +178,7 @@ def stripe_payment(
     else:  # invoice.paid: keyed on its PaymentIntent, the invoice id is an alias
         obj = sp.invoice(inv=f"in_{pi}", pi=pi, meta=meta)
         obj.update(created=created, amount_due=amount, amount_paid=amount)
+    obj["currency"] = currency
     return sp.event(event_type, obj, created=created)
 
 
@@ -288,6 +298,8 @@ class Outcome:
     badges: list[tuple[str, str, str]]  # (recipient, template, state) per badge Credly holds
     recertified: int  # recertified facts across members
     parked: list[dict[str, Any]] = field(default_factory=list)
+    invoices: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    exceptions: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -499,7 +511,9 @@ class Run:
     def outcome(self) -> Outcome:
         status: dict[str, Any] = {}
         timeline: dict[str, list[dict[str, Any]]] = {}
+        invoices: dict[str, list[dict[str, Any]]] = {}
         for member_id in self.scenario.members:
+            invoices[member_id] = call_api("GET", f"/members/{member_id}/invoices").body["invoices"]
             answer = call_api("GET", f"/members/{member_id}/status")
             assert answer.status == 200, answer.body
             status[member_id] = {
@@ -515,7 +529,8 @@ class Run:
         )
         recertified = sum(1 for entries in timeline.values() for e in entries if e["kind"] == "recertified")
         parked = call_api("GET", "/admin/parked-payments").body["items"]
-        return Outcome(status, timeline, badges, recertified, parked)
+        exceptions = call_api("GET", "/admin/payment-exceptions").body["items"]
+        return Outcome(status, timeline, badges, recertified, parked, invoices, exceptions)
 
 
 # Normalised, and why (everything else - fact keys, dates, recorded_on, amounts, points, notices,

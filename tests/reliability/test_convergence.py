@@ -1,6 +1,7 @@
 """Convergence under at-least-once delivery (issue 7 section 2).
 
-Property: for a random scenario (payments with several event types per PaymentIntent, refunds,
+Property: for a random scenario (payments with several event types per PaymentIntent - legacy ones,
+ones naming invoices, and payment exceptions: 1 cent, 0, overpaid, EUR - refunds,
 disputes and disputes won, cmi5 statements and voids, CSV batches, exam results, a recertification
 application, daily runs), delivering it as any within-day permutation with duplicates (run B) ends
 in the same state as delivering it once, in order (run A):
@@ -12,6 +13,10 @@ in the same state as delivering it once, in order (run A):
   xAPI statement event was the one that credited its course or found it already credited (that is
   the delivery order itself; the CE fact is compared exactly);
 * the parked payments/reversals listing is equal (nothing left waiting in one run only);
+* ``GET /members/{id}/invoices`` and the payment exceptions listing are equal. Two payments naming
+  the same invoice are not generated: which of two same-day payments for one invoice is held as
+  ``already_paid`` is the delivery order itself (``tests/renewal/test_invoices.py`` checks that the
+  invoice is paid once either way);
 * Credly holds the same badges (recipient, template, state), exactly one per ``recertified`` fact;
 * in both runs a live badge exists exactly while a recertification is in force.
 
@@ -62,6 +67,10 @@ from tests.reliability.convergence_model import (
 )
 
 PAYMENT_TYPES = ("checkout.session.completed", "payment_intent.succeeded", "invoice.paid")
+# ann's fee years, split between her (at most two) annual-fee payments that name invoices
+INVOICE_YEARS = ((2024, 2025), (2026,))
+# underpayment (1 cent, 0), overpayment, wrong currency: payment exceptions
+WRONG_MONEY = ((1, "usd"), (0, "usd"), (ANNUAL_FEE + 1, "usd"), (ANNUAL_FEE, "eur"))
 VERB_MINUTES = {"completed": 1, "passed": 2, "satisfied": 3}
 
 
@@ -75,8 +84,24 @@ def _payment(draw: st.DrawFn, days: tuple[str, ...], member_id: str, n: int, pur
     arrivals = [draw(st.sampled_from(days)) for _ in types]
     paid_on = cm.shift(min(arrivals), -draw(st.sampled_from((0, 4))))
     amount = ANNUAL_FEE if purpose == "annual_fee" else RECERT_FEE
+    invoices: tuple[str, ...] = ()
+    currency = "usd"
+    style = (
+        draw(st.sampled_from(("legacy", "invoices", "exception"))) if purpose == "annual_fee" else "legacy"
+    )
+    if style == "invoices":  # each payment names its own fee years (two links for one invoice: a race)
+        years = INVOICE_YEARS[n]
+        invoices = tuple(f"{member_id}-RMA-{y}" for y in years[: draw(st.integers(1, len(years)))])
+        amount = ANNUAL_FEE * len(invoices)
+    elif style == "exception":
+        amount, currency = draw(st.sampled_from(WRONG_MONEY))
     events = [
-        Event(f"{t}:{pi}", "stripe", day, cm.stripe_payment(member_id, pi, t, paid_on, purpose, amount))
+        Event(
+            f"{t}:{pi}",
+            "stripe",
+            day,
+            cm.stripe_payment(member_id, pi, t, paid_on, purpose, amount, invoices, currency),
+        )
         for t, day in zip(types, arrivals, strict=True)
     ]
     if draw(st.booleans()):
@@ -227,6 +252,8 @@ def check_converges(harness: Any, scenario: Scenario, schedule: Schedule) -> Non
         )
         assert permuted.status[member_id] == reference.status[member_id], f"{member_id} status{context}"
     assert permuted.parked == reference.parked, context
+    assert permuted.invoices == reference.invoices, context
+    assert permuted.exceptions == reference.exceptions, context
     assert permuted.badges == reference.badges, context
 
 

@@ -470,7 +470,7 @@ NOT_EXERCISED: dict[tuple[str, str, str], str] = {
 def _demo_and_extras(stack: LocalStack) -> None:
     from local.demo import CHAPTERS, Demo
 
-    demo = Demo(stack.url)
+    demo = Demo(stack.url, stripe_url=stack.fake_stripe.url)
     for chapter in CHAPTERS:
         importlib.import_module(chapter).play(demo)
     base = stack.url

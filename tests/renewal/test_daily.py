@@ -115,13 +115,30 @@ def test_renewal_notices_on_schedule_exactly_once_with_print_batch(
     assert (notice_day.notices, notice_day.mailed, notice_day.email_only) == (2, 1, 1)
     assert [e.to for e in notifier.emails] == ["ana@example.org", "ben@example.org"]
     assert "$50.00" in notifier.emails[0].text
+    # the invoice it is about, its amount and where to pay (GET /members/{id}/invoices has the same number)
+    assert "Invoice ana-RMA-2025: $50.00. Pay online at https://portal.example.org/invoices." in (
+        notifier.emails[0].text
+    )
     [row] = notifier.batches[date(2025, 3, 2)]
-    assert (row["member_id"], row["notice"], row["period"], row["amount_due"]) == (
+    assert (
+        row["member_id"],
+        row["notice"],
+        row["period"],
+        row["amount_due"],
+        row["invoice"],
+        row["pay_at"],
+    ) == (
         "ana",
         "renewal_before",
         "2025-05",
         "$50.00",
+        "ana-RMA-2025",
+        "https://portal.example.org/invoices",
     )
+    listed = [i["number"] for i in call_api("GET", "/members/ana/invoices").body["invoices"]]
+    assert "ana-RMA-2025" not in listed  # not due yet on 2025-03-02
+    business_date("2025-05-01")
+    assert "ana-RMA-2025" in [i["number"] for i in call_api("GET", "/members/ana/invoices").body["invoices"]]
 
     again = daily("2025-03-02")  # the same day twice: nothing new, the batch is rebuilt identically
     assert (again.notices, again.transitions) == (0, 0)

@@ -58,6 +58,7 @@ def test_payment_webhook_and_daily_notices_over_http(stack: LocalStack) -> None:
         "id": "pi_http_1",
         "object": "payment_intent",
         "amount_received": 5000,
+        "currency": "usd",
         "created": 1_740_931_200,  # 2025-03-02 16:00 UTC
         "metadata": {"member_id": "ana", "credential": "RMA", "purpose": "annual_fee"},
     }

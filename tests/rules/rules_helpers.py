@@ -77,6 +77,7 @@ def pay(
     credential: str = "RMA",
     purpose: Literal["annual_fee", "recertification"] = "annual_fee",
     application_id: str | None = None,
+    fee_years: tuple[int, ...] = (),
 ) -> FeePayment:
     return FeePayment(
         key=key,
@@ -84,8 +85,9 @@ def pay(
         credential=credential,
         purpose=purpose,
         paid_on=d(paid_on),
-        amount_cents=5000,
+        amount_cents=5000 * max(len(fee_years), 1),
         application_id=application_id,
+        fee_years=fee_years,
     )
 
 

@@ -1,0 +1,162 @@
+"""Invoices and reconciliation: what a member owes, derived from the facts, and whether a payment
+may credit what it names.
+
+There is no invoice ledger. An annual-fee invoice is fee year *n* of a certification's current epoch
+(R1), numbered ``{member}-{credential}-{calendar year of its due month}``; its status follows from
+the payment facts through the same :func:`shared.rules.fees.fee_allocation` that R1 counts with, so
+the invoice list and the status can never disagree.
+
+A payment becomes a fact only when :func:`payment_exception` finds nothing wrong with it: amount and
+currency equal to the named invoices' (or, without invoice numbers, to one annual fee) and none of
+them already paid. Anything else is held for staff as a payment exception and credits nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import date
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+from shared.rules.fees import fee_allocation, fee_due_month, fee_number_of_year, fee_overdue_from
+from shared.rules.models import Certification, Fact, FeePayment, PaymentReversal, ReversalWithdrawn
+from shared.rules.policy import CredentialSpec, RulesPolicy
+from shared.rules.status import effective_payment_keys, evaluate, visible_facts
+
+_YEAR = re.compile(r"[0-9]{4}")
+
+
+class InvoiceStatus(StrEnum):
+    OPEN = "open"  # due month begun, not paid
+    OVERDUE = "overdue"  # past its due month (R1), not paid
+    PAID = "paid"
+    REFUNDED = "refunded"  # the payment that paid it was refunded: owed again
+    DISPUTED = "disputed"  # the payment that paid it is disputed (or the dispute was lost)
+    VOID = "void"  # not paid and the certification lapsed: recertification, not back fees, restores it
+
+
+class ExceptionReason(StrEnum):
+    """Why a payment was held for staff instead of credited."""
+
+    UNDERPAYMENT = "underpayment"
+    OVERPAYMENT = "overpayment"
+    WRONG_CURRENCY = "wrong_currency"
+    ALREADY_PAID = "already_paid"
+    UNKNOWN_INVOICE = "unknown_invoice"
+
+
+class Invoice(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    number: str
+    credential: str
+    fee_year: int
+    due_month: date  # first day of the anniversary month
+    overdue_from: date
+    amount_cents: int
+    currency: str
+    status: InvoiceStatus
+    paid_on: date | None = None
+    payment_key: str | None = None  # the Stripe PaymentIntent (else Invoice, else Checkout Session) id
+
+
+def invoice_number(member_id: str, credential: str, fee_year: int) -> str:
+    return f"{member_id}-{credential}-{fee_year}"
+
+
+def fee_year_of(number: str, member_id: str, credential: str) -> int | None:
+    """The fee year an invoice number names for this member and (canonical) credential, else None."""
+    prefix = f"{member_id}-{credential}-"
+    rest = number.removeprefix(prefix)
+    if rest == number or not _YEAR.fullmatch(rest):
+        return None
+    return int(rest)
+
+
+def payment_exception(
+    spec: CredentialSpec,
+    amount_cents: int,
+    currency: str,
+    invoice_count: int,
+    already_paid: bool,
+) -> ExceptionReason | None:
+    """Whether an annual-fee payment for ``invoice_count`` invoices (0: the legacy flow, one fee year)
+    may credit them. The amount must be exactly the sum of the invoices' fees, in their currency."""
+    if currency.lower() != spec.currency:
+        return ExceptionReason.WRONG_CURRENCY
+    expected = spec.annual_fee_cents * max(invoice_count, 1)
+    if amount_cents < expected:
+        return ExceptionReason.UNDERPAYMENT
+    if amount_cents > expected:
+        return ExceptionReason.OVERPAYMENT
+    return ExceptionReason.ALREADY_PAID if already_paid else None
+
+
+def invoices_for(
+    member_id: str,
+    cert: Certification,
+    facts: Sequence[Fact],
+    as_of: date,
+    policy: RulesPolicy,
+) -> list[Invoice]:
+    """The annual-fee invoices of the certification's current epoch on ``as_of``: every fee year whose
+    due month has begun, and any fee year paid ahead of it."""
+    status = evaluate(cert, facts, as_of, policy)
+    spec = policy.credential(cert.credential)
+    start = status.certified_on
+    visible = visible_facts(facts, as_of)
+    payments = [
+        f
+        for f in visible
+        if isinstance(f, FeePayment)
+        and f.purpose == "annual_fee"
+        and f.paid_on >= start
+        and policy.canonical_code(f.credential) == spec.code
+    ]
+    reversals = [f for f in visible if isinstance(f, PaymentReversal)]
+    withdrawals = [f for f in visible if isinstance(f, ReversalWithdrawn)]
+    effective = effective_payment_keys(payments, reversals, withdrawals, as_of)
+    paid = fee_allocation([p for p in payments if p.key in effective], start, as_of)
+    withdrawn = {w.reversal_key for w in withdrawals}
+    reversed_by = {r.payment_key: r.reason for r in reversals if r.key not in withdrawn}
+    reopened: dict[int, InvoiceStatus] = {}
+    for payment in payments:
+        reason = reversed_by.get(payment.key)
+        for year in payment.fee_years if reason is not None else ():
+            reopened[fee_number_of_year(start, year)] = (
+                InvoiceStatus.REFUNDED if reason == "refund" else InvoiceStatus.DISPUTED
+            )
+    numbers, n = set(paid), 1
+    while fee_due_month(start, n) <= as_of:
+        numbers.add(n)
+        n += 1
+    invoices = []
+    for number in sorted(numbers):
+        due = fee_due_month(start, number)
+        overdue_from = fee_overdue_from(start, number)
+        paid_by = paid.get(number)
+        if paid_by is not None:
+            state = InvoiceStatus.PAID
+        elif number in reopened:
+            state = reopened[number]
+        elif status.lapsed_on is not None:
+            state = InvoiceStatus.VOID
+        else:
+            state = InvoiceStatus.OVERDUE if as_of >= overdue_from else InvoiceStatus.OPEN
+        invoices.append(
+            Invoice(
+                number=invoice_number(member_id, spec.code, due.year),
+                credential=spec.code,
+                fee_year=due.year,
+                due_month=due,
+                overdue_from=overdue_from,
+                amount_cents=spec.annual_fee_cents,
+                currency=spec.currency,
+                status=state,
+                paid_on=paid_by.paid_on if paid_by else None,
+                payment_key=paid_by.key if paid_by else None,
+            )
+        )
+    return invoices

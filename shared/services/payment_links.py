@@ -1,0 +1,117 @@
+"""Payment links (``POST /members/{id}/payments``): a Stripe Checkout Session for exactly the open
+invoices the member asks to pay.
+
+Cost: one Query of the member partition (the invoices are derived from it, as a status read) and one
+Stripe call. Nothing is written: the payment is recorded when Stripe's signed webhook says it was
+paid, and reconciled there against the invoices named in the session's metadata.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.adapters.stripe_checkout import (
+    CheckoutRequest,
+    CheckoutSession,
+    LineItem,
+    StripeUnavailable,
+)
+from shared.adapters.stripe_events import MAX_INVOICES
+from shared.errors import Conflict, ServiceUnavailable, Unprocessable
+from shared.rules.invoices import Invoice, InvoiceStatus
+from shared.services.members import MemberService
+
+PAYABLE = frozenset(
+    {InvoiceStatus.OPEN, InvoiceStatus.OVERDUE, InvoiceStatus.REFUNDED, InvoiceStatus.DISPUTED}
+)
+
+CreateSession = Callable[[CheckoutRequest], CheckoutSession]
+
+
+class PaymentLinkRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    invoices: list[str] = Field(
+        min_length=1,
+        max_length=MAX_INVOICES,
+        description="Invoice numbers from GET /members/{member_id}/invoices, all of one certification",
+    )
+
+
+class PaymentLink(BaseModel):
+    member_id: str
+    url: str = Field(description="The Stripe Checkout page the member pays on")
+    session_id: str
+    invoices: list[str]
+    amount_cents: int
+    currency: str
+
+
+class UnknownInvoice(Unprocessable):
+    code = "unknown_invoice"
+
+
+class InvoiceNotPayable(Conflict):
+    code = "invoice_not_payable"
+
+
+class MixedCredentials(Unprocessable):
+    code = "mixed_credentials"
+
+
+class PaymentLinkService:
+    def __init__(self, members: MemberService, create_session: CreateSession, portal_url: str) -> None:
+        self.members = members
+        self.create_session = create_session
+        self.portal_url = portal_url
+
+    def create(self, member_id: str, request: PaymentLinkRequest, today: date) -> PaymentLink:
+        wanted = list(dict.fromkeys(request.invoices))
+        if len(wanted) != len(request.invoices):
+            raise UnknownInvoice("an invoice is named twice", field="invoices")
+        known = {i.number: i for i in self.members.invoices(member_id, today).invoices}
+        chosen: list[Invoice] = []
+        for index, number in enumerate(wanted):
+            invoice = known.get(number)
+            if invoice is None:
+                raise UnknownInvoice(f"no invoice {number!r} for this member", field=f"invoices[{index}]")
+            if invoice.status not in PAYABLE:
+                raise InvoiceNotPayable(
+                    f"invoice {number} is {invoice.status.value}",
+                    field=f"invoices[{index}]",
+                    status=invoice.status,
+                )
+            chosen.append(invoice)
+        if len({i.credential for i in chosen}) > 1:
+            raise MixedCredentials(
+                "one payment link pays the invoices of one certification", field="invoices"
+            )
+        first = chosen[0]
+        checkout = CheckoutRequest(
+            member_id=member_id,
+            credential=first.credential,
+            currency=first.currency,
+            lines=tuple(
+                LineItem(i.number, f"{i.credential} annual fee {i.fee_year} ({i.number})", i.amount_cents)
+                for i in chosen
+            ),
+            success_url=f"{self.portal_url}/invoices?paid={{CHECKOUT_SESSION_ID}}",
+            cancel_url=f"{self.portal_url}/invoices",
+        )
+        try:
+            session = self.create_session(checkout)
+        except StripeUnavailable as error:
+            raise ServiceUnavailable(
+                "the payment provider is unavailable, nothing was created: try again", error.retry_after
+            ) from error
+        return PaymentLink(
+            member_id=member_id,
+            url=session.url,
+            session_id=session.session_id,
+            invoices=checkout.invoice_numbers,
+            amount_cents=checkout.amount_cents,
+            currency=checkout.currency,
+        )
