@@ -30,6 +30,16 @@ def fee_overdue_from(certified_on: date, n: int) -> date:
     return day_after(last_of_month(fee_due_month(certified_on, n)))
 
 
+def fees_covered(certified_on: date, paid_through: date) -> int:
+    """Fee years paid by ``paid_through`` (an opening balance): the number of fees ``n`` whose paid
+    year, ending the day before anniversary ``n + 1``, ends on or before it (rounded down to a whole
+    fee year; 0 while it is still inside the first year, which the certification itself covers)."""
+    paid = 0
+    while day_before(add_years(certified_on, paid + 2)) <= paid_through:
+        paid += 1
+    return paid
+
+
 def count_annual_fees(payments: Iterable[FeePayment], certified_on: date, as_of: date) -> int:
     """Distinct annual-fee payments (by key) paid on/after ``certified_on`` and known by ``as_of``.
 
@@ -50,14 +60,16 @@ def fee_status(
     annual_fee_cents: int,
     effective_fee_payments: Sequence[FeePayment],
     as_of: date,
+    already_paid: int = 0,
 ) -> FeeStatus:
     """Fee position on ``as_of``, given the payments that are effective (not reversed).
 
     ``paid_through`` is the day before the anniversary that ends the last paid year (with no fee
     paid: the day before the first anniversary). ``next_due`` is the month of the earliest unpaid fee;
-    ``overdue_since`` is the day after that month when ``as_of`` is past it.
+    ``overdue_since`` is the day after that month when ``as_of`` is past it. ``already_paid``: fee
+    years an opening balance covers, counted before the payments.
     """
-    paid = count_annual_fees(effective_fee_payments, certified_on, as_of)
+    paid = already_paid + count_annual_fees(effective_fee_payments, certified_on, as_of)
     next_fee = paid + 1
     overdue_from = fee_overdue_from(certified_on, next_fee)
     return FeeStatus(
