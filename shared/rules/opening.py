@@ -41,6 +41,7 @@ class BalanceProblem(StrEnum):
     NOT_A_LAPSE_REASON = (
         "lapse_reason must be fee_unpaid_lapse, ccp_lapse, audit_failed or audit_deadline_missed"
     )
+    BADGE_WHILE_LAPSED = "a lapsed certification has no live badge"
     STANDING_MISMATCH = "standing does not match what paid_through and the points give on cutover_on"
 
 
@@ -94,3 +95,5 @@ def _check_lapse(certified_on: date, balance: OpeningBalance) -> None:
         raise InvalidOpeningBalance(BalanceProblem.LAPSE_OUT_OF_RANGE, "lapsed_on")
     if balance.lapse_reason is not None and balance.lapse_reason not in LAPSE_REASONS:
         raise InvalidOpeningBalance(BalanceProblem.NOT_A_LAPSE_REASON, "lapse_reason")
+    if lapsed and balance.badge_id is not None:
+        raise InvalidOpeningBalance(BalanceProblem.BADGE_WHILE_LAPSED, "badge_id")

@@ -137,8 +137,10 @@ class MemberRepository(TableAccess):
         profile: MemberProfile,
         certifications: Sequence[CertificationRecord],
         previous_email: str | None = None,
+        facts: Sequence[Fact] = (),
     ) -> None:
-        """Write the profile and certification rows in one transaction (all or nothing)."""
+        """Write the profile, certification rows and facts (opening balances) in one transaction
+        (all or nothing)."""
         pk = keys.member_pk(profile.member_id)
         writes: list[dict[str, Any]] = [
             {
@@ -159,6 +161,10 @@ class MemberRepository(TableAccess):
         writes.extend(
             {"Put": {"TableName": self.table_name, "Item": self.cert_item(profile.member_id, c)}}
             for c in certifications
+        )
+        writes.extend(
+            {"Put": {"TableName": self.table_name, "Item": self.fact_item(profile.member_id, f)}}
+            for f in facts
         )
         self.client.transact_write_items(TransactItems=writes)
 
