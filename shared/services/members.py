@@ -8,7 +8,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, EmailStr, Field, StringConstraints
 
@@ -27,6 +27,7 @@ from shared.rules.policy import Category, RulesPolicy
 from shared.rules.status import evaluate, unmapped_activity_ids
 from shared.services.badges import BadgeRecord, badges_of, imported_badge_event
 from shared.services.timeline import timeline_of
+from shared.store import keys
 from shared.store.members import MemberRepository
 from shared.store.recert import BADGE_LIST, RecertStore, StaleWrite
 from shared.store.records import (
@@ -38,7 +39,8 @@ from shared.store.records import (
     TimelineEntry,
 )
 
-MemberId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
+MEMBER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")  # fullmatch
+MemberId = Annotated[str, StringConstraints(pattern=rf"^{MEMBER_ID.pattern}$")]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 
 # Looks up catalog entries for activities that were unmapped when completed (at most one read).
@@ -136,6 +138,10 @@ class UpsertPlan:
     facts: list[Fact] = field(default_factory=list)
     badges: list[EventRecord] = field(default_factory=list)
     standings: dict[str, CertificationStatus] = field(default_factory=dict)
+
+    @property
+    def changes(self) -> bool:
+        return bool(self.profile_changed or self.certifications or self.facts)
 
 
 class MemberStatus(_Strict):
@@ -247,10 +253,25 @@ class MemberService:
             plan.badges.append(imported_badge_event(balance))
         return balance
 
+    def plan_items(self, plan: UpsertPlan) -> list[dict[str, Any]]:
+        """A plan's writes as plain items, for a bulk writer (BatchWriteItem): profile, certification
+        rows, opening balances, imported badges (a re-upload writes nothing: its plan is empty)."""
+        repository, member_id = self.repository, plan.profile.member_id
+        items = [repository.profile_item(plan.profile)] if plan.changes else []
+        items.extend(repository.cert_item(member_id, c) for c in plan.certifications)
+        items.extend(repository.fact_item(member_id, f) for f in plan.facts)
+        items.extend(
+            repository.event_item(
+                member_id, e, {keys.LIST_PK: BADGE_LIST, keys.LIST_SK: str(e.data["badge_id"])}
+            )
+            for e in plan.badges
+        )
+        return items
+
     def apply(self, plan: UpsertPlan, today: date) -> None:
         """Write a plan: profile, certification rows and opening balances in one transaction, then the
         imported badges (each a conditional put: a replay changes nothing)."""
-        if plan.profile_changed or plan.certifications or plan.facts:
+        if plan.changes:
             self.repository.save_member(plan.profile, plan.certifications, facts=plan.facts)
         store = RecertStore(self.repository)
         for event in plan.badges:
