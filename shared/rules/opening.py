@@ -97,3 +97,23 @@ def _check_lapse(certified_on: date, balance: OpeningBalance) -> None:
         raise InvalidOpeningBalance(BalanceProblem.NOT_A_LAPSE_REASON, "lapse_reason")
     if lapsed and balance.badge_id is not None:
         raise InvalidOpeningBalance(BalanceProblem.BADGE_WHILE_LAPSED, "badge_id")
+
+
+def balance_of(status: CertificationStatus, on: date) -> OpeningBalance:
+    """The opening balance that states ``status`` (evaluated on ``on``) as of ``on``: what another
+    system - or this one, for a checkpoint - would hand over. The rules continue from it exactly as
+    from the facts it summarises when no fact dated before ``on`` arrives after it, and the cycle
+    shown is the only one with points still to count (property-tested)."""
+    lapsed = status.status is Standing.LAPSED
+    return OpeningBalance(
+        key=status.credential,
+        recorded_on=on,
+        credential=status.credential,
+        cutover_on=on,
+        paid_through=status.fees.paid_through,
+        cycle_start=status.ccp.cycle_start,
+        points={Category(name): points for name, points in status.ccp.by_category.items() if points},
+        standing=status.status,
+        lapsed_on=status.lapsed_on if lapsed else None,
+        lapse_reason=status.reasons[0] if lapsed and status.reasons else None,
+    )
