@@ -29,7 +29,7 @@ HEADER = (
 
 
 def row(member_id: str, credential: str, certified_on: str, balance: str, email: str | None = None) -> str:
-    return f"{member_id},Ana,{member_id},{email or member_id + '@example.org'},{credential},{certified_on},{balance}\n"
+    return f"{member_id},Ana,Quintero,{email or member_id + '@example.org'},{credential},{certified_on},{balance}\n"
 
 
 # cutover 2024-03-20 (the business date of the tests)

@@ -62,7 +62,7 @@ def csv_of(members: list[tuple[str, Certification, OpeningBalance]]) -> bytes:
     lines = [HEADER]
     for member_id, cert, b in members:
         lines.append(
-            f"{member_id},Ana,Bench,{member_id}@example.org,RMA,{cert.certified_on},{b.cutover_on},"
+            f"{member_id},Ana,Quintero,{member_id}@example.org,RMA,{cert.certified_on},{b.cutover_on},"
             f"{b.paid_through},{b.cycle_start},professional_education=5,active"
         )
     return ("\n".join(lines) + "\n").encode()
