@@ -88,6 +88,11 @@ FIXTURE_PII = frozenset(
         "8 Oak Ave",
         "3 Lake Rd",
         "1 Main St",
+        "Grant",
+        "Quintero",
+        "Ferreira",
+        "Kim",
+        "4 Mill Rd",
     }
 )
 # Addresses of the system itself, not of people (the SES sender identity).

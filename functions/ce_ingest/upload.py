@@ -1,5 +1,6 @@
-"""S3 ObjectCreated on the files bucket: ``ce-batches/{provider_id}/{file}.csv`` (provider CE batches)
-and ``evidence/{member_id}/{purpose}/{file}`` (audit/recertification documents).
+"""S3 ObjectCreated on the files bucket: ``ce-batches/{provider_id}/{file}.csv`` (provider CE batches),
+``evidence/{member_id}/{purpose}/{file}`` (audit/recertification documents) and
+``roster-imports/[dry-run/]{name}.csv`` (bulk roster import with opening balances).
 
 Async invocation: failures are retried by Lambda (bounded by the template's EventInvokeConfig) and
 then land in the on-failure queue. Both paths are idempotent, so a redelivered event is harmless.
@@ -19,6 +20,8 @@ from shared.config.settings import get_policy, get_settings
 from shared.observability import lambda_entry, logger
 from shared.services.ce_batches import BATCH_PREFIX, CsvBatchIngest
 from shared.services.ce_evidence import EVIDENCE_PREFIX, EvidenceIntake
+from shared.services.members import MemberService
+from shared.services.roster_import import IMPORT_PREFIX, ImportIncomplete, RosterImport
 from shared.store.catalog import CatalogRepository
 from shared.store.members import MemberRepository
 
@@ -43,6 +46,19 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
                     "rejected": len(outcome.get("rejected", [])),
                 }
             )
+        elif key.startswith(IMPORT_PREFIX):
+            service = RosterImport(MemberService(members, get_policy()), files)
+            report = service.run(key, today, version, deadline=lambda: _out_of_time(context))
+            if "incomplete" in report:  # Lambda retries the event; the retry continues after the done chunks
+                raise ImportIncomplete(report["incomplete"])
+            results.append(
+                {
+                    "key": key,
+                    "accepted": report.get("accepted"),
+                    "unchanged": report.get("unchanged"),
+                    "refused": len(report.get("refused", [])),
+                }
+            )
         elif key.startswith(EVIDENCE_PREFIX):
             result = EvidenceIntake(members, CatalogRepository(settings.table_name), files).process(
                 raw_key, today, version
@@ -52,3 +68,12 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             logger.warning("upload outside the known prefixes ignored", extra={"key": key})
             results.append({"key": key, "ignored": True})
     return {"results": results}
+
+
+# A chunk of the roster import (250 members: ~3 BatchGetItem + ~30 BatchWriteItem) takes a second or
+# two on DynamoDB; stop starting new ones with this much of the invocation left.
+IMPORT_STOP_MARGIN_MS = 20_000
+
+
+def _out_of_time(context: LambdaContext) -> bool:
+    return bool(context.get_remaining_time_in_millis() < IMPORT_STOP_MARGIN_MS)

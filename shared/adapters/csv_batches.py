@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -53,43 +54,60 @@ def _decode(data: bytes) -> str:
         raise BadFile(f"not UTF-8 (byte {error.start})") from error
 
 
-def parse_rows(data: bytes) -> tuple[list[CsvRow], list[Rejection], int]:
-    """(good rows, rejected rows, data rows read). Duplicates within the file are rejected here:
-    the same certificate id twice, or the same member/activity/date twice. A file the CSV reader
-    cannot follow (a field over its size limit, ...) is a ``BadFile`` naming the line."""
+def read_records(
+    data: bytes, columns: Sequence[str], optional: Sequence[str] = ()
+) -> Iterator[tuple[int, dict[str, str] | Rejection]]:
+    """The data rows of a CSV file with a header naming ``columns`` (each required unless listed in
+    ``optional``; any order, no others), as (line, cells by column name, stripped) - or a
+    ``Rejection`` for a row with the wrong number of fields. Blank lines are skipped. A file the CSV
+    reader cannot follow (encoding, header, a field over its size limit) is a ``BadFile``."""
     reader = csv.reader(io.StringIO(_decode(data), newline=""))
     try:
-        return _parse(reader)
+        yield from _records(reader, columns, optional)
     except csv.Error as error:
         raise BadFile(f"line {reader.line_num}: unreadable CSV ({error})") from error
 
 
-def _parse(reader: Any) -> tuple[list[CsvRow], list[Rejection], int]:
+def _records(
+    reader: Any, columns: Sequence[str], optional: Sequence[str]
+) -> Iterator[tuple[int, dict[str, str] | Rejection]]:
     try:
         header = [h.strip().lower() for h in next(reader)]
     except StopIteration as error:
         raise BadFile("empty file: a header row is required") from error
-    missing = [c for c in COLUMNS if c not in header]
+    missing = [c for c in columns if c not in header and c not in optional]
     if missing:
-        raise BadFile(f"header must name the columns {', '.join(COLUMNS)}; missing {', '.join(missing)}")
-    unknown = [h for h in header if h not in COLUMNS]
+        raise BadFile(f"header must name the columns {', '.join(columns)}; missing {', '.join(missing)}")
+    unknown = [h for h in header if h not in columns]
     if unknown:
-        raise BadFile(f"unknown columns {', '.join(unknown)}; the columns are {', '.join(COLUMNS)}")
-    index = {name: header.index(name) for name in COLUMNS}
+        raise BadFile(f"unknown columns {', '.join(unknown)}; the columns are {', '.join(columns)}")
+    duplicated = sorted({h for h in header if header.count(h) > 1})
+    if duplicated:
+        raise BadFile(f"columns named twice: {', '.join(duplicated)}")
+    for values in reader:
+        line = reader.line_num
+        if not any(v.strip() for v in values):
+            continue  # blank line
+        if len(values) != len(header):
+            yield line, Rejection(line, f"expected {len(header)} fields, found {len(values)}")
+            continue
+        yield line, {name: values[i].strip() for i, name in enumerate(header)}
+
+
+def parse_rows(data: bytes) -> tuple[list[CsvRow], list[Rejection], int]:
+    """(good rows, rejected rows, data rows read). Duplicates within the file are rejected here:
+    the same certificate id twice, or the same member/activity/date twice. A file the CSV reader
+    cannot follow (a field over its size limit, ...) is a ``BadFile`` naming the line."""
     rows: list[CsvRow] = []
     rejected: list[Rejection] = []
     seen_certificates: dict[str, int] = {}
     seen_rows: dict[tuple[str, str, date], int] = {}
     count = 0
-    for values in reader:
-        line = reader.line_num
-        if not any(v.strip() for v in values):
-            continue  # blank line
+    for line, row in read_records(data, COLUMNS):
         count += 1
-        if len(values) != len(header):
-            rejected.append(Rejection(line, f"expected {len(header)} fields, found {len(values)}"))
+        if isinstance(row, Rejection):
+            rejected.append(row)
             continue
-        row = {name: values[i].strip() for name, i in index.items()}
         result = _row(line, row)
         if isinstance(result, Rejection):
             rejected.append(result)

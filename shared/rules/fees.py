@@ -31,9 +31,22 @@ def fee_overdue_from(certified_on: date, n: int) -> date:
     return day_after(last_of_month(fee_due_month(certified_on, n)))
 
 
-def fee_allocation(payments: Iterable[FeePayment], certified_on: date, as_of: date) -> dict[int, FeePayment]:
+def fees_covered(certified_on: date, paid_through: date) -> int:
+    """Fee years paid by ``paid_through`` (an opening balance): the number of fees ``n`` whose paid
+    year, ending the day before anniversary ``n + 1``, ends on or before it (rounded down to a whole
+    fee year; 0 while it is still inside the first year, which the certification itself covers)."""
+    paid = 0
+    while day_before(add_years(certified_on, paid + 2)) <= paid_through:
+        paid += 1
+    return paid
+
+
+def fee_allocation(
+    payments: Iterable[FeePayment], certified_on: date, as_of: date, already_paid: int = 0
+) -> dict[int, FeePayment]:
     """Which payment pays which fee number, over the annual-fee payments paid on/after ``certified_on``
-    and known by ``as_of`` (the caller passes only effective ones).
+    and known by ``as_of`` (the caller passes only effective ones). Fee numbers up to
+    ``already_paid`` are paid by an opening balance: no payment takes them.
 
     Payments are taken in (paid_on, key) order. A payment naming invoices pays exactly those fee
     numbers (a fee named twice stays with the earlier payment: never a second credit); a payment
@@ -52,9 +65,9 @@ def fee_allocation(payments: Iterable[FeePayment], certified_on: date, as_of: da
     for payment in counted:
         for year in payment.fee_years:
             number = fee_number_of_year(certified_on, year)
-            if number >= 1:
+            if number > already_paid:
                 paid.setdefault(number, payment)
-    number = 1
+    number = already_paid + 1
     for payment in (p for p in counted if not p.fee_years):
         while number in paid:
             number += 1
@@ -72,19 +85,28 @@ def first_unpaid_fee(paid: Iterable[int]) -> int:
     return next(n for n in range(1, len(numbers) + 2) if n not in numbers)
 
 
+def paid_fee_numbers(
+    payments: Iterable[FeePayment], certified_on: date, as_of: date, already_paid: int = 0
+) -> set[int]:
+    """Fee numbers paid on ``as_of``: those an opening balance covers and those payments pay."""
+    return set(range(1, already_paid + 1)) | set(fee_allocation(payments, certified_on, as_of, already_paid))
+
+
 def fee_status(
     certified_on: date,
     annual_fee_cents: int,
     effective_fee_payments: Sequence[FeePayment],
     as_of: date,
+    already_paid: int = 0,
 ) -> FeeStatus:
     """Fee position on ``as_of``, given the payments that are effective (not reversed).
 
     ``paid_through`` is the day before the anniversary that ends the last paid year (with no fee
     paid: the day before the first anniversary). ``next_due`` is the month of the earliest unpaid fee;
-    ``overdue_since`` is the day after that month when ``as_of`` is past it.
+    ``overdue_since`` is the day after that month when ``as_of`` is past it. ``already_paid``: fee
+    years an opening balance covers, counted before the payments.
     """
-    paid = fee_allocation(effective_fee_payments, certified_on, as_of)
+    paid = paid_fee_numbers(effective_fee_payments, certified_on, as_of, already_paid)
     next_fee = first_unpaid_fee(paid)
     overdue_from = fee_overdue_from(certified_on, next_fee)
     return FeeStatus(

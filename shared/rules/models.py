@@ -14,7 +14,15 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    field_validator,
+    model_validator,
+)
 
 from shared.rules.policy import Category, ParticipationRole, PublicationType
 
@@ -284,8 +292,51 @@ def self_report_key(activity_id: str, version: int) -> str:
     return f"{activity_id}#{version:06d}"
 
 
+MAX_OPENING_POINTS = 1000  # per category in one cycle: more is a typo
+
+
+class OpeningBalance(FactBase):
+    """A certification's state on ``cutover_on``, brought over from the association's previous system.
+
+    It is the only record of the history before the cutover: the rules continue from it with the
+    facts dated from the cutover on (payments paid, CE completed, audits drawn or decided before it
+    are ignored), and nothing before the cutover produces a notice, transition or badge change. Keyed
+    on the credential: one opening balance per certification. Known from its cutover date
+    (``recorded_on`` = ``cutover_on``).
+
+    * ``paid_through``: fees are paid through this day; it counts the fee years whose year ends by it
+      (rounded down to a whole fee year).
+    * ``cycle_start``: the CCP cycle ``points`` were earned in - the cycle containing the cutover, or
+      the just-ended one while R5's late window after it is open. Cycles that ended before it are
+      settled (their outcome is in ``standing``).
+    * ``standing``: as of the cutover; ``lapsed_on`` and ``lapse_reason`` when lapsed (R8 counts from
+      ``lapsed_on``). Active and delinquent must be what the fees and points above give.
+    * ``badge_id``: the Credly badge live at the cutover, if any.
+    """
+
+    kind: Literal["opening_balance"] = "opening_balance"
+    credential: str
+    cutover_on: date
+    paid_through: date
+    cycle_start: date
+    points: dict[Category, Points] = Field(default_factory=dict)
+    standing: Standing
+    lapsed_on: date | None = None
+    lapse_reason: Reason | None = None
+    badge_id: str | None = Field(default=None, min_length=1, max_length=100)
+
+    @field_validator("points")
+    @classmethod
+    def _non_negative(cls, points: dict[Category, Decimal]) -> dict[Category, Decimal]:
+        for category, value in points.items():
+            if not value.is_finite() or value < 0 or value > MAX_OPENING_POINTS:
+                raise ValueError(f"{category.value}: points must be between 0 and {MAX_OPENING_POINTS}")
+        return points
+
+
 Fact = Annotated[
-    FeePayment
+    OpeningBalance
+    | FeePayment
     | PaymentReversal
     | ReversalWithdrawn
     | CeCompletion
@@ -357,6 +408,9 @@ class CertificationStatus(_Frozen):
     ccp: CcpStatus
     recertification: RecertificationStatus
     lapsed_on: date | None
+    cutover_on: date | None = Field(
+        default=None, description="Date of the opening balance the status continues from, if any"
+    )
 
 
 class ActivityDecision(_Frozen):

@@ -14,7 +14,8 @@ last day, while CCP is mandatory and points are short.
 A notice is due on day ``D`` when its date is the latest of its series on or before ``D`` and no more
 than ``stale_days`` old: a run that catches up missed days sends the notice that is still relevant,
 not every one it missed, and a member loaded from the roster years after their certification does not
-receive history. Each notice is identified by (credential, kind, period) - the period being the fee
+receive history. For a certification continuing from an opening balance, notices dated before its
+cutover are never due. Each notice is identified by (credential, kind, period) - the period being the fee
 month or the cycle end plus the lead time - so it is sent at most once.
 """
 
@@ -62,8 +63,13 @@ def ccp_notice_dates(cycle_end: date, policy: RulesPolicy) -> list[tuple[int, da
     return [(days, cycle_end - timedelta(days=days)) for days in policy.ccp_notice_days_before_end]
 
 
-def _latest_due(series: Iterable[tuple[Any, date]], on: date, stale_days: int) -> tuple[Any, date] | None:
-    eligible = [(tag, day) for tag, day in series if on - timedelta(days=stale_days) < day <= on]
+def _latest_due(
+    series: Iterable[tuple[Any, date]], on: date, stale_days: int, not_before: date | None
+) -> tuple[Any, date] | None:
+    oldest = on - timedelta(days=stale_days)
+    eligible = [
+        (tag, day) for tag, day in series if oldest < day <= on and (not_before is None or day >= not_before)
+    ]
     return max(eligible, key=lambda entry: entry[1], default=None)
 
 
@@ -76,7 +82,8 @@ def notices_due(
         return []
     found: list[NoticeDue] = []
     fees = status.fees
-    renewal = _latest_due(renewal_notice_dates(fees.next_due, policy), on, stale_days)
+    # Nothing dated before an opening balance's cutover is sent: that history was the old system's.
+    renewal = _latest_due(renewal_notice_dates(fees.next_due, policy), on, stale_days, status.cutover_on)
     if renewal is not None:
         kind, day = renewal
         found.append(
@@ -93,7 +100,7 @@ def notices_due(
         )
     ccp = status.ccp
     if ccp.mandatory and ccp.remaining > 0 and ccp.cycle_end >= on:
-        progress = _latest_due(ccp_notice_dates(ccp.cycle_end, policy), on, stale_days)
+        progress = _latest_due(ccp_notice_dates(ccp.cycle_end, policy), on, stale_days, status.cutover_on)
         if progress is not None:
             days, day = progress
             found.append(

@@ -47,6 +47,7 @@ class Source(StrEnum):
     SELF_REPORTED = "self_reported"
     LMS = "lms"
     PROVIDER_FILE = "provider_file"
+    OPENING_BALANCE = "opening_balance"  # points brought over from the previous system at cutover
     OTHER = "other"
 
 

@@ -32,7 +32,7 @@ from shared.rules.cycles import (
     tally,
 )
 from shared.rules.dates import add_years, day_after
-from shared.rules.fees import fee_allocation, fee_overdue_from, fee_status, first_unpaid_fee
+from shared.rules.fees import fee_overdue_from, fee_status, fees_covered, first_unpaid_fee, paid_fee_numbers
 from shared.rules.models import (
     ActivityDecision,
     ActivitySpec,
@@ -45,6 +45,7 @@ from shared.rules.models import (
     CeVoid,
     Fact,
     FeePayment,
+    OpeningBalance,
     PaymentReversal,
     Projection,
     Reason,
@@ -72,6 +73,8 @@ from shared.rules.self_report import (
 
 _F = TypeVar("_F")
 _REASON_ORDER = {reason: i for i, reason in enumerate(Reason)}
+# R3 at intake for a migrated certification: its opening balance holds what was earned before.
+REASON_BEFORE_CUTOVER = "earned before the opening balance's cutover date"
 
 
 # ---------------------------------------------------------------- fact selection
@@ -125,6 +128,38 @@ def effective_certified_on(
         and (start := recertified_from(f, facts, as_of)) is not None
     ]
     return max([cert.certified_on, *recertified])
+
+
+def opening_balance(
+    cert: Certification, facts: Sequence[Fact], as_of: date, policy: RulesPolicy | None = None
+) -> OpeningBalance | None:
+    """The opening balance the current epoch continues from: this credential's, known on ``as_of``,
+    with a cutover on or after the epoch start (a recertification after the cutover starts an epoch
+    that owes nothing to it). None for a certification with its whole history in this system."""
+    visible = visible_facts(facts, as_of)
+    start = effective_certified_on(cert, visible, as_of, policy)
+    found = [
+        f
+        for f in _of_type(visible, OpeningBalance)
+        if _same_credential(f.credential, cert.credential, policy) and f.cutover_on >= start
+    ]
+    return max(found, key=lambda f: (f.cutover_on, f.model_dump_json()), default=None)
+
+
+def _opening_credits(balance: OpeningBalance) -> list[CreditedActivity]:
+    """The balance's points as activities completed on its cycle's first day (so R3's cycle window,
+    R5's recording limit and the employment cut-off treat them like any other completion)."""
+    return [
+        CreditedActivity(
+            key=f"opening_balance#{category.value}",
+            completed_on=balance.cycle_start,
+            recorded_on=balance.cutover_on,
+            points=points,
+            category=category,
+        )
+        for category, points in balance.points.items()
+        if points
+    ]
 
 
 def recertified_from(fact: Recertified, facts: Sequence[Fact], as_of: date) -> date | None:
@@ -251,7 +286,10 @@ class _Epoch:
         code = self.spec.code
         visible = visible_facts(facts, as_of)
         self.start = effective_certified_on(cert, visible, as_of, policy)
-        start = self.start
+        self.opening = opening_balance(cert, visible, as_of, policy)
+        # Nothing before an opening balance's cutover counts: the balance is that history.
+        self.floor = self.opening.cutover_on if self.opening else self.start
+        start = self.floor
 
         def mine(credential: str) -> bool:
             return _same_credential(credential, code, policy)
@@ -266,9 +304,13 @@ class _Epoch:
         self.catalog = catalog
         self.all_completions = _of_type(visible, CeCompletion)
         self.completions = [c for c in self.all_completions if c.completed_on >= start]
-        self.credited = _credit(self.completions, catalog)
-        self.sources = {c.key: source_of(c) for c in self.completions}
+        opening_credits = _opening_credits(self.opening) if self.opening else []
+        self.credited = _credit(self.completions, catalog) + opening_credits
+        self.sources = {c.key: source_of(c) for c in self.completions} | {
+            a.key: Source.OPENING_BALANCE for a in opening_credits
+        }
         self.reports = _of_type(visible, SelfReported)
+        self.already_paid = fees_covered(self.start, self.opening.paid_through) if self.opening else 0
         self.void_known_from: dict[str, date] = {}
         for v in _of_type(visible, CeVoid):
             known = self.void_known_from.get(v.completion_key)
@@ -282,7 +324,7 @@ class _Epoch:
                 known = self.disallowed_from.get(activity_id)
                 if known is None or decision.recorded_on < known:
                     self.disallowed_from[activity_id] = decision.recorded_on
-        self.mandatory = start >= policy.ccp_mandatory_from
+        self.mandatory = self.start >= policy.ccp_mandatory_from
         self.required = self.spec.ccp_points
 
     # -- CCP
@@ -405,6 +447,9 @@ class _Epoch:
         return known is not None and known <= known_on
 
     def short(self, cycle: Cycle, known_on: date) -> bool:
+        """Short of points - never for a cycle an opening balance settled (ended before its cycle)."""
+        if self.opening is not None and cycle.start < self.opening.cycle_start:
+            return False
         return self.tally(cycle, known_on).earned < self.required
 
     # -- R7 lapse conditions: (date the lapse takes effect, reason)
@@ -426,6 +471,10 @@ class _Epoch:
         # time passing otherwise only adds payments, and payments/withdrawals only make it false.
         candidates = set(thresholds)
         candidates.update(r.recorded_on for r in self.reversals)
+        if self.opening is not None:
+            # judged from the cutover on: a threshold passed before it lapses on the cutover day
+            first = max(first, self.floor)
+            candidates.add(first)
         for day in sorted(c for c in candidates if first <= c <= self.as_of):
             if self._fee_lapsed_on(day, years):
                 return day
@@ -433,8 +482,11 @@ class _Epoch:
 
     def _fee_lapsed_on(self, day: date, years: int) -> bool:
         effective = effective_payment_keys(self.payments, self.reversals, self.withdrawals, day)
-        paid = fee_allocation(
-            [p for p in self.payments if p.key in effective and p.paid_on < day], self.start, day
+        paid = paid_fee_numbers(
+            [p for p in self.payments if p.key in effective and p.paid_on < day],
+            self.start,
+            day,
+            self.already_paid,
         )
         return add_years(fee_overdue_from(self.start, first_unpaid_fee(paid)), years) <= day
 
@@ -466,7 +518,7 @@ class _Epoch:
         found: list[tuple[date, Reason]] = [
             (d.decided_on, Reason.AUDIT_FAILED)
             for d in self.decided
-            if d.outcome == "failed" and self.start <= d.decided_on <= self.as_of
+            if d.outcome == "failed" and self.floor <= d.decided_on <= self.as_of
         ]
         for audit in self.drawn:
             missed_on = day_after(audit.deadline)
@@ -483,6 +535,9 @@ class _Epoch:
     def lapse(self) -> tuple[date | None, tuple[Reason, ...]]:
         """Earliest lapse date and the reasons that took effect on that day."""
         found = self.audit_lapses()
+        opening = self.opening
+        if opening is not None and opening.lapsed_on is not None and opening.lapse_reason is not None:
+            found.append((opening.lapsed_on, opening.lapse_reason))
         fee_day = self.fee_lapse()
         if fee_day is not None:
             found.append((fee_day, Reason.FEE_UNPAID_3_YEARS))
@@ -582,6 +637,7 @@ def evaluate(
         epoch.spec.annual_fee_cents,
         [p for p in epoch.payments if p.key in effective],
         as_of,
+        epoch.already_paid,
     )
 
     # R5: while the late window of the just-ended cycle is open and it is short, report that cycle.
@@ -611,6 +667,7 @@ def evaluate(
         ccp=ccp,
         recertification=recertification_paths(lapsed_on, as_of, policy),
         lapsed_on=lapsed_on,
+        cutover_on=epoch.opening.cutover_on if epoch.opening else None,
     )
 
 
@@ -626,10 +683,14 @@ def decide_activity(  # noqa: PLR0917 - public signature fixed by callers
 
     The cycle being reported is the current one, or the just-ended one while R5's window is open.
     Checks, in order: completed after ``as_of``; before the reporting cycle's start (which covers
-    "before the certification date"); employment after the employment cut-off.
+    "before the certification date"); employment after the employment cut-off; before the cutover
+    of the opening balance the certification continues from.
     """
     start = effective_certified_on(cert, visible_facts(facts, as_of), as_of, policy)
     reason, cycle = activity_rejection(start, completed_on, Category(category), as_of, policy)
+    opening = opening_balance(cert, facts, as_of, policy)
+    if reason is None and opening is not None and completed_on < opening.cutover_on:
+        reason = REASON_BEFORE_CUTOVER
     return ActivityDecision(accepted=reason is None, reason=reason, cycle_start=cycle.start)
 
 

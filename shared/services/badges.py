@@ -32,7 +32,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.adapters.credly import Badge, BadgeRequest, CredlyClient, CredlyError, DuplicateBadge
 from shared.observability import logger
 from shared.rules.dates import add_years
-from shared.rules.models import FeePayment, PaymentReversal, Recertified, ReversalWithdrawn, Standing
+from shared.rules.models import (
+    FeePayment,
+    OpeningBalance,
+    PaymentReversal,
+    Recertified,
+    ReversalWithdrawn,
+    Standing,
+)
 from shared.rules.policy import RulesPolicy
 from shared.rules.status import evaluate, recertified_from
 from shared.services.recertification import completion_of
@@ -62,6 +69,30 @@ class BadgeRecord(BaseModel):
 
 def badge_key(credential: str, application_id: str, issue: int = 1) -> str:
     return f"{credential}#{application_id}" + (f"#{issue}" if issue > 1 else "")
+
+
+IMPORTED = "opening_balance"  # the application id of a badge brought in with an opening balance
+
+
+def imported_badge_event(balance: OpeningBalance) -> EventRecord:
+    """The badge an opening balance brings (live at the cutover): recorded like one we issued, so a
+    lapse after the cutover revokes it and Credly's webhooks update it."""
+    badge = BadgeRecord(
+        credential=balance.credential,
+        application_id=IMPORTED,
+        completed_on=balance.cutover_on,
+        badge_id=balance.badge_id,
+        state="accepted",
+    )
+    return EventRecord(
+        kind=BADGE_KIND,
+        key=badge_key(balance.credential, IMPORTED),
+        occurred_on=balance.cutover_on,
+        recorded_on=balance.cutover_on,
+        credential=balance.credential,
+        summary=f"Credly badge {balance.badge_id} for {balance.credential}: brought in with the opening balance",
+        data=badge.model_dump(mode="json"),
+    )
 
 
 FEE_REVERSED = "recertification fee refunded or disputed"

@@ -251,6 +251,8 @@ class DailyRun:
         if last_status == status.status.value:
             return
         since = self._since(status, run_date)
+        if status.cutover_on is not None and since < status.cutover_on:
+            return  # took effect before the opening balance: that balance is its record
         if last is not None and since <= last.occurred_on:
             # re-entering a standing (delinquent, reactivated, delinquent again on the same overdue
             # fee): it took effect after the last transition, so the timeline ends with it
@@ -295,8 +297,8 @@ class DailyRun:
         if status.status is Standing.LAPSED:
             return
         cycle = current_cycle(status.certified_on, run_date, self.policy)
-        if cycle.number < 2:
-            return
+        if cycle.number < 2 or (status.cutover_on is not None and cycle.start < status.cutover_on):
+            return  # the first cycle, or one an opening balance brought in
         key = f"{status.credential}#{cycle.start.isoformat()}"
         if any(e.kind == CYCLE_STARTED and e.key == key for e in record.events):
             return
@@ -330,6 +332,8 @@ class DailyRun:
             return []
         if lapsed_on <= run_date - timedelta(days=self.stale_days):
             return []  # an old lapse (a member loaded from the roster): history, not news
+        if status.cutover_on is not None and lapsed_on < status.cutover_on:
+            return []  # lapsed before the opening balance: the previous system's news
         data = {"lapsed_on": lapsed_on.isoformat(), "reasons": [r.value for r in status.reasons]}
         return [NoticeDue(kind=schedule.LAPSE, period=lapsed_on.isoformat(), on=run_date, data=data)]
 

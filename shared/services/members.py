@@ -2,29 +2,46 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
+from contextlib import suppress
+from dataclasses import dataclass, field
 from datetime import date
-from typing import Annotated
+from decimal import Decimal
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, EmailStr, Field, StringConstraints
 
-from shared.errors import DomainError, NotFound, UnknownCredential
+from shared.errors import Conflict, DomainError, NotFound, UnknownCredential
 from shared.rules.invoices import Invoice, invoices_for
-from shared.rules.models import ActivitySpec, CertificationStatus, Fact
-from shared.rules.policy import RulesPolicy
+from shared.rules.models import (
+    ActivitySpec,
+    Certification,
+    CertificationStatus,
+    Fact,
+    OpeningBalance,
+    Reason,
+)
+from shared.rules.models import Standing as Standings
+from shared.rules.opening import InvalidOpeningBalance, check_opening_balance
+from shared.rules.policy import Category, RulesPolicy
 from shared.rules.status import catalog_ids_needed, evaluate
-from shared.services.badges import BadgeRecord, badges_of
+from shared.services.badges import BadgeRecord, badges_of, imported_badge_event
 from shared.services.timeline import timeline_of
+from shared.store import keys
 from shared.store.members import MemberRepository
+from shared.store.recert import BADGE_LIST, RecertStore, StaleWrite
 from shared.store.records import (
     CertificationRecord,
+    EventRecord,
     MemberProfile,
     MemberRecord,
     PostalAddress,
     TimelineEntry,
 )
 
-MemberId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
+MEMBER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")  # fullmatch
+MemberId = Annotated[str, StringConstraints(pattern=rf"^{MEMBER_ID.pattern}$")]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 
 # Looks up catalog entries for activities that were unmapped when completed (at most one read).
@@ -37,6 +54,29 @@ class InvalidRoster(DomainError):
     code = "invalid_roster"
 
 
+class HistoryExists(Conflict):
+    """An opening balance for a member this system already has facts or events about: it would
+    rewrite history it did not come from (no silent overwrite)."""
+
+    code = "history_exists"
+
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _iso_date(value: object) -> object:
+    """The documented format is YYYY-MM-DD: pydantic alone would also take a number (a Unix time)."""
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
+        raise ValueError("must be a date written YYYY-MM-DD")
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+OpeningPoints = Annotated[Decimal, Field(ge=0, le=1000, max_digits=7, decimal_places=2)]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -44,9 +84,38 @@ class _Strict(BaseModel):
 EARLIEST_CERTIFICATION = date(1950, 1, 1)  # older dates are typos, and far-future ones too
 
 
+class OpeningBalanceIn(_Strict):
+    """A certification's state on the cutover date, from the association's previous system
+    (the rules: docs/rules.md, "Opening balances and the cutover")."""
+
+    cutover_on: IsoDate = Field(description="The date the balance is the state of (not after today)")
+    paid_through: IsoDate = Field(description="Annual fees paid through this day")
+    cycle_start: IsoDate = Field(description="Start of the CCP cycle the points were earned in")
+    points: dict[Category, OpeningPoints] = Field(
+        default_factory=dict, description="CCP points already earned in that cycle, by category"
+    )
+    standing: Standings = Field(description="active, delinquent or lapsed on the cutover date")
+    lapsed_on: IsoDate | None = None
+    lapse_reason: Reason | None = None
+    badge_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")] | None = Field(
+        default=None, description="The Credly badge live on the cutover date"
+    )
+
+    def fact(self, credential: str) -> OpeningBalance:
+        return OpeningBalance(
+            key=credential,
+            recorded_on=self.cutover_on,
+            credential=credential,
+            **self.model_dump(),
+        )
+
+
 class RosterCertification(_Strict):
     credential: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10)]
-    certified_on: date = Field(ge=EARLIEST_CERTIFICATION)
+    certified_on: IsoDate = Field(ge=EARLIEST_CERTIFICATION)
+    opening_balance: OpeningBalanceIn | None = Field(
+        default=None, description="Only for a member this system has no facts about yet"
+    )
 
 
 class MemberUpsert(_Strict):
@@ -57,6 +126,23 @@ class MemberUpsert(_Strict):
     email: EmailStr
     postal_address: PostalAddress | None = None
     certifications: list[RosterCertification] = Field(min_length=1, max_length=20)
+
+
+@dataclass
+class UpsertPlan:
+    """The writes of one roster upsert, and the standing each opening balance gives on its cutover."""
+
+    profile: MemberProfile
+    new_member: bool
+    profile_changed: bool = False
+    certifications: list[CertificationRecord] = field(default_factory=list)
+    facts: list[Fact] = field(default_factory=list)
+    badges: list[EventRecord] = field(default_factory=list)
+    standings: dict[str, CertificationStatus] = field(default_factory=dict)
+
+    @property
+    def changes(self) -> bool:
+        return bool(self.profile_changed or self.certifications or self.facts)
 
 
 class MemberStatus(_Strict):
@@ -106,30 +192,105 @@ class MemberService:
     def upsert(self, member_id: str, request: MemberUpsert, today: date) -> bool:
         """Create or update a member; True when the member is new. Certifications missing from the
         request are kept (the roster never deletes a certification's history)."""
+        existing = self.repository.load(member_id)
+        plan = self.plan(member_id, request, today, existing)
+        self.apply(plan, today)
+        return existing is None
+
+    def plan(
+        self, member_id: str, request: MemberUpsert, today: date, existing: MemberRecord | None
+    ) -> UpsertPlan:
+        """What an upsert would write, checked (``InvalidRoster``, ``UnknownCredential``,
+        ``HistoryExists``) against the member as loaded - nothing is written."""
         codes = [self._canonical(cert.credential, index) for index, cert in enumerate(request.certifications)]
         self._check_roster(codes, request, today)
-        existing = self.repository.load(member_id)
         current = existing.certifications if existing else {}
-        changed: list[CertificationRecord] = []
-        for code, cert in zip(codes, request.certifications, strict=True):
+        plan = UpsertPlan(
+            profile=MemberProfile(
+                member_id=member_id,
+                first_name=request.first_name,
+                last_name=request.last_name,
+                email=request.email,
+                postal_address=request.postal_address,
+            ),
+            new_member=existing is None,
+        )
+        for index, (code, cert) in enumerate(zip(codes, request.certifications, strict=True)):
             before = current.get(code)
-            if before is None or before.certified_on != cert.certified_on:
+            balance = self._opening(index, code, cert, today, existing, plan)
+            if before is None or before.certified_on != cert.certified_on or balance is not None:
                 # New or corrected: the scheduler looks at it on the next run and sets its real date.
-                changed.append(
+                plan.certifications.append(
                     CertificationRecord(credential=code, certified_on=cert.certified_on, due_on=today)
                 )
-        profile = MemberProfile(
-            member_id=member_id,
-            first_name=request.first_name,
-            last_name=request.last_name,
-            email=request.email,
-            postal_address=request.postal_address,
+        plan.profile_changed = existing is None or existing.profile != plan.profile
+        return plan
+
+    def _opening(  # noqa: PLR0917 - one certification of the request, in its context
+        self,
+        index: int,
+        code: str,
+        cert: RosterCertification,
+        today: date,
+        existing: MemberRecord | None,
+        plan: UpsertPlan,
+    ) -> OpeningBalance | None:
+        """The certification's opening balance when it is new; None when absent or already recorded."""
+        if cert.opening_balance is None:
+            return None
+        balance = cert.opening_balance.fact(code)
+        path = f"certifications[{index}].opening_balance"
+        try:
+            status = check_opening_balance(
+                Certification(credential=code, certified_on=cert.certified_on), balance, today, self.policy
+            )
+        except InvalidOpeningBalance as error:
+            raise InvalidRoster(str(error), field=f"{path}.{error.field}") from None
+        plan.standings[code] = status
+        if existing is not None and balance in existing.facts:
+            return None  # the same balance again: nothing to write
+        if existing is not None and (existing.facts or any(e.credential == code for e in existing.events)):
+            raise HistoryExists(
+                f"member already has facts or events in this system; an opening balance for {code} "
+                "would overwrite them",
+                field=path,
+            )
+        plan.facts.append(balance)
+        if balance.badge_id is not None:
+            plan.badges.append(imported_badge_event(balance))
+        return balance
+
+    def plan_items(self, plan: UpsertPlan) -> list[dict[str, Any]]:
+        """A plan's writes as plain items, for a bulk writer (BatchWriteItem): profile, certification
+        rows, opening balances, imported badges (a re-upload writes nothing: its plan is empty)."""
+        repository, member_id = self.repository, plan.profile.member_id
+        items = [repository.profile_item(plan.profile)] if plan.changes else []
+        items.extend(repository.cert_item(member_id, c) for c in plan.certifications)
+        items.extend(repository.fact_item(member_id, f) for f in plan.facts)
+        items.extend(
+            repository.event_item(
+                member_id, e, {keys.LIST_PK: BADGE_LIST, keys.LIST_SK: str(e.data["badge_id"])}
+            )
+            for e in plan.badges
         )
-        if existing is None or existing.profile != profile or changed:
-            self.repository.save_member(profile, changed)
-        if changed:  # a new member or credential may be what a parked payment was waiting for
-            self.parked_payments(member_id, today)
-        return existing is None
+        return items
+
+    def apply(self, plan: UpsertPlan, today: date) -> None:
+        """Write a plan: profile, certification rows and opening balances in one transaction, then the
+        imported badges (each a conditional put: a replay changes nothing)."""
+        if plan.changes:
+            self.repository.save_member(plan.profile, plan.certifications, facts=plan.facts)
+        store = RecertStore(self.repository)
+        for event in plan.badges:
+            with suppress(StaleWrite):  # recorded by an earlier delivery of the same row
+                store.put_event(
+                    plan.profile.member_id,
+                    event,
+                    list_keys=(BADGE_LIST, str(event.data["badge_id"])),
+                    create=True,
+                )
+        if plan.certifications:  # a new member or credential may be what a parked payment was waiting for
+            self.parked_payments(plan.profile.member_id, today)
 
     @staticmethod
     def _check_roster(codes: list[str], request: MemberUpsert, today: date) -> None:

@@ -12,6 +12,7 @@ from shared.rules.models import (
     CeVoid,
     Fact,
     FeePayment,
+    OpeningBalance,
     PaymentReversal,
     Recertified,
     ReversalWithdrawn,
@@ -70,6 +71,15 @@ def describe(fact: Fact) -> tuple[date, str | None, str]:
         case AuditDecided():
             reason = f": {fact.reason}" if fact.reason else ""
             return fact.decided_on, fact.credential, f"audit {fact.outcome}{reason}"
+        case OpeningBalance():
+            points = sum(fact.points.values())
+            lapse = f" since {fact.lapsed_on} ({fact.lapse_reason})" if fact.lapsed_on else ""
+            return (
+                fact.cutover_on,
+                fact.credential,
+                f"opening balance from the previous system: {fact.standing.value}{lapse}, fees paid "
+                f"through {fact.paid_through}, {points} CCP points in the cycle from {fact.cycle_start}",
+            )
         case Recertified():
             return fact.completed_on, fact.credential, f"recertified by {fact.method.value}"
     raise TypeError(f"no description for {type(fact).__name__}")  # pragma: no cover - exhaustive

@@ -30,6 +30,16 @@ _BACKOFF_BASE_SECONDS = 0.05
 _BACKOFF_CAP_SECONDS = 5.0
 
 
+_BATCH_GET_LIMIT = 100
+
+
+def _backoff(attempt: int) -> None:
+    """Before re-sending unprocessed batch items: bounded exponential backoff with jitter, then give up."""
+    if attempt > _UNPROCESSED_RETRIES:
+        raise RuntimeError(f"batch request left items unprocessed after {attempt} attempts")
+    time.sleep(min(_BACKOFF_CAP_SECONDS, _BACKOFF_BASE_SECONDS * 2**attempt) * random.random())  # noqa: S311
+
+
 class WriteOutcome(StrEnum):
     CREATED = "created"
     DUPLICATE = "duplicate"  # same key, same content: nothing changed
@@ -137,30 +147,54 @@ class MemberRepository(TableAccess):
         profile: MemberProfile,
         certifications: Sequence[CertificationRecord],
         previous_email: str | None = None,
+        facts: Sequence[Fact] = (),
     ) -> None:
-        """Write the profile and certification rows in one transaction (all or nothing)."""
-        pk = keys.member_pk(profile.member_id)
+        """Write the profile, certification rows and facts (opening balances) in one transaction
+        (all or nothing)."""
         writes: list[dict[str, Any]] = [
-            {
-                "Put": {
-                    "TableName": self.table_name,
-                    "Item": to_item(
-                        {
-                            keys.PK: pk,
-                            keys.SK: keys.PROFILE_SK,
-                            keys.EMAIL_PK: keys.email_pk(str(profile.email)),
-                            "member_id": profile.member_id,
-                            "body": json_body(profile),
-                        }
-                    ),
-                }
-            }
+            {"Put": {"TableName": self.table_name, "Item": self.profile_item(profile)}}
         ]
         writes.extend(
             {"Put": {"TableName": self.table_name, "Item": self.cert_item(profile.member_id, c)}}
             for c in certifications
         )
+        writes.extend(
+            {"Put": {"TableName": self.table_name, "Item": self.fact_item(profile.member_id, f)}}
+            for f in facts
+        )
         self.client.transact_write_items(TransactItems=writes)
+
+    def profile_item(self, profile: MemberProfile) -> dict[str, Any]:
+        return to_item(
+            {
+                keys.PK: keys.member_pk(profile.member_id),
+                keys.SK: keys.PROFILE_SK,
+                keys.EMAIL_PK: keys.email_pk(str(profile.email)),
+                "member_id": profile.member_id,
+                "body": json_body(profile),
+            }
+        )
+
+    def existing_members(self, member_ids: Sequence[str]) -> set[str]:
+        """Which of ``member_ids`` have a profile: one BatchGetItem (keys only) per 100 ids."""
+        found: set[str] = set()
+        for start in range(0, len(member_ids), _BATCH_GET_LIMIT):
+            wanted = [
+                {keys.PK: {"S": keys.member_pk(m)}, keys.SK: {"S": keys.PROFILE_SK}}
+                for m in member_ids[start : start + _BATCH_GET_LIMIT]
+            ]
+            pending: dict[str, Any] = {self.table_name: {"Keys": wanted, "ProjectionExpression": "member_id"}}
+            attempt = 0
+            while pending:
+                if attempt:
+                    _backoff(attempt)
+                response = self.client.batch_get_item(RequestItems=pending)
+                found.update(
+                    item["member_id"]["S"] for item in response["Responses"].get(self.table_name, [])
+                )
+                pending = response.get("UnprocessedKeys") or {}
+                attempt += 1
+        return found
 
     def cert_item(self, member_id: str, record: CertificationRecord) -> dict[str, Any]:
         """The certification row, with its DueIndex keys when it has a next action date."""
@@ -216,14 +250,17 @@ class MemberRepository(TableAccess):
         values = {keys.PK: keys.member_pk(member_id), keys.SK: keys.fact_sk(kind, key), "kind": kind}
         return to_item({**values, **(attributes or {}), "body": json_body(fact)})
 
-    def event_item(self, member_id: str, event: EventRecord) -> dict[str, Any]:
-        """The DynamoDB item of an event (same shape as ``record_event``)."""
+    def event_item(
+        self, member_id: str, event: EventRecord, attributes: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        """The DynamoDB item of an event (same shape as ``record_event``), with extra index attributes."""
         sort_key = keys.event_sk(event.kind, event.key)
         return to_item(
             {
                 keys.PK: keys.member_pk(member_id),
                 keys.SK: sort_key,
                 "kind": event.kind,
+                **(attributes or {}),
                 "body": json_body(event),
             }
         )
@@ -231,24 +268,14 @@ class MemberRepository(TableAccess):
     def put_facts(self, member_facts: Iterable[tuple[str, Fact]]) -> int:
         """Unconditional batched puts of deterministic-key facts (bulk ingest). Re-putting the same
         fact rewrites identical content, so redelivery stays idempotent. Returns requests made."""
+        return self.put_items(self.fact_item(member_id, fact) for member_id, fact in member_facts)
+
+    def put_items(self, items: Iterable[dict[str, Any]]) -> int:
+        """Unconditional puts, 25 per BatchWriteItem (unprocessed items re-sent). Returns requests made."""
         requests = 0
         batch: list[dict[str, Any]] = []
-        for member_id, fact in member_facts:
-            kind, key = _fact_key(fact)
-            batch.append(
-                {
-                    "PutRequest": {
-                        "Item": to_item(
-                            {
-                                keys.PK: keys.member_pk(member_id),
-                                keys.SK: keys.fact_sk(kind, key),
-                                "kind": kind,
-                                "body": json_body(fact),
-                            }
-                        )
-                    }
-                }
-            )
+        for item in items:
+            batch.append({"PutRequest": {"Item": item}})
             if len(batch) == _BATCH_WRITE_LIMIT:
                 requests += self._flush(batch)
                 batch = []
@@ -262,9 +289,7 @@ class MemberRepository(TableAccess):
         attempt = 0
         while pending:
             if attempt:  # unprocessed items: bounded exponential backoff with jitter, then give up
-                if attempt > _UNPROCESSED_RETRIES:
-                    raise RuntimeError(f"BatchWriteItem left items unprocessed after {attempt} attempts")
-                time.sleep(min(_BACKOFF_CAP_SECONDS, _BACKOFF_BASE_SECONDS * 2**attempt) * random.random())  # noqa: S311
+                _backoff(attempt)
             response = self.client.batch_write_item(RequestItems=pending)
             requests += 1
             attempt += 1

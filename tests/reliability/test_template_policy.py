@@ -604,6 +604,9 @@ def _versioned_uploads(stack: LocalStack) -> None:
     files = {
         "ce-batches/provider-policy/2028-05.csv": b"member_id,activity_id,completed_on,points\nzoe,https://courses.example.org/ccp/hipaa,2028-05-01,2\n",
         "evidence/zoe/audit/log.pdf": b"%PDF-1.4 policy test\n",
+        "roster-imports/policy.csv": (
+            Path(__file__).parents[2] / "docs/examples/roster-import.csv"
+        ).read_bytes(),
     }
     for key, body in files.items():
         put = s3.put_object(Bucket=bucket, Key=key, Body=body)

@@ -14,12 +14,15 @@ from shared.rules.models import (
     Certification,
     CeVoid,
     FeePayment,
+    OpeningBalance,
     PaymentReversal,
+    Reason,
     Recertified,
     RecertMethod,
     ReversalWithdrawn,
     SelfReported,
     SelfReportEntry,
+    Standing,
     self_report_key,
 )
 from shared.rules.policy import Category, CredentialSpec, RulesPolicy
@@ -230,4 +233,30 @@ def reported(
         activity_id=activity_id,
         version=version,
         entry=item,
+    )
+
+
+def opening(
+    cutover_on: str,
+    paid_through: str,
+    cycle_start: str,
+    *,
+    points: dict[Category, int] | None = None,
+    standing: Standing = Standing.ACTIVE,
+    lapsed_on: str | None = None,
+    lapse_reason: Reason | None = None,
+    credential: str = "RMA",
+) -> OpeningBalance:
+    """An opening balance as of ``cutover_on`` (known from that day, like an import)."""
+    return OpeningBalance(
+        key=credential,
+        recorded_on=d(cutover_on),
+        credential=credential,
+        cutover_on=d(cutover_on),
+        paid_through=d(paid_through),
+        cycle_start=d(cycle_start),
+        points={category: Decimal(value) for category, value in (points or {}).items()},
+        standing=standing,
+        lapsed_on=None if lapsed_on is None else d(lapsed_on),
+        lapse_reason=lapse_reason,
     )
