@@ -61,11 +61,11 @@ def parse_evidence_key(key: str) -> EvidenceKey | str:
     if len(parts) != 4 or parts[0] != "evidence":
         return "key must be evidence/{member_id}/{purpose}/{file}"
     _, member_id, purpose, file = parts
-    if not _MEMBER_ID.match(member_id):
+    if not _MEMBER_ID.fullmatch(member_id):
         return "malformed member id"
     if purpose not in ("audit", "recertification"):
         return f"unknown purpose {purpose!r} (audit or recertification)"
-    if not _FILE_NAME.match(file):
+    if not _FILE_NAME.fullmatch(file):
         return "file name not allowed (letters, digits, space, ._()- only)"
     return EvidenceKey(member_id, purpose, file)  # type: ignore[arg-type]
 

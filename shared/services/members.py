@@ -9,6 +9,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from shared.errors import DomainError, NotFound, UnknownCredential
+from shared.rules.dates import IsoDate
 from shared.rules.models import ActivitySpec, CertificationStatus, Fact
 from shared.rules.policy import RulesPolicy
 from shared.rules.status import evaluate, unmapped_activity_ids
@@ -45,7 +46,7 @@ EARLIEST_CERTIFICATION = date(1950, 1, 1)  # older dates are typos, and far-futu
 
 class RosterCertification(_Strict):
     credential: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10)]
-    certified_on: date = Field(ge=EARLIEST_CERTIFICATION)
+    certified_on: IsoDate = Field(ge=EARLIEST_CERTIFICATION)
 
 
 class MemberUpsert(_Strict):
