@@ -32,11 +32,35 @@ def _field_path(location: tuple[Any, ...]) -> str:
     return path or str(location[0] if location else "body")
 
 
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
+
+
+def load_json(text: str | bytes) -> Any:
+    """``json.loads`` for a caller's body, every refusal a ValueError: also nesting deeper than the
+    parser follows (RecursionError), the ``NaN``/``Infinity`` literals Python accepts but JSON does not,
+    and lone surrogate escapes (``"\\ud800"``), which no UTF-8 store, log or HTTP client can carry."""
+    try:
+        value = json.loads(text, parse_constant=_not_json)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+    json.dumps(value, ensure_ascii=False).encode(
+        "utf-8"
+    )  # UnicodeEncodeError (a ValueError) on a lone surrogate
+    return value
+
+
 def _json_object(text: str) -> dict[str, Any]:
     """Request bodies validated against a model must be JSON objects. Powertools would validate the
     first element of a top-level array as the body (``[{...}, ...]`` upserted the first one); routes
     that take arrays (xAPI) or other shapes read the raw body themselves and never come here."""
-    value = json.loads(text)
+    try:
+        value = load_json(text)
+    except ValueError as error:  # Powertools answers a ValueError here with a 400 without the reason
+        reason = "not UTF-8 JSON text" if isinstance(error, UnicodeError) else str(error)
+        raise RequestValidationError(
+            [{"type": "json_invalid", "loc": ("body",), "msg": f"invalid JSON: {reason}", "input": {}}]
+        ) from None
     if not isinstance(value, dict):
         raise RequestValidationError(
             [{"type": "model_type", "loc": ("body",), "msg": "body must be a JSON object", "input": {}}]

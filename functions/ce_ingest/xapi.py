@@ -27,7 +27,7 @@ from shared.clock import business_today
 from shared.config.ce import get_ce_settings
 from shared.config.settings import get_policy, get_settings
 from shared.errors import DomainError
-from shared.http import make_resolver, problem, raw_body
+from shared.http import load_json, make_resolver, problem, raw_body
 from shared.observability import lambda_entry, logger
 from shared.services.ce_xapi import XapiIngest
 from shared.store.catalog import CatalogRepository
@@ -83,7 +83,7 @@ def post_statements() -> Response[Any]:
     if client is None:
         return _refuse(401, "unauthorized", "valid LMS client credentials (HTTP Basic) required")
     version = event.headers.get("x-experience-api-version") or ""
-    if not SUPPORTED_VERSION.match(version.strip()):
+    if not SUPPORTED_VERSION.fullmatch(version.strip()):
         return _refuse(400, "unsupported_version", "header X-Experience-API-Version: 1.0.x required")
     settings = get_ce_settings()
     try:
@@ -91,8 +91,8 @@ def post_statements() -> Response[Any]:
     except DomainError as refused:  # 413 over the limit, 400 broken base64
         return _refuse(refused.status_code, refused.code, refused.message)
     try:
-        payload = json.loads(raw)
-    except (ValueError, UnicodeDecodeError, RecursionError):
+        payload = load_json(raw)
+    except ValueError:
         return _refuse(
             400,
             "validation_failed",

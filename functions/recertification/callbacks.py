@@ -11,7 +11,6 @@ what happened is logged.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
@@ -25,7 +24,7 @@ from shared.clock import business_today, wall_clock_seconds
 from shared.config.integrations import eligibility_criteria, get_integration_settings
 from shared.config.settings import get_policy, get_settings
 from shared.errors import DomainError, Unauthorized
-from shared.http import json_response, make_resolver, problem, raw_body, validation_problems
+from shared.http import json_response, load_json, make_resolver, problem, raw_body, validation_problems
 from shared.observability import lambda_entry, logger
 from shared.services.badges import default_badge_service
 from shared.services.catalog import CatalogService
@@ -96,8 +95,8 @@ def exam_result() -> Response[Any]:
 )
 def credly_webhook() -> Response[Any]:
     try:  # Credly retries non-200 for 25 days: anything unusable is answered 200 and ignored
-        envelope = json.loads(raw_body(app.current_event, MAX_BODY_BYTES))
-    except (ValueError, RecursionError, DomainError):  # RecursionError: deeply nested JSON
+        envelope = load_json(raw_body(app.current_event, MAX_BODY_BYTES))
+    except (ValueError, DomainError):
         envelope = None
     if not isinstance(envelope, dict):
         logger.info("credly webhook ignored", extra={"outcome": "ignored: not a JSON object"})

@@ -9,7 +9,6 @@ Order of checks, each before the next: body size (413) -> signature header prese
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
@@ -24,7 +23,7 @@ from shared.adapters.stripe_events import MalformedEvent, interpret
 from shared.clock import business_today, wall_clock_seconds
 from shared.config.settings import get_policy, get_settings
 from shared.errors import DomainError
-from shared.http import json_response, make_resolver, problem, raw_body
+from shared.http import json_response, load_json, make_resolver, problem, raw_body
 from shared.observability import lambda_entry, logger
 from shared.services.payments import ParkedItem, PaymentExceptionItem, PaymentService, Resolution
 from shared.store.payments import PaymentLedger
@@ -113,9 +112,9 @@ def stripe_webhook() -> Response[Any]:
             return _refuse(400, "bad_signature_header", error.reason)
         return _refuse(401, "bad_signature", error.reason)
     try:
-        event = json.loads(payload)
+        event = load_json(payload)
         action = interpret(event)
-    except (ValueError, UnicodeDecodeError) as error:  # JSONDecodeError and MalformedEvent are ValueErrors
+    except ValueError as error:  # load_json's refusals and MalformedEvent are ValueErrors
         return _refuse(
             400, "malformed_event", str(error) if isinstance(error, MalformedEvent) else "invalid JSON"
         )

@@ -17,11 +17,13 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from shared.rules.dates import parse_iso_date
 from shared.rules.policy import Category
 
 COLUMNS = ("member_id", "activity_id", "completed_on", "points", "category", "certificate_id")
 MAX_POINTS = Decimal(100)
 _MEMBER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+_ACTIVITY_ID = re.compile(r"[^\s\x00-\x1f\x7f]+")  # an IRI: no blanks or control characters
 _CERTIFICATE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,127}$")
 _CATEGORIES = {c.value for c in Category}
 
@@ -129,12 +131,12 @@ def parse_rows(data: bytes) -> tuple[list[CsvRow], list[Rejection], int]:
 
 
 def _row(line: int, row: dict[str, str]) -> CsvRow | Rejection:
-    if not _MEMBER_ID.match(row["member_id"]):
+    if not _MEMBER_ID.fullmatch(row["member_id"]):
         return Rejection(line, "member_id missing or malformed")
-    if not row["activity_id"] or len(row["activity_id"]) > 2048:
-        return Rejection(line, "activity_id missing")
+    if not _ACTIVITY_ID.fullmatch(row["activity_id"]) or len(row["activity_id"]) > 2048:
+        return Rejection(line, "activity_id missing or malformed")
     try:
-        completed_on = date.fromisoformat(row["completed_on"])
+        completed_on = parse_iso_date(row["completed_on"])
     except ValueError:
         return Rejection(line, f"bad date {row['completed_on']!r} (expected YYYY-MM-DD)")
     try:
@@ -150,7 +152,7 @@ def _row(line: int, row: dict[str, str]) -> CsvRow | Rejection:
     if row["category"] not in _CATEGORIES:
         return Rejection(line, f"unknown category {row['category']!r}")
     certificate = row["certificate_id"] or None
-    if certificate is not None and not _CERTIFICATE.match(certificate):
+    if certificate is not None and not _CERTIFICATE.fullmatch(certificate):
         return Rejection(line, "certificate_id malformed")
     return CsvRow(
         line=line,

@@ -42,6 +42,9 @@ TYPE_COURSE = frozenset(
     {"https://w3id.org/xapi/cmi5/activitytype/course", "http://adlnet.gov/expapi/activities/course"}
 )
 TYPE_BLOCK = "https://w3id.org/xapi/cmi5/activitytype/block"
+# Far deeper than any statement an LMS or LRS sends; deeper ones could not be kept for staff (the
+# serializer and DynamoDB stop earlier), so they are refused with the statement's path.
+MAX_NESTING = 64
 SUPPORTED_VERSION = re.compile(r"^1\.0(\.\d+)?$")
 RESPONSE_VERSION = "1.0.3"
 
@@ -60,7 +63,7 @@ MAX_IRI_BYTES = 900
 def _iri(value: str) -> str:
     if len(value.encode("utf-8")) > MAX_IRI_BYTES:
         raise ValueError(f"IRI longer than {MAX_IRI_BYTES} bytes")
-    if not _IRI.match(value):
+    if not _IRI.fullmatch(value):
         raise ValueError("must be an absolute IRI")
     return value
 
@@ -90,14 +93,14 @@ class Agent(_Model):
     @field_validator("mbox")
     @classmethod
     def _mailto(cls, value: str | None) -> str | None:
-        if value is not None and not _MAILTO.match(value):
+        if value is not None and not _MAILTO.fullmatch(value):
             raise ValueError("mbox must be a mailto: IRI")
         return value
 
     @field_validator("mbox_sha1sum")
     @classmethod
     def _sha1(cls, value: str | None) -> str | None:
-        if value is not None and not _SHA1.match(value):
+        if value is not None and not _SHA1.fullmatch(value):
             raise ValueError("mbox_sha1sum must be 40 hex digits")
         return value
 
@@ -164,6 +167,8 @@ def _object_kind(value: Any) -> str:
     kind = (
         value.get("objectType", "Activity") if isinstance(value, dict) else getattr(value, "object_type", "")
     )
+    if not isinstance(kind, str):  # {"objectType": {}}: the "other" model names the field
+        kind = ""
     return {"Activity": "activity", "StatementRef": "statement_ref"}.get(kind, "other")
 
 
@@ -256,6 +261,19 @@ def content_hash(raw: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
+def _nesting(value: Any) -> int:
+    """How deep objects and arrays nest in ``value`` (iterative: the depth is the caller's)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        current, depth = stack.pop()
+        if isinstance(current, dict | list):
+            deepest = max(deepest, depth)
+            stack.extend(
+                (inner, depth + 1) for inner in (current.values() if isinstance(current, dict) else current)
+            )
+    return deepest
+
+
 def parse_statements(payload: Any, max_statements: int = 100) -> list[tuple[Statement, str]]:
     """(statement, content hash) for one statement or an array; all problems at once, or none."""
     raws = payload if isinstance(payload, list) else [payload]
@@ -271,6 +289,10 @@ def parse_statements(payload: Any, max_statements: int = 100) -> list[tuple[Stat
     for index, raw in enumerate(raws):
         if not isinstance(raw, dict):
             problems.append({"field": f"statements[{index}]", "reason": "must be a JSON object"})
+            continue
+        if _nesting(raw) > MAX_NESTING:
+            reason = f"nested more than {MAX_NESTING} levels deep"
+            problems.append({"field": f"statements[{index}]", "reason": reason})
             continue
         try:
             statement = _STATEMENT.validate_python(raw)

@@ -20,7 +20,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shared.rules.dates import add_years
+from shared.rules.dates import IsoDate, add_years
 
 _DAYS_PER_YEAR = 365.25
 
@@ -38,8 +38,8 @@ class EligibilityRoute(_Frozen):
 
 
 class Period(_Frozen):
-    start: date
-    end: date | None = Field(default=None, description="None while ongoing")
+    start: IsoDate
+    end: IsoDate | None = Field(default=None, description="None while ongoing")
     full_time: bool = True
 
     @model_validator(mode="after")
@@ -51,11 +51,11 @@ class Period(_Frozen):
 
 class ProgramAnswer(_Frozen):
     accredited: bool
-    graduated_on: date
+    graduated_on: IsoDate
 
 
 class MilitaryAnswer(_Frozen):
-    completed_on: date
+    completed_on: IsoDate
     program: str = Field(default="", max_length=200)
 
 

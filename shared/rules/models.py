@@ -8,7 +8,6 @@ status a pure function of (facts, date) and lets a past date be re-evaluated exa
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
@@ -16,7 +15,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
@@ -24,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from shared.rules.dates import IsoDate
 from shared.rules.policy import Category, ParticipationRole, PublicationType
 
 
@@ -169,19 +168,6 @@ class Criterion(StrEnum):
     BETTER_AT_JOB = "improves_job_performance"
     ADVANCES_KNOWLEDGE = "advances_health_care_knowledge"
     PREPARES_ADVANCEMENT = "prepares_for_management_or_degree"
-
-
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
-def _iso_date(value: Any) -> Any:
-    """Only ``YYYY-MM-DD`` text (or a date) is a date: not a number, not a timestamp."""
-    if isinstance(value, date) or (isinstance(value, str) and _ISO_DATE.fullmatch(value)):
-        return value
-    raise ValueError("must be a date YYYY-MM-DD")
-
-
-IsoDate = Annotated[date, BeforeValidator(_iso_date)]
 
 
 def _amount(maximum: int) -> Any:

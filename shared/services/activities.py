@@ -23,6 +23,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 from shared.errors import Conflict, DomainError, Unprocessable
 from shared.rules.cycles import current_cycle, cycle_number
+from shared.rules.dates import IsoDate
 from shared.rules.models import (
     UNITS_BY_CATEGORY,
     ActivitySpec,
@@ -31,7 +32,6 @@ from shared.rules.models import (
     Criterion,
     EmploymentPeriod,
     Fact,
-    IsoDate,
     Points,
     RoleTerm,
     SelfReported,

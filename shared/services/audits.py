@@ -37,7 +37,7 @@ _DRAWN_AUDIT_ID = re.compile(r"^[0-9]{4}-[A-Za-z]{1,10}-(?P<member>[A-Za-z0-9][A
 
 def member_of_audit(audit_id: str) -> str | None:
     """The member a drawn audit id names, or None for another format."""
-    found = _DRAWN_AUDIT_ID.match(audit_id)
+    found = _DRAWN_AUDIT_ID.fullmatch(audit_id)
     return found["member"] if found else None
 
 

@@ -46,7 +46,7 @@ class BatchKey:
 
 
 def parse_batch_key(key: str) -> BatchKey | None:
-    match = _KEY.match(key)
+    match = _KEY.fullmatch(key)
     if match is None or ".." in key:
         return None
     return BatchKey(match["provider"], match["file"])

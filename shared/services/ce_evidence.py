@@ -64,13 +64,13 @@ def parse_evidence_key(key: str) -> EvidenceKey | str:
         return "key must be evidence/{member_id}/{purpose}/{file} or evidence/{member_id}/audit/{activity_id}/{file}"
     member_id, purpose, file = parts[1], parts[2], parts[-1]
     activity_id = parts[3] if len(parts) == 5 else None
-    if activity_id is not None and not _ACTIVITY_ID.match(activity_id):
+    if activity_id is not None and not _ACTIVITY_ID.fullmatch(activity_id):
         return "malformed activity id"
-    if not _MEMBER_ID.match(member_id):
+    if not _MEMBER_ID.fullmatch(member_id):
         return "malformed member id"
     if purpose not in ("audit", "recertification"):
         return f"unknown purpose {purpose!r} (audit or recertification)"
-    if not _FILE_NAME.match(file):
+    if not _FILE_NAME.fullmatch(file):
         return "file name not allowed (letters, digits, space, ._()- only)"
     return EvidenceKey(member_id, purpose, file, activity_id)  # type: ignore[arg-type]
 

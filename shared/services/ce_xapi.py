@@ -224,7 +224,7 @@ class XapiIngest:
             if not client.owns(actor.account.home_page):
                 return None, f"account homePage {actor.account.home_page} is not {client.client_id}'s"
             name = actor.account.name
-            if not re.match(MEMBER_ID_PATTERN, name):
+            if not re.fullmatch(MEMBER_ID_PATTERN, name):
                 return None, "account name is not a member id"
             return name, ""
         email = actor.email

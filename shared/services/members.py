@@ -10,9 +10,10 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from shared.errors import Conflict, DomainError, NotFound, UnknownCredential
+from shared.rules.dates import IsoDate
 from shared.rules.invoices import Invoice, invoices_for
 from shared.rules.models import (
     ActivitySpec,
@@ -61,19 +62,6 @@ class HistoryExists(Conflict):
     code = "history_exists"
 
 
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
-def _iso_date(value: object) -> object:
-    """The documented format is YYYY-MM-DD: pydantic alone would also take a number (a Unix time)."""
-    if isinstance(value, date):
-        return value
-    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
-        raise ValueError("must be a date written YYYY-MM-DD")
-    return value
-
-
-IsoDate = Annotated[date, BeforeValidator(_iso_date)]
 OpeningPoints = Annotated[Decimal, Field(ge=0, le=1000, max_digits=7, decimal_places=2)]
 
 

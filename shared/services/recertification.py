@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.errors import Conflict, NotFound, UnknownCredential, Unprocessable
 from shared.observability import logger
+from shared.rules.dates import IsoDate
 from shared.rules.eligibility import EligibilityAnswers, EligibilityResult, EligibilityRoute, assess
 from shared.rules.models import (
     ActivitySpec,
@@ -121,7 +122,7 @@ class ExamResultIn(_Strict):
     member_id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
     credential: str = Field(min_length=1, max_length=10)
     passed: bool
-    exam_date: date
+    exam_date: IsoDate
     result_id: str = Field(min_length=1, max_length=128)
 
 

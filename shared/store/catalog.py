@@ -281,7 +281,7 @@ def _decode_token(token: str, list_pk: str) -> dict[str, Any]:
 
     try:
         decoded = json.loads(base64.urlsafe_b64decode(token.encode()))
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:  # RecursionError: JSON nested beyond the parser
         raise ValueError("invalid next_token") from error
     # A ListIndex key: the table and index key attributes, each a DynamoDB string.
     wanted = {keys.PK, keys.SK, keys.LIST_PK, keys.LIST_SK}

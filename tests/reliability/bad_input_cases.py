@@ -15,6 +15,7 @@ import copy
 import csv
 import io
 import json
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -211,6 +212,10 @@ class World:
         route, params = route_for(method, path)
         event = http_api_event(route, path, params, headers={"content-type": "application/json"}, body=b"")
         mutate(event)
+        return self.handle(route, event)
+
+    def handle(self, route: Any, event: dict[str, Any]) -> HttpResult:
+        """Hand an API Gateway event to ``route``'s handler; the answer is kept for the 5xx check."""
         function = tpl.functions()[route.function]
         handler = getattr(__import__(function.module, fromlist=[function.attribute]), function.attribute)
         answer = handler(event, lambda_context(route.function))
@@ -1169,6 +1174,39 @@ case("csv-dates-out-of-range", "s3", "good rows credited; month 13, year 0 and a
     )
 )
 
+case(
+    "csv-ids-and-dates-not-in-their-format",
+    "s3",
+    "good rows credited; NUL in member, activity (was credited) and certificate ids, dates written "
+    "20230501 (was credited) and as a datetime reported",
+)(
+    _rows_case(
+        "formats",
+        [
+            (
+                "{m}\x00,https://acme.example.org/c,2023-05-01,2,professional_education,C-3\n",
+                "member_id missing or malformed",
+            ),
+            (
+                "{m},https://acme.example.org/\x00c,2023-05-01,2,professional_education,C-4\n",
+                "activity_id missing or malformed",
+            ),
+            (
+                "{m},https://acme.example.org/c,2023-05-01,2,professional_education,C\x00-5\n",
+                "certificate_id malformed",
+            ),
+            (
+                "{m},https://acme.example.org/c,20230501,2,professional_education,C-6\n",
+                "bad date '20230501' (expected YYYY-MM-DD)",
+            ),
+            (
+                "{m},https://acme.example.org/c,2023-05-01T00:00:00,2,professional_education,C-7\n",
+                "bad date '2023-05-01T00:00:00' (expected YYYY-MM-DD)",
+            ),
+        ],
+    )
+)
+
 
 def _ignored_batch_key(name: str, key: str, event_key: str | None = None) -> None:
     @case(
@@ -1421,3 +1459,326 @@ def _stream_poison_beside_good(w: World) -> None:
         _empty(changes, "removed", "s3_added", "s3_removed")
 
     w.expect_writes(check)
+
+
+# ---------------------------------------------------------------------- mechanical variants
+#
+# The named cases above are the ones someone thought of. These are generated: for every route of
+# template.yaml a valid request (ROUTE_SHAPES), and from it, mechanically, a hostile variant per
+# family - nesting depth, size, number range, type confusion, text (control characters, trailing
+# newlines against anchored patterns), encoding - of the whole body, of every leaf of the body, of
+# every path parameter and of every query parameter. What must hold for each: no 5xx, and a refusal
+# writes nothing (every AWS write call is counted, not only the table's final state). A date leaf
+# given a number or a datetime must be refused naming its field: the documented format is the
+# contract.
+
+Family = Literal["depth", "size", "number", "type", "text", "encoding"]
+_HOLE = "\u0000hostile-variant\u0000"  # stands for the raw JSON spliced in at a leaf
+_DATE = r"\d{4}-\d{2}-\d{2}"
+
+
+@dataclass(frozen=True)
+class Shape:
+    """A valid request to one route; ``signer`` names how the route authenticates its caller, so a
+    variant body is signed (or authenticated) like a real caller's and reaches the parser."""
+
+    route: str  # "METHOD /template/path/{param}"
+    params: dict[str, str]
+    body: Any = None
+    query: dict[str, str] = field(default_factory=dict)
+    signer: Literal["iam", "stripe", "exam", "xapi", "credly"] = "iam"
+
+
+def _xapi_statement(member_id: str) -> dict[str, Any]:
+    made = statement("completed", member_id, statement_id=str(uuid.uuid5(uuid.NAMESPACE_URL, member_id)))
+    made["result"] = {"completion": True, "score": {"scaled": 0.9, "raw": 90, "min": 0, "max": 100}}
+    return made
+
+
+ROUTE_SHAPES: list[Shape] = [
+    Shape("PUT /members/{member_id}", {"member_id": "m-1"}, dict(ROSTER)),
+    Shape("GET /members/{member_id}/status", {"member_id": "m-1"}),
+    Shape("GET /members/{member_id}/timeline", {"member_id": "m-1"}),
+    Shape("GET /members/{member_id}/standing", {"member_id": "m-1"}),
+    Shape("POST /webhooks/stripe", {}, None, signer="stripe"),  # body: pi_event() at run time
+    Shape("GET /admin/parked-payments", {}),
+    Shape(
+        "POST /members/{member_id}/recertifications",
+        {"member_id": "m-1"},
+        {
+            "credential": "RMA",
+            "method": "exam",
+            "eligibility": {
+                "program": {"accredited": True, "graduated_on": "2020-05-01"},
+                "military": {"completed_on": "2024-01-15", "program": "68W"},
+                "work": [{"start": "2020-01-01", "end": "2023-01-01", "full_time": True}],
+            },
+        },
+    ),
+    Shape("GET /recertifications/{application_id}", {"application_id": "m-1.RMA.1"}),
+    Shape(
+        "POST /recertifications/{application_id}/decision",
+        {"application_id": "m-1.RMA.1"},
+        {"decision": "approved", "reason": "ok"},
+    ),
+    Shape(
+        "POST /eligibility/{credential}",
+        {"credential": "RMA"},
+        {
+            "program": {"accredited": True, "graduated_on": "2020-05-01"},
+            "work": [{"start": "2020-01-01", "end": "2023-01-01", "full_time": True}],
+        },
+    ),
+    Shape("POST /exam-results", {}, dict(EXAM), signer="exam"),
+    Shape(
+        "POST /audits/{audit_id}/decision",
+        {"audit_id": "2024-RMA-m-1"},
+        {"decision": "passed", "reason": "ok"},
+    ),
+    Shape("GET /audits/{audit_id}", {"audit_id": "2024-RMA-m-1"}),
+    Shape(
+        "POST /webhooks/credly",
+        {},
+        {"id": "ev-1", "organization_id": "test-org", "event_type": "badge.issued"},
+        signer="credly",
+    ),
+    Shape("POST /xapi/statements", {}, None, signer="xapi"),  # body: a statement at run time
+    Shape("POST /xapi/statements", {}, "unmatched", signer="xapi"),  # the same for no member: stored whole
+    Shape(
+        "PUT /catalog/activities",
+        {},
+        {
+            "activity_id": "https://acme.example.org/variants",
+            "title": "Variants",
+            "category": "professional_education",
+            "points": 2,
+            "provider_id": "acme",
+        },
+    ),
+    Shape("GET /catalog/activities/{activity_id}", {"activity_id": quote_plus(COURSE, safe="")}),
+    Shape("GET /admin/unmapped-activities", {}),
+    Shape("GET /admin/unmatched-statements", {}, query={"limit": "5", "next_token": ""}),
+    Shape("GET /admin/quarantined-uploads", {}, query={"limit": "5", "next_token": ""}),
+]
+
+
+def _base_body(shape: Shape) -> Any:
+    if shape.signer == "stripe":
+        return pi_event("pi_variant")
+    if shape.signer == "xapi":
+        return [_xapi_statement("m-ghost" if shape.body == "unmatched" else "m-1")]
+    return copy.deepcopy(shape.body)
+
+
+def _leaves(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[tuple[Any, ...], Any]]:
+    """Every (path, value) in a JSON document, containers included (a container is a leaf to replace too)."""
+    found: list[tuple[tuple[Any, ...], Any]] = [(path, value)] if path else []
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            found += _leaves(inner, (*path, key))
+    elif isinstance(value, list):
+        for index, inner in enumerate(value):
+            found += _leaves(inner, (*path, index))
+    return found
+
+
+def _spliced(body: Any, path: tuple[Any, ...], raw: str) -> bytes:
+    """``body`` as JSON text with the value at ``path`` replaced by the raw JSON text ``raw``."""
+    document = copy.deepcopy(body)
+    holder = document
+    for part in path[:-1]:
+        holder = holder[part]
+    holder[path[-1]] = _HOLE
+    return json.dumps(document).replace(json.dumps(_HOLE), raw).encode("utf-8")
+
+
+def _deep(depth: int, kind: str = "[") -> str:
+    return ("[" * depth + "]" * depth) if kind == "[" else ('{"a":' * depth + "1" + "}" * depth)
+
+
+# Raw JSON spliced in at a leaf, by family: numbers DynamoDB refuses (more than 38 digits, inf from
+# 1e400, NaN), numbers and datetimes where dates are expected, the reverse, control characters. Every
+# leaf gets SCALAR_VALUES; a container (object, array) gets CONTAINER_VALUES; the top-level fields get
+# SIZE_VALUES too.
+SCALAR_VALUES: dict[Family, dict[str, str]] = {
+    "number": {
+        "int-42-digits": "-1" + "0" * 41,
+        "float-1e400": "1e400",
+        "float-tiny": "1e-400",
+        "nan": "NaN",
+    },
+    "type": {
+        "zero": "0",
+        "true": "true",
+        "null": "null",
+        "empty-object": "{}",
+        "datetime": '"2022-01-10T00:00:00"',
+        "date": '"2022-01-10"',
+    },
+    "text": {"nul": '"a\\u0000b"', "lone-surrogate": '"\\ud800"'},
+}
+CONTAINER_VALUES: dict[Family, dict[str, str]] = {
+    "depth": {"nested-5000": _deep(5000), "nested-900-objects": _deep(900, "{")},
+    "type": {"zero": "0", "string": '"x"'},
+}
+SIZE_VALUES: dict[Family, dict[str, str]] = {
+    "size": {
+        "string-100k": json.dumps("x" * 100_000),
+        "string-450k": json.dumps("x" * 450_000),
+        "array-10k": "[" + ",".join(["1"] * 10_000) + "]",
+    },
+}
+
+
+@dataclass(frozen=True)
+class Variant:
+    id: str
+    route: str
+    family: Family
+    shape: Shape
+    splice: tuple[tuple[Any, ...], str] | None  # (leaf path, raw JSON put there), built when sent
+    raw: bytes | None  # the whole body to send (neither: the shape's base body)
+    params: dict[str, str]
+    query: dict[str, str]
+    date_leaf: str | None = None  # a date field given something that is not a date: must be a 4xx naming it
+
+    def send(self, w: World) -> HttpResult:
+        body = self.raw if self.raw is not None else _encode(_base_body(self.shape))
+        if self.splice is not None:
+            body = _spliced(_base_body(self.shape), *self.splice)
+        return send_raw(w, self.shape, body, self.params, self.query)
+
+
+def _encode(body: Any) -> bytes:
+    return b"" if body is None else json.dumps(body).encode("utf-8")
+
+
+def send_raw(
+    w: World, shape: Shape, body: bytes, params: dict[str, str], query: dict[str, str]
+) -> HttpResult:
+    """One request to ``shape``'s route with exactly these bytes, path parameters and query, signed or
+    authenticated the way the route's caller does it."""
+    method, template_path = shape.route.split(" ", 1)
+    route = next(r for r in tpl.routes() if (r.method, r.path) == (method, template_path))
+    path = template_path
+    for name, value in params.items():
+        path = path.replace("{" + name + "}", value)
+    headers = {"content-type": "application/json"}
+    if shape.signer == "stripe":
+        headers["stripe-signature"] = sign(body, STRIPE_CURRENT, wall_clock_seconds())
+    elif shape.signer == "exam":
+        headers["exam-signature"] = sign(body, EXAM_SECRET, wall_clock_seconds())
+    elif shape.signer == "xapi":
+        headers["authorization"] = basic("lms-a", LMS_PASSWORD)
+        headers["x-experience-api-version"] = "1.0.3"
+    event = http_api_event(route, path, params, headers=headers, body=body)
+    if query:
+        event["rawQueryString"] = "&".join(f"{k}={quote_plus(v)}" for k, v in query.items())
+        event["queryStringParameters"] = dict(query)
+    return w.handle(route, event)
+
+
+def _label(path: tuple[Any, ...]) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".") or "body"
+
+
+def _token(payload: bytes) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(payload).decode()
+
+
+def _path_values(value: str) -> dict[str, str]:
+    return {
+        "trailing-newline": value + "\n",
+        "nul": value + "\x00",
+        "dotdot": "..",
+        "long-2000": "a" * 2000,
+        "non-ascii": value + "\u00e9\U0001f600",
+        "empty": "",
+    }
+
+
+def _query_values(name: str) -> dict[str, str]:
+    if name == "limit":
+        return {"42-digits": "1" + "0" * 41, "negative": "-1", "float": "1.5", "text": "x", "newline": "5\n"}
+    forged = {k: {"S": "x" * 1500} for k in ("pk", "sk", "list_pk", "list_sk")}
+    return {
+        "not-base64": "%%%",
+        "base64-not-json": _token(b"\xff\xfe\x00"),
+        "base64-deep-json": _token(_deep(1400).encode()),
+        "base64-array": _token(b"[1,2]"),
+        "base64-huge-number": _token(b'{"pk": 1' + b"0" * 60 + b"}"),
+        "forged-key": _token(json.dumps(forged).encode()),
+        "newline": "\n",
+    }
+
+
+def variants() -> list[Variant]:
+    """Every generated variant of every route (see the section comment)."""
+    found: list[Variant] = []
+
+    def add(shape: Shape, family: Family, name: str, raw: bytes | None = None, **kw: Any) -> None:
+        found.append(
+            Variant(
+                id=f"{shape.route}{' (' + shape.body + ')' if isinstance(shape.body, str) else ''} {family} {name}",
+                route=shape.route,
+                family=family,
+                shape=shape,
+                splice=kw.get("splice"),
+                raw=raw,
+                params=kw.get("params", dict(shape.params)),
+                query=kw.get("query", dict(shape.query)),
+                date_leaf=kw.get("date_leaf"),
+            )
+        )
+
+    for shape in ROUTE_SHAPES:
+        for name, value in shape.params.items():
+            for tag, hostile in _path_values(value).items():
+                add(shape, "text", f"path {name} {tag}", params={**shape.params, name: hostile})
+        for name in shape.query:
+            for tag, hostile in _query_values(name).items():
+                add(shape, "text", f"query {name} {tag}", query={**shape.query, name: hostile})
+        add(shape, "text", "query unknown-parameter", query={**shape.query, "x\n": "\x00" + "y" * 2000})
+        body = _base_body(shape)
+        if body is None:  # a body where none is read
+            add(shape, "depth", "unread body nested-5000", _deep(5000).encode())
+            continue
+        text = json.dumps(body)
+        add(shape, "depth", "root nested-5000", _deep(5000).encode())
+        add(shape, "depth", "root nested-20000-objects", _deep(20_000, "{").encode())
+        add(shape, "encoding", "utf-16", text.encode("utf-16"))
+        add(shape, "encoding", "utf-8-bom", b"\xef\xbb\xbf" + text.encode())
+        add(shape, "encoding", "latin-1", text.replace("Ana", "An\u00e9").encode("latin-1", "replace"))
+        add(shape, "encoding", "invalid-utf-8", text.encode()[:-1] + b"\xff}")
+        add(shape, "type", "root number", b"1" + b"0" * 41)
+        add(shape, "type", "root null", b"null")
+        add(shape, "type", "root string", b'"x"')
+        for path, leaf in _leaves(body):
+            # our own models document their dates; the outside systems' payloads are theirs
+            is_date = (
+                shape.signer in ("iam", "exam")
+                and isinstance(leaf, str)
+                and re.fullmatch(_DATE, leaf) is not None
+            )
+            values = dict(CONTAINER_VALUES if isinstance(leaf, dict | list) else SCALAR_VALUES)
+            if len(path) <= 2:
+                values.update(SIZE_VALUES)
+            for family, by_tag in values.items():
+                for tag, raw in by_tag.items():
+                    not_a_date = is_date and family in ("number", "type") and tag not in ("date", "null")
+                    add(
+                        shape,
+                        family,
+                        f"{_label(path)} {tag}",
+                        splice=(path, raw),
+                        date_leaf=_label(path) if not_a_date else None,
+                    )
+            if isinstance(leaf, str):
+                add(shape, "text", f"{_label(path)} trailing-newline", splice=(path, json.dumps(leaf + "\n")))
+    return found
+
+
+VARIANTS = variants()
+VARIANT_ROUTES = sorted({v.route for v in VARIANTS})

@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections import Counter
 from collections.abc import Iterator
+from typing import Any
 
 import boto3
 import pytest
+from botocore.client import BaseClient
 from moto import mock_aws
 
 from functions.ce_ingest import xapi as xapi_function
@@ -44,6 +47,8 @@ from tests.reliability.bad_input_cases import (
     STRIPE_PREVIOUS,
     STRIPE_SECRET,
     TODAY,
+    VARIANT_ROUTES,
+    VARIANTS,
     Case,
     World,
 )
@@ -135,3 +140,87 @@ def test_the_corpus_spans_every_channel() -> None:
     assert set(by_channel) == {"http", "s3", "stream"}
     assert min(by_channel.values()) >= 5, by_channel
     assert all(c.expected for c in CASES)
+
+
+# ---------------------------------------------------------------------- generated variants
+
+_WRITES = re.compile(r"(Put|Update|Delete|BatchWrite|TransactWrite|Copy|CreateMultipart|Send|Restore)")
+
+
+def _depth(value: Any) -> int:
+    """Nesting levels of a DynamoDB attribute value (``{"M": {...}}`` / ``{"L": [...]}``)."""
+    if isinstance(value, dict) and "M" in value:
+        return 1 + max((_depth(v) for v in value["M"].values()), default=0)
+    if isinstance(value, dict) and "L" in value:
+        return 1 + max((_depth(v) for v in value["L"]), default=0)
+    return 0
+
+
+def _items(params: dict[str, Any]) -> list[dict[str, Any]]:
+    found = [params["Item"]] if "Item" in params else []
+    for entry in params.get("TransactItems", []):
+        found += [entry["Put"]["Item"]] if "Put" in entry else []
+    for requests in params.get("RequestItems", {}).values():
+        found += [r["PutRequest"]["Item"] for r in requests if "PutRequest" in r]
+    if "ExpressionAttributeValues" in params:
+        found.append(params["ExpressionAttributeValues"])
+    return found
+
+
+@pytest.fixture
+def aws_writes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every AWS write call made from here on (``Service.Operation``), whatever client made it. A
+    DynamoDB write is also checked against limits moto does not enforce (32 nesting levels, 400 KB
+    items): one over them is recorded as ``refused by DynamoDB``."""
+    calls: list[str] = []
+    original = BaseClient._make_api_call
+
+    def recording(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+        if _WRITES.match(operation):
+            calls.append(f"{client.meta.service_model.service_name}.{operation}")
+            for item in _items(params) if client.meta.service_model.service_name == "dynamodb" else []:
+                if max((_depth(v) for v in item.values()), default=0) > 32 or len(json.dumps(item)) > 400_000:
+                    calls.append(f"refused by DynamoDB: {operation} over its nesting or size limit")
+        return original(client, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", recording)
+    return calls
+
+
+@pytest.mark.parametrize("route", VARIANT_ROUTES, ids=lambda r: re.sub(r"[^A-Za-z_]+", "-", r).strip("-"))
+def test_generated_hostile_variants_never_5xx_and_refusals_write_nothing(
+    world: World, aws_writes: list[str], route: str
+) -> None:
+    problems: list[str] = []
+    for variant in [v for v in VARIANTS if v.route == route]:
+        aws_writes.clear()
+        try:
+            response = variant.send(world)
+        except Exception as error:  # a handler that raises is a 500 behind API Gateway
+            problems.append(f"{variant.id}: raised {type(error).__name__}: {str(error)[:200]}")
+            world.restore(world.baseline)  # type: ignore[arg-type]
+            continue
+        if any(call.startswith("refused by DynamoDB") for call in aws_writes):
+            problems.append(f"{variant.id}: {[c for c in aws_writes if c.startswith('refused')]}")
+        if response.status >= 500:
+            problems.append(f"{variant.id}: {response.status} {response.raw[:200]}")
+        elif response.status >= 400 and aws_writes:
+            problems.append(f"{variant.id}: refused {response.status} but wrote {aws_writes}")
+        elif variant.date_leaf is not None and response.status < 400:
+            problems.append(f"{variant.id}: a date field took a non-date ({response.status})")
+        if aws_writes:
+            world.restore(world.baseline)  # type: ignore[arg-type]
+    assert problems == [], "\n".join(problems)
+
+
+def test_every_route_of_the_template_has_generated_variants() -> None:
+    """A route added to template.yaml without a shape in ROUTE_SHAPES fails here."""
+    assert set(VARIANT_ROUTES) == {f"{r.method} {r.path}" for r in tpl.routes()}
+    assert Counter(v.family for v in VARIANTS).keys() >= {
+        "depth",
+        "size",
+        "number",
+        "type",
+        "text",
+        "encoding",
+    }
