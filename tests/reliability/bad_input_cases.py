@@ -744,8 +744,9 @@ ACTIVITY_VARIANTS: list[tuple[str, Any, str, str]] = [
     ("units", {"semester_hours": 3}, "invalid_activity", "units.semester_hours"),
     ("units", {"contact_hours": 0}, "invalid_activity", "units.contact_hours"),
     ("units", {"contact_hours": -8}, "invalid_activity", "units.contact_hours"),
-    ("units", {"contact_hours": float("nan")}, "invalid_activity", "units.contact_hours"),
-    ("units", {"contact_hours": float("inf")}, "invalid_activity", "units.contact_hours"),
+    # NaN and Infinity are not JSON: refused while the body is parsed, before any field is read.
+    ("units", {"contact_hours": float("nan")}, "validation_failed", "body"),
+    ("units", {"contact_hours": float("inf")}, "validation_failed", "body"),
     ("units", {"contact_hours": 10**42}, "invalid_activity", "units.contact_hours"),
     ("units", {"contact_hours": 201}, "invalid_activity", "units.contact_hours"),
     ("units", {"contact_hours": "eight"}, "invalid_activity", "units.contact_hours"),
@@ -1559,6 +1560,27 @@ ROUTE_SHAPES: list[Shape] = [
     Shape("GET /admin/unmapped-activities", {}),
     Shape("GET /admin/unmatched-statements", {}, query={"limit": "5", "next_token": ""}),
     Shape("GET /admin/quarantined-uploads", {}, query={"limit": "5", "next_token": ""}),
+    # Self-reported CE: the activity body is the corpus's own ACTIVITY.
+    Shape(
+        "PUT /members/{member_id}/activities/{activity_id}",
+        {"member_id": "m-1", "activity_id": "conf-1"},
+        ACTIVITY,
+    ),
+    Shape(
+        "DELETE /members/{member_id}/activities/{activity_id}", {"member_id": "m-1", "activity_id": "conf-1"}
+    ),
+    Shape("GET /members/{member_id}/activities", {"member_id": "m-1"}, query={"cycle": "all", "limit": "5"}),
+    Shape("GET /members/{member_id}/transcript", {"member_id": "m-1"}, query={"cycle": "current"}),
+    # Invoices and payments. The link names an invoice of another year (422 before any Stripe call):
+    # a variant must not reach Stripe, which this world does not run.
+    Shape("GET /members/{member_id}/invoices", {"member_id": "m-1"}),
+    Shape("POST /members/{member_id}/payments", {"member_id": "m-1"}, {"invoices": ["m-1-RMA-2099"]}),
+    Shape("GET /admin/payment-exceptions", {}),
+    Shape(
+        "POST /admin/payment-exceptions/{payment_key}/resolution",
+        {"payment_key": "pi_variant"},
+        {"action": "credit", "note": "checked with the member"},
+    ),
 ]
 
 
