@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from fpdf import FPDF
-from fpdf.enums import XPos, YPos
 
 from shared.rules.policy import Category
 
@@ -69,6 +67,11 @@ def render(
     cycles: Iterable[TranscriptCycle],
     caps: Mapping[Category, Decimal],
 ) -> bytes:
+    # fpdf2 (with Pillow and fontTools) is imported on the first transcript, not at cold start: most
+    # invocations of the functions that can render one never do.
+    from fpdf import FPDF
+    from fpdf.enums import XPos, YPos
+
     pdf = FPDF(orientation="portrait", format="Letter")
     pdf.set_title(neutral(f"CE transcript {member_id}"))
     pdf.add_page()

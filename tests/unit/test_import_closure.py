@@ -1,0 +1,63 @@
+"""Cold start guard: what each Lambda handler of template.yaml imports before its first request.
+
+A module on the deny list below costs cold-start time on every invocation of that function while
+serving few or none of its requests (or must never be deployed at all). Such a module is imported where
+it is used, on first use; this test fails when a handler's import closure gains one again.
+``make bench`` (bench/bench_coldstart.py) measures what the closure costs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from local import template as tpl
+
+ROOT = Path(__file__).resolve().parents[2]
+
+DENIED = {
+    # never deployed
+    "moto": "the AWS mock (tests and the local stack only)",
+    "local": "the local stack",
+    "pytest": "the test runner",
+    "hypothesis": "property tests",
+    "schemathesis": "API fuzzing",
+    "matplotlib": "staycert simulate's chart",
+    # deployed, but only for one rare request: imported on first use
+    "stripe": "the Stripe SDK: payment links only (shared/adapters), imported when a link is made",
+    "requests": "the Stripe SDK's HTTP client, likewise",
+    "fpdf": "fpdf2: the CE transcript only, imported when one is rendered",
+    "PIL": "Pillow, pulled in by fpdf2",
+    "fontTools": "fontTools, pulled in by fpdf2",
+}
+
+HANDLERS = {fn.logical_id: fn.module for fn in tpl.functions().values()}
+
+
+@pytest.mark.parametrize("function", sorted(HANDLERS))
+def test_handler_import_closure_has_no_heavy_module(function: str) -> None:
+    code = (
+        f"import json, sys, {HANDLERS[function]}\n"
+        "print(json.dumps(sorted({name.split('.')[0] for name in sys.modules})))"
+    )
+    env = os.environ | {"TABLE_NAME": "StayCertClosure", "BUCKET_NAME": "staycert-closure"}
+    out = subprocess.run(  # noqa: S603 - our own interpreter and code
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    )
+    loaded = set(json.loads(out.stdout.splitlines()[-1]))
+    found = {name: DENIED[name] for name in sorted(loaded & DENIED.keys())}
+    assert not found, f"{function} imports at cold start: {found}"
+
+
+def test_the_guard_sees_a_heavy_import() -> None:
+    """The check itself: a module that imports fpdf at import time is caught."""
+    code = "import json, sys, fpdf\nprint(json.dumps(sorted({name.split('.')[0] for name in sys.modules})))"
+    out = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert "fpdf" in set(json.loads(out.stdout.splitlines()[-1])) & DENIED.keys()
