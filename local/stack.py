@@ -333,6 +333,43 @@ class LocalStack:
             message = stream_failure_message(function, record, shard_id, attempts)
             self.client("sqs").send_message(QueueUrl=queue_url, MessageBody=json.dumps(message))
 
+    def invoke_async(self, logical_id: str, event: dict[str, Any]) -> Any:
+        """Invoke as Lambda does an asynchronous event: the first try plus the template's
+        EventInvokeConfig MaximumRetryAttempts; if all fail, Lambda's on-failure record (with the
+        original event as ``requestPayload``) goes to the OnFailure queue and None is returned."""
+        function = self.functions[logical_id]
+        config = tpl.resources()[logical_id]["Properties"].get("EventInvokeConfig", {})
+        attempts = int(config.get("MaximumRetryAttempts", 2)) + 1
+        for attempt in range(1, attempts + 1):
+            try:
+                return self.invoke(logical_id, event)
+            except Exception as error:
+                if attempt < attempts:
+                    continue
+                destination = config.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+                if not destination:
+                    raise
+                message = {
+                    "version": "1.0",
+                    "timestamp": datetime.now(UTC).isoformat(),
+                    "requestContext": {
+                        "requestId": str(uuid.uuid4()),
+                        "functionArn": f"{_context(function).invoked_function_arn}:$LATEST",
+                        "condition": "RetriesExhausted",
+                        "approximateInvokeCount": attempts,
+                    },
+                    "requestPayload": event,
+                    "responseContext": {
+                        "statusCode": 200,
+                        "executedVersion": "$LATEST",
+                        "functionError": "Unhandled",
+                    },
+                    "responsePayload": {"errorType": type(error).__name__, "errorMessage": str(error)},
+                }
+                queue_url = self.refs[f"{destination['Fn::GetAtt'][0]}.QueueUrl"]
+                self.client("sqs").send_message(QueueUrl=queue_url, MessageBody=json.dumps(message))
+        return None
+
     def fire_daily(self, day: date) -> list[Any]:
         """Set the business clock to ``day`` and fire every scheduled function with ``{"date": day}``."""
         os.environ[BUSINESS_DATE_ENV] = day.isoformat()

@@ -13,8 +13,13 @@ import pytest
 import requests
 
 from local.cli import main
+from local.events import s3_object_created_event
 from local.stack import LOCAL_SECRETS, LocalStack
-from tests.recertification.test_e2e_local_stack import post_signed, stripe_payment
+from tests.recertification.test_e2e_local_stack import (
+    lapsed_member_applies_by_exam,
+    post_signed,
+    stripe_payment,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -43,23 +48,7 @@ def queue_depth(stack: LocalStack, logical_id: str) -> int:
 
 def recertify_by_exam(stack: LocalStack, member_id: str) -> None:
     """A lapsed member applies, pays the fee (Stripe) and passes the exam (vendor callback)."""
-    url = stack.url
-    assert requests.post(f"{url}/_local/daily", json={"date": "2026-05-01"}, timeout=30).status_code == 200
-    member = {
-        "first_name": "Ana",
-        "last_name": "Diaz",
-        "email": f"{member_id}@example.org",
-        "certifications": [{"credential": "RMA", "certified_on": "2015-03-10"}],
-    }
-    assert requests.put(f"{url}/members/{member_id}", json=member, timeout=30).status_code == 201
-    application = {
-        "credential": "RMA",
-        "method": "exam",
-        "eligibility": {"work": [{"start": "2021-01-01", "full_time": True}]},
-    }
-    opened = requests.post(f"{url}/members/{member_id}/recertifications", json=application, timeout=30)
-    assert opened.status_code == 201, opened.text
-    app_id = opened.json()["application"]["application_id"]
+    app_id = lapsed_member_applies_by_exam(stack.url, member_id)["application"]["application_id"]
     paid = post_signed(
         stack,
         "/webhooks/stripe",
@@ -190,3 +179,27 @@ def test_replay_daily_twice_records_and_sends_what_once_did(
     assert sum(r["notices"] + r["transitions"] for r in again) == 0
     assert {m: _recorded(stack, m) for m in ("bo", "cy")} == once
     assert _emails_sent(stack) == sent_once
+
+
+def test_a_failed_async_invocation_is_redriven_with_its_original_event(
+    stack: LocalStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key = "ce-batches/acme/2026-04.csv"
+    body = b"member_id,activity_id,completed_on,points,category,certificate_id\n"
+    event = s3_object_created_event(stack.refs["FilesBucket"], key, len(body))
+    # the S3 event is handled while the object cannot be read: every attempt fails
+    assert stack.invoke_async("CeUploadFunction", event) is None
+    assert queue_depth(stack, "AsyncFailureQueue") == 1
+
+    assert ops(stack, "redrive", "--queue", "async") == 1  # still failing: kept
+    assert "failed: CeUploadFunction failed" in capsys.readouterr().out
+    assert queue_depth(stack, "AsyncFailureQueue") == 1
+
+    stack.client("s3").put_object(Bucket=stack.refs["FilesBucket"], Key=key, Body=body)
+    assert ops(stack, "redrive", "--queue", "async") == 0
+    assert "1 message(s) read from the async queue, 1 redriven" in capsys.readouterr().out
+    assert queue_depth(stack, "AsyncFailureQueue") == 0
+    results = stack.client("s3").get_object(
+        Bucket=stack.refs["FilesBucket"], Key="ce-batches-results/acme/2026-04.json"
+    )
+    assert json.loads(results["Body"].read())["rows"] == 0
