@@ -62,6 +62,13 @@ class FakeCredly(ServesLoopback):
         with self._lock:
             self._failures.extend([(failure, only)] * times)
 
+    def stop_failing(self) -> int:
+        """Forget the failures still queued (the outage is over); how many there were."""
+        with self._lock:
+            left = len(self._failures)
+            self._failures.clear()
+        return left
+
     def issued(self, state: str | None = None) -> list[dict[str, Any]]:
         return [b for b in self.badges.values() if state is None or b["state"] == state]
 

@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from types import SimpleNamespace
 from typing import Any
 from urllib.parse import unquote
@@ -316,30 +316,77 @@ class LocalStack:
         streams = self.client("dynamodbstreams")
         delivered = 0
         for cursor_key, iterator in list(self._stream.iterators.items()):
-            arn = cursor_key.split("|", 1)[0]
+            arn, shard_id = cursor_key.split("|", 1)
             response = streams.get_records(ShardIterator=iterator)
             self._stream.iterators[cursor_key] = response["NextShardIterator"]
             records = [{**record, "eventSourceARN": arn} for record in response["Records"]]
             if not records:
                 continue
             for function, props in consumers:
-                self._deliver_batch(function.logical_id, records, props)
+                self._deliver_batch(function.logical_id, records, props, shard_id)
             delivered += len(records)
         return delivered
 
-    def _deliver_batch(self, logical_id: str, records: list[dict[str, Any]], props: dict[str, Any]) -> None:
+    def _deliver_batch(
+        self, logical_id: str, records: list[dict[str, Any]], props: dict[str, Any], shard_id: str
+    ) -> None:
         """Deliver with partial-batch semantics: failed records are retried up to the template's
-        MaximumRetryAttempts, then kept in ``dead_letters`` (the on-failure queue's stand-in)."""
+        MaximumRetryAttempts, then sent to the template's on-failure queue as Lambda does (the batch's
+        shard and sequence numbers, not the record) and kept in ``dead_letters``."""
         attempts_left = int(props.get("MaximumRetryAttempts", 2)) + 1
         pending = _jsonable(records)
+        function = self.functions[logical_id]
+        attempts = 0
         while pending and attempts_left > 0:
             attempts_left -= 1
-            function = self.functions[logical_id]
+            attempts += 1
             handler = getattr(importlib.import_module(function.module), function.attribute)
             result = handler({"Records": pending}, _context(function)) or {}
             failed_ids = {item["itemIdentifier"] for item in result.get("batchItemFailures", [])}
             pending = [r for r in pending if r["dynamodb"]["SequenceNumber"] in failed_ids]
         self.dead_letters.extend(pending)
+        destination = props.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+        queue_url = self.refs.get(f"{destination['Fn::GetAtt'][0]}.QueueUrl") if destination else None
+        for record in pending if queue_url else []:  # bisected down to single records, as Lambda ends
+            message = stream_failure_message(function, record, shard_id, attempts)
+            self.client("sqs").send_message(QueueUrl=queue_url, MessageBody=json.dumps(message))
+
+    def invoke_async(self, logical_id: str, event: dict[str, Any]) -> Any:
+        """Invoke as Lambda does an asynchronous event: the first try plus the template's
+        EventInvokeConfig MaximumRetryAttempts; if all fail, Lambda's on-failure record (with the
+        original event as ``requestPayload``) goes to the OnFailure queue and None is returned."""
+        function = self.functions[logical_id]
+        config = tpl.resources()[logical_id]["Properties"].get("EventInvokeConfig", {})
+        attempts = int(config.get("MaximumRetryAttempts", 2)) + 1
+        for attempt in range(1, attempts + 1):
+            try:
+                return self.invoke(logical_id, event)
+            except Exception as error:
+                if attempt < attempts:
+                    continue
+                destination = config.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+                if not destination:
+                    raise
+                message = {
+                    "version": "1.0",
+                    "timestamp": datetime.now(UTC).isoformat(),
+                    "requestContext": {
+                        "requestId": str(uuid.uuid4()),
+                        "functionArn": f"{_context(function).invoked_function_arn}:$LATEST",
+                        "condition": "RetriesExhausted",
+                        "approximateInvokeCount": attempts,
+                    },
+                    "requestPayload": event,
+                    "responseContext": {
+                        "statusCode": 200,
+                        "executedVersion": "$LATEST",
+                        "functionError": "Unhandled",
+                    },
+                    "responsePayload": {"errorType": type(error).__name__, "errorMessage": str(error)},
+                }
+                queue_url = self.refs[f"{destination['Fn::GetAtt'][0]}.QueueUrl"]
+                self.client("sqs").send_message(QueueUrl=queue_url, MessageBody=json.dumps(message))
+        return None
 
     def fire_daily(self, day: date) -> list[Any]:
         """Set the business clock to ``day`` and fire every scheduled function with ``{"date": day}``."""
@@ -386,6 +433,20 @@ class LocalStack:
                 return _json_response(400, {"error": 'body must be {"date": "YYYY-MM-DD"}'})
             results = self.fire_daily(day)
             return _json_response(200, {"date": day.isoformat(), "results": _jsonable(results)})
+        if path == "/_local/info" and request.method == "GET":  # what `staycert ops --local` needs
+            return _json_response(200, {"endpoint_url": self.endpoint_url, "refs": self.refs})
+        if path.startswith("/_local/invoke/") and request.method == "POST":  # lambda:Invoke's stand-in
+            logical_id = path.removeprefix("/_local/invoke/")
+            if logical_id not in self.functions:
+                return _json_response(404, {"message": f"no function {logical_id}"})
+            try:
+                result = self.invoke(logical_id, json.loads(request.get_data() or b"{}"))
+            except Exception as error:  # Lambda's FunctionError: Unhandled, with the error's type
+                log.exception("local invoke of %s failed", logical_id)
+                return _json_response(
+                    200, {"FunctionError": type(error).__name__, "errorMessage": str(error)}
+                )
+            return _json_response(200, {"Payload": _jsonable(result)})
         if path.startswith("/_local/uploads/") and request.method == "PUT":
             key = unquote(path.removeprefix("/_local/uploads/"))
             results = self.upload(key, request.get_data(), request.content_type or "application/octet-stream")
@@ -421,6 +482,35 @@ def _context(function: tpl.FunctionDef) -> Any:
         log_stream_name="local",
         get_remaining_time_in_millis=lambda: 900_000,
     )
+
+
+def stream_failure_message(
+    function: tpl.FunctionDef, record: dict[str, Any], shard_id: str, attempts: int
+) -> dict[str, Any]:
+    """What Lambda sends a stream event source mapping's on-failure destination: where the failed
+    batch sits in the stream (the records themselves stay there, for the stream's 24 h)."""
+    sequence = record["dynamodb"]["SequenceNumber"]
+    arrived = str(record["dynamodb"].get("ApproximateCreationDateTime", ""))
+    return {
+        "requestContext": {
+            "requestId": str(uuid.uuid4()),
+            "functionArn": _context(function).invoked_function_arn,
+            "condition": "RetryAttemptsExhausted",
+            "approximateInvokeCount": attempts,
+        },
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": ""},
+        "version": "1.0",
+        "timestamp": datetime.now(UTC).isoformat(),
+        "DDBStreamBatchInfo": {
+            "shardId": shard_id,
+            "startSequenceNumber": sequence,
+            "endSequenceNumber": sequence,
+            "approximateArrivalOfFirstRecord": arrived,
+            "approximateArrivalOfLastRecord": arrived,
+            "batchSize": 1,
+            "streamArn": record["eventSourceARN"],
+        },
+    }
 
 
 def _api_response(result: dict[str, Any]) -> Response:

@@ -38,6 +38,36 @@ def reset_caches() -> None:
     reset_process_caches()
 
 
+Emitted = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+@pytest.fixture
+def emitted_metrics(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Any:
+    """Turn Powertools metrics on; the returned function reads the EMF documents printed since the
+    last call, as {(metric name, ((dimension, value), ...) besides service): total}."""
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    capsys.readouterr()
+
+    def read() -> Emitted:
+        totals: Emitted = {}
+        for line in capsys.readouterr().out.splitlines():
+            if not line.startswith("{") or '"_aws"' not in line:
+                continue
+            document = json.loads(line)
+            for directive in document["_aws"]["CloudWatchMetrics"]:
+                assert directive["Namespace"] == "StayCertified"
+                dimensions = tuple(
+                    sorted((d, str(document[d])) for d in directive["Dimensions"][0] if d != "service")
+                )
+                for metric in directive["Metrics"]:
+                    value = document[metric["Name"]]
+                    key = (metric["Name"], dimensions)
+                    totals[key] = totals.get(key, 0) + sum(value if isinstance(value, list) else [value])
+        return totals
+
+    return read
+
+
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     """In-process moto with the template's table; handlers see it through TABLE_NAME."""

@@ -28,10 +28,12 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from shared.adapters.credly import CredlyError
 from shared.clock import business_today
 from shared.config.integrations import eligibility_criteria
 from shared.config.settings import get_policy, get_settings
-from shared.observability import lambda_entry, logger, metrics
+from shared.observability import BusinessMetric, lambda_entry, logger
+from shared.observability import record as record_metric
 from shared.rules.models import AuditDrawn, FeePayment, PaymentReversal, Recertified, ReversalWithdrawn
 from shared.services.audits import AuditService
 from shared.services.badges import LAPSED, BadgeService, default_badge_service
@@ -72,7 +74,6 @@ class Consumer:
         sort_key = str(image.get("sk", ""))
         if kind == "recertified" and sort_key.startswith("FACT#"):
             self.badges.issue_for(member_id, Recertified.model_validate(body), self.today)
-            metrics.add_metric(name="BadgeIssueHandled", unit="Count", value=1)
             return "badge"
         if kind == "payment" and sort_key.startswith("FACT#"):
             payment = FeePayment.model_validate(body)
@@ -104,6 +105,13 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     def record_handler(record: DynamoDBRecord) -> str:
         try:
             return consumer.handle(record)
+        except CredlyError:
+            record_metric(BusinessMetric.CREDLY_FAILURES)
+            logger.exception(
+                "stream record failed at Credly",
+                extra={"sequence": record.dynamodb and record.dynamodb.sequence_number},
+            )
+            raise
         except Exception:
             logger.exception(
                 "stream record failed",

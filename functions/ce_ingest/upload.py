@@ -16,8 +16,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared.adapters.files import FilesBucket
 from shared.clock import business_today
+from shared.config.ce import get_ce_settings
 from shared.config.settings import get_policy, get_settings
-from shared.observability import lambda_entry, logger
+from shared.observability import BusinessMetric, lambda_entry, logger
+from shared.observability import record as record_metric
 from shared.services.ce_batches import BATCH_PREFIX, CsvBatchIngest
 from shared.services.ce_evidence import EVIDENCE_PREFIX, EvidenceIntake
 from shared.services.members import MemberService
@@ -38,7 +40,19 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         version = record.s3.get_object.get("versionId")
         files = FilesBucket(record.s3.bucket.name)
         if key.startswith(BATCH_PREFIX):
-            outcome = CsvBatchIngest(members, files, get_policy()).ingest(key, today, version)
+            outcome = CsvBatchIngest(
+                members,
+                files,
+                get_policy(),
+                catalog=CatalogRepository(settings.table_name),
+                max_bytes=get_ce_settings().ce_batch_max_bytes,
+            ).ingest(key, today, version)
+            if outcome.get("accepted"):
+                record_metric(BusinessMetric.CE_CREDITED, outcome["accepted"], dimension=("source", "csv"))
+            if outcome.get("rejected"):
+                record_metric(
+                    BusinessMetric.CE_REFUSED, len(outcome["rejected"]), dimension=("source", "csv")
+                )
             results.append(
                 {
                     "key": key,

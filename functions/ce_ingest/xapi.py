@@ -28,8 +28,8 @@ from shared.config.ce import get_ce_settings
 from shared.config.settings import get_policy, get_settings
 from shared.errors import DomainError
 from shared.http import load_json, make_resolver, problem, raw_body
-from shared.observability import lambda_entry, logger
-from shared.services.ce_xapi import XapiIngest
+from shared.observability import BusinessMetric, lambda_entry, logger, record
+from shared.services.ce_xapi import CREDITED_OUTCOMES, REJECTED, XapiIngest
 from shared.store.catalog import CatalogRepository
 from shared.store.members import MemberRepository
 
@@ -115,6 +115,13 @@ def post_statements() -> Response[Any]:
         MemberRepository(common.table_name), CatalogRepository(common.table_name), get_policy(), common.zone
     )
     result = ingest.ingest(client, statements, business_today(common.zone))
+    outcomes = list(result.outcomes.values())
+    credited = sum(outcome in CREDITED_OUTCOMES for outcome in outcomes)
+    rejected = outcomes.count(REJECTED)
+    if credited:
+        record(BusinessMetric.CE_CREDITED, credited, dimension=("source", "xapi"))
+    if rejected:
+        record(BusinessMetric.CE_REFUSED, rejected, dimension=("source", "xapi"))
     return _answer(200, result.statement_ids)
 
 

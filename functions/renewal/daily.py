@@ -10,15 +10,17 @@ advanced, so the next run retries the member).
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import BaseModel, parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared.adapters.notifier import SesPrintNotifier
 from shared.clock import business_today
 from shared.config.settings import get_policy, get_settings
-from shared.observability import lambda_entry
+from shared.observability import BusinessMetric, lambda_entry, record
 from shared.services.catalog import CatalogService
 from shared.services.daily import DailyRun
 from shared.store.catalog import CatalogRepository
@@ -47,7 +49,17 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         catalog=CatalogService(CatalogRepository(settings.table_name)).lookup,
         portal_url=settings.portal_url,
     )
-    summary = run.run(run_date)
+    started = time.monotonic()
+    summary = run.run(run_date)  # raises DailyRunIncomplete: no heartbeat, the alarm notices
+    record(BusinessMetric.DAILY_RUN_COMPLETED)
+    record(BusinessMetric.DAILY_RUN_DURATION, time.monotonic() - started, MetricUnit.Seconds)
+    record(BusinessMetric.CERTIFICATIONS_EVALUATED, summary.evaluated)
+    # e-mails SES accepted (first sends and re-sends) and rows of the print batches written by the run
+    for channel, sent in (("email", summary.emails), ("mail", summary.mailed)):
+        if sent:
+            record(BusinessMetric.NOTICES_SENT, sent, dimension=("channel", channel))
+    for standing, count in sorted(summary.transitions_to.items()):
+        record(BusinessMetric.TRANSITIONS, count, dimension=("standing", standing))
     return {
         "run_date": run_date.isoformat(),
         "due": summary.due,

@@ -24,8 +24,14 @@ from shared.clock import business_today, wall_clock_seconds
 from shared.config.settings import get_policy, get_settings
 from shared.errors import DomainError
 from shared.http import json_response, load_json, make_resolver, problem, raw_body
-from shared.observability import lambda_entry, logger
-from shared.services.payments import ParkedItem, PaymentExceptionItem, PaymentService, Resolution
+from shared.observability import BusinessMetric, lambda_entry, logger, record
+from shared.services.payments import (
+    ParkedItem,
+    PaymentExceptionItem,
+    PaymentService,
+    Resolution,
+    WebhookResult,
+)
 from shared.store.payments import PaymentLedger
 
 MAX_BODY_BYTES = 64 * 1024  # Stripe events are a few KiB; anything bigger is refused before the HMAC
@@ -64,6 +70,14 @@ class ResolutionRequest(BaseModel):
 class ResolutionAnswer(BaseModel):
     payment_key: str
     action: Resolution
+
+
+PAYMENT_METRICS = {
+    WebhookResult.CREDITED: BusinessMetric.PAYMENTS_CREDITED,
+    WebhookResult.PARKED: BusinessMetric.PAYMENTS_PARKED,
+    WebhookResult.REVERSED: BusinessMetric.PAYMENTS_REVERSED,
+    WebhookResult.EXCEPTION: BusinessMetric.PAYMENT_EXCEPTIONS,
+}
 
 
 def service() -> PaymentService:
@@ -119,7 +133,13 @@ def stripe_webhook() -> Response[Any]:
             400, "malformed_event", str(error) if isinstance(error, MalformedEvent) else "invalid JSON"
         )
     settings = get_settings()
-    result = service().handle(action, business_today(settings.zone))
+    try:
+        result = service().handle(action, business_today(settings.zone))
+    except Exception:  # a signed event we could not process: Stripe retries, staff are told
+        record(BusinessMetric.PAYMENT_EXCEPTIONS)
+        raise
+    if result in PAYMENT_METRICS:
+        record(PAYMENT_METRICS[result])
     logger.info(
         "stripe event handled",
         extra={"event_id": event.get("id"), "type": event.get("type"), "result": result},

@@ -16,6 +16,11 @@ class CeSettings(BaseSettings):
     lms_clients_secret: str = "staycert/lms-clients"  # noqa: S105 - a name, not a secret
     xapi_max_statements: int = Field(default=100, ge=1, le=500)
     xapi_max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=6 * 1024 * 1024)
+    # A provider CSV above this is quarantined unread. 5 MiB is ~70,000 rows at ~75 bytes a row:
+    # parsed in memory and, at the measured ~400 rows/s against moto (bench/results.json ce_csv), done
+    # well inside CeUploadFunction's 600 s timeout; a larger file would time out on every retry and
+    # land in AsyncFailureQueue. Providers split bigger batches into several files.
+    ce_batch_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, le=50 * 1024 * 1024)
 
 
 @lru_cache(maxsize=1)

@@ -30,7 +30,8 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.adapters.credly import Badge, BadgeRequest, CredlyClient, CredlyError, DuplicateBadge
-from shared.observability import logger
+from shared.observability import BusinessMetric, logger
+from shared.observability import record as record_metric
 from shared.rules.dates import add_years
 from shared.rules.models import (
     FeePayment,
@@ -248,6 +249,7 @@ class BadgeService:
             resolved_duplicate=resolved,
         )
         self._record(member_id, badge, completed_on, create=True)
+        record_metric(BusinessMetric.BADGES_ISSUED)
         logger.info(
             "badge recorded", extra={"badge_id": found.id, "duplicate_resolved": resolved, "issue": issue}
         )
@@ -284,6 +286,7 @@ class BadgeService:
             self.credly.revoke(badge.badge_id, reason)
         done = badge.model_copy(update={"state": "revoked", "revoked_on": today, "revoke_reason": reason})
         self._record(member_id, done, today, expect_state=badge.state)
+        record_metric(BusinessMetric.BADGES_REVOKED)
         logger.info("badge revoked", extra={"badge_id": badge.badge_id, "reason": reason})
         return done
 

@@ -19,10 +19,13 @@ from typing import Any
 
 from shared.adapters.csv_batches import BadFile, CsvRow, Rejection, parse_rows
 from shared.adapters.files import FilesBucket
-from shared.observability import logger
+from shared.observability import BusinessMetric, logger
+from shared.observability import record as record_metric
 from shared.rules.models import CeCompletion
 from shared.rules.policy import RulesPolicy
 from shared.rules.status import decide_activity
+from shared.services.ce_evidence import quarantine_upload
+from shared.store.catalog import CatalogRepository
 from shared.store.members import MemberRepository
 from shared.store.records import MemberRecord
 
@@ -65,10 +68,15 @@ class CsvBatchIngest:
         files: FilesBucket,
         policy: RulesPolicy,
         progress: Callable[[str, dict[str, Any]], None] | None = None,
+        *,
+        catalog: CatalogRepository | None = None,
+        max_bytes: int | None = None,
     ) -> None:
         self.members = members
         self.files = files
         self.policy = policy
+        self.catalog = catalog or CatalogRepository(members.table_name)
+        self.max_bytes = max_bytes
         self.progress = progress or (lambda message, extra: logger.info(message, extra=extra))
 
     def ingest(self, key: str, today: date, version_id: str | None = None) -> dict[str, Any]:
@@ -88,6 +96,15 @@ class CsvBatchIngest:
             "already_recorded": 0,
             "rejected": [],
         }
+        info = self.files.info(key) if self.max_bytes is not None else None
+        if info is not None and self.max_bytes is not None and info.size > self.max_bytes:
+            result["error"] = (
+                f"too large: {info.size} bytes (limit {self.max_bytes}); split it into smaller files"
+            )
+            quarantine_upload(self.catalog, self.files, key, result["error"], today, size=info.size)
+            record_metric(BusinessMetric.UPLOADS_QUARANTINED, dimension=("source", "csv"))
+            self.files.write_json(batch.result_key, result)
+            return result
         try:
             rows, rejected, count = parse_rows(self.files.read(key, version_id))
         except BadFile as error:

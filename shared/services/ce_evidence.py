@@ -20,7 +20,8 @@ from typing import Literal
 from urllib.parse import unquote_plus
 
 from shared.adapters.files import FilesBucket
-from shared.observability import logger
+from shared.observability import BusinessMetric, logger
+from shared.observability import record as record_metric
 from shared.rules.models import AuditDecided, AuditDrawn
 from shared.store.catalog import CatalogRepository, QuarantineRecord
 from shared.store.members import MemberRepository, WriteOutcome
@@ -212,21 +213,40 @@ class EvidenceIntake:
     def _quarantine(
         self, key: str, reason: str, today: date, size: int | None = None, content_type: str | None = None
     ) -> EvidenceOutcome:
-        target = f"{QUARANTINE_PREFIX}{key}"
-        if len(target.encode("utf-8")) > _MAX_S3_KEY_BYTES:  # S3 keys: at most 1024 bytes
-            target = f"{QUARANTINE_PREFIX}sha256/{hashlib.sha256(key.encode('utf-8')).hexdigest()}"
-        # The record first: a failed move is retried with the record in place; a failed record
-        # write leaves the upload where it was, to be retried — never moved without a record.
-        self.catalog.record_quarantine(
-            QuarantineRecord(
-                original_key=key,
-                quarantine_key=target,
-                reason=reason,
-                recorded_on=today,
-                size=size,
-                content_type=content_type,
-            )
+        target = quarantine_upload(
+            self.catalog, self.files, key, reason, today, size=size, content_type=content_type
         )
-        self.files.move(key, target, {"quarantine-reason": reason[:1000].encode("ascii", "replace").decode()})
-        logger.info("upload quarantined", extra={"key": key, "reason": reason})
+        record_metric(BusinessMetric.UPLOADS_QUARANTINED, dimension=("source", "evidence"))
         return EvidenceOutcome(key, False, reason=reason, quarantine_key=target)
+
+
+def quarantine_upload(
+    catalog: CatalogRepository,
+    files: FilesBucket,
+    key: str,
+    reason: str,
+    today: date,
+    *,
+    size: int | None = None,
+    content_type: str | None = None,
+) -> str:
+    """Move an upload to ``quarantine/{key}`` with the reason (object metadata and the staff listing
+    ``GET /admin/quarantined-uploads``); returns the quarantine key."""
+    target = f"{QUARANTINE_PREFIX}{key}"
+    if len(target.encode("utf-8")) > _MAX_S3_KEY_BYTES:  # S3 keys: at most 1024 bytes
+        target = f"{QUARANTINE_PREFIX}sha256/{hashlib.sha256(key.encode('utf-8')).hexdigest()}"
+    # The record first: a failed move is retried with the record in place; a failed record
+    # write leaves the upload where it was, to be retried — never moved without a record.
+    catalog.record_quarantine(
+        QuarantineRecord(
+            original_key=key,
+            quarantine_key=target,
+            reason=reason,
+            recorded_on=today,
+            size=size,
+            content_type=content_type,
+        )
+    )
+    files.move(key, target, {"quarantine-reason": reason[:1000].encode("ascii", "replace").decode()})
+    logger.info("upload quarantined", extra={"key": key, "reason": reason})
+    return target

@@ -53,6 +53,10 @@ _MAX_KEY_BYTES = 700
 _NEW = "attribute_not_exists(#pk)"
 # An unmatched record may be taken over by its member only with the same content.
 _NEW_OR_UNMATCHED = "attribute_not_exists(#pk) OR (attribute_exists(#l) AND #h = :h)"
+REJECTED = "rejected"  # R3 refused the completion (recorded as a timeline event with the reason)
+CREDITED_OUTCOMES = frozenset(
+    {"credited", "unmapped"}
+)  # a completion recorded (unmapped: counts once in the catalog)
 VOIDED_EARLY = "voided_early"  # statement record placeholder: voided before it arrived
 
 
@@ -278,7 +282,7 @@ class XapiIngest:
         else:
             reason = self._rejection(member, completed_on, spec, today)
             if reason is not None:
-                outcome = "rejected"
+                outcome = REJECTED
             else:
                 outcome = "credited" if spec else "unmapped"
                 fact = CeCompletion(
@@ -316,7 +320,7 @@ class XapiIngest:
             client_id=client.client_id,
             recorded_on=today,
             member_id=member_id,
-            fact_key=key if outcome != "rejected" else None,
+            fact_key=key if outcome != REJECTED else None,
             outcome=outcome,
             reason=reason,
         )

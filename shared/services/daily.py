@@ -103,6 +103,7 @@ class DailySummary:
     print_batch: str | None = None
     failed: int = 0
     by_status: dict[str, int] = field(default_factory=dict)
+    transitions_to: dict[str, int] = field(default_factory=dict)  # recorded transitions by new standing
 
     def as_log(self) -> dict[str, Any]:
         values = asdict(self)
@@ -276,6 +277,8 @@ class DailyRun:
         )
         if self.repository.record_event(record.profile.member_id, event) is WriteOutcome.CREATED:
             summary.transitions += 1
+            standing = status.status.value
+            summary.transitions_to[standing] = summary.transitions_to.get(standing, 0) + 1
 
     @staticmethod
     def _since(status: CertificationStatus, run_date: date) -> date:

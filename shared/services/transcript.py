@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-
 from shared.rules.policy import Category
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")

@@ -450,3 +450,24 @@ def test_template_filter_passes_every_record_kind_the_consumer_acts_on(env: Env,
     assert {k: passed.get(k) for k in acted_on} == dict.fromkeys(acted_on, True)
     assert passed["payment:annual_fee"] is False
     assert passed["recert_application"] is False
+
+
+def test_badges_issued_and_revoked_and_credly_failures_are_counted(
+    env: Env, business_date: Any, emitted_metrics: Any
+) -> None:
+    recertify(env, business_date, "ana", settle=False)
+    records = [r for r in env.tap.drain() if kind_of(r) == "recertified"]
+    emitted_metrics()
+    env.credly.fail_next("500", times=4)
+    env.tap.deliver(records)
+    emitted = emitted_metrics()
+    assert emitted[("CredlyFailures", ())] == 1
+    assert ("BadgesIssued", ()) not in emitted
+    env.tap.deliver(records)  # Lambda's retry
+    assert emitted_metrics()[("BadgesIssued", ())] == 1
+    env.tap.deliver(records)  # a redelivery finds the badge recorded: nothing issued, nothing counted
+    assert ("BadgesIssued", ()) not in emitted_metrics()
+    business_date("2030-07-01")
+    env.repository.record_event("ana", lapse_transition("2030-07-01"))
+    env.tap.settle()
+    assert emitted_metrics()[("BadgesRevoked", ())] == 1

@@ -13,7 +13,7 @@ from shared.rules.models import AuditDecided, AuditDrawn
 from shared.store.members import MemberRepository
 from shared.store.records import EventRecord
 from tests.ce_ingest.conftest import BUCKET, ccp, member, timeline
-from tests.conftest import TABLE
+from tests.conftest import TABLE, reset_caches
 from tests.helpers import call_api, invoke
 
 HEADER = "member_id,activity_id,completed_on,points,category,certificate_id\n"
@@ -309,3 +309,34 @@ def test_a_failed_quarantine_record_leaves_the_upload_in_place(
     invoke("CeUploadFunction", s3_event(key, len(PDF)))
     assert [q["original_key"] for q in quarantined()] == [key]
     assert keys_in(roster, "quarantine/") == [f"quarantine/{key}"]
+
+
+def test_a_csv_batch_over_the_size_limit_is_quarantined_with_the_reason(
+    roster: dict[str, Any], monkeypatch: pytest.MonkeyPatch, emitted_metrics: Any
+) -> None:
+    monkeypatch.setenv("CE_BATCH_MAX_BYTES", "2048")
+    reset_caches()
+    key = "ce-batches/acme/big.csv"
+    row = "m-1,https://acme.example.org/a{n},2023-05-01,0.5,professional_education,C-{n}\n"
+    body = (HEADER + "".join(row.format(n=n) for n in range(40))).encode()
+    assert len(body) > 2048
+    emitted_metrics()
+    upload(roster, key, body)
+    reason = f"too large: {len(body)} bytes (limit 2048); split it into smaller files"
+    assert keys_in(roster, "ce-batches/") == []
+    assert keys_in(roster, "quarantine/") == [f"quarantine/{key}"]
+    head = roster["s3"].head_object(Bucket=BUCKET, Key=f"quarantine/{key}")
+    assert head["Metadata"]["quarantine-reason"] == reason
+    assert [(q["original_key"], q["reason"]) for q in quarantined()] == [(key, reason)]
+    assert result_file(roster, "ce-batches-results/acme/big.json")["error"] == reason
+    assert ccp("m-1")["earned"] == 0  # nothing of it credited
+    assert emitted_metrics() == {("UploadsQuarantined", (("source", "csv"),)): 1}
+
+    # just under the limit the same rows are read and credited
+    monkeypatch.setenv("CE_BATCH_MAX_BYTES", str(len(body)))
+    reset_caches()
+    emitted_metrics()
+    upload(roster, "ce-batches/acme/fits.csv", body)
+    result = result_file(roster, "ce-batches-results/acme/fits.json")
+    assert result["accepted"] == 40
+    assert emitted_metrics()[("CeCredited", (("source", "csv"),))] == 40

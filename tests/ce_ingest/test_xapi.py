@@ -144,6 +144,21 @@ def test_point_earned_the_day_before_cycle_start_is_rejected_with_the_reason(
     assert ccp("m-2")["earned"] == 3
 
 
+def test_credited_and_refused_completions_are_counted_by_source(
+    ce: dict[str, Any], business_date: Any, emitted_metrics: Any
+) -> None:
+    business_date("2024-03-20")
+    member("m-2", "2024-01-10")
+    catalog()
+    emitted_metrics()
+    assert post(statement("completed", "m-2", timestamp="2024-01-09T18:00:00Z")).status == 200
+    assert emitted_metrics() == {("CeRefused", (("source", "xapi"),)): 1}
+    credited = statement("passed", "m-2", timestamp="2024-01-10T18:00:00Z")
+    post(credited)
+    post(credited)  # a resend credits nothing and counts nothing
+    assert emitted_metrics() == {("CeCredited", (("source", "xapi"),)): 1}
+
+
 def test_point_earned_on_the_last_day_of_the_cycle_counts(ce: dict[str, Any], business_date: Any) -> None:
     business_date("2024-03-20")  # inside the late-reporting window of the cycle that ended 2024-03-14
     member("m-3", "2021-03-15")

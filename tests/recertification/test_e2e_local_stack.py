@@ -67,25 +67,32 @@ def stripe_payment(member_id: str, application_id: str, amount: int) -> dict[str
     }
 
 
-def test_recertify_by_exam_over_http_one_badge_then_revoked(stack: LocalStack) -> None:
-    url = stack.url
+def lapsed_member_applies_by_exam(url: str, member_id: str) -> dict[str, Any]:
+    """On 2026-05-01 a member certified in 2015 (lapsed) opens an exam recertification: its answer."""
     assert requests.post(f"{url}/_local/daily", json={"date": "2026-05-01"}, timeout=30).status_code == 200
     member = {
         "first_name": "Ana",
         "last_name": "Diaz",
-        "email": "ana@example.org",
+        "email": f"{member_id}@example.org",
         "certifications": [{"credential": "RMA", "certified_on": "2015-03-10"}],
     }
-    assert requests.put(f"{url}/members/ana", json=member, timeout=30).status_code == 201
+    assert requests.put(f"{url}/members/{member_id}", json=member, timeout=30).status_code == 201
     application = {
         "credential": "RMA",
         "method": "exam",
         "eligibility": {"work": [{"start": "2021-01-01", "full_time": True}]},
     }
-    opened = requests.post(f"{url}/members/ana/recertifications", json=application, timeout=30)
+    opened = requests.post(f"{url}/members/{member_id}/recertifications", json=application, timeout=30)
     assert opened.status_code == 201, opened.text
-    app_id = opened.json()["application"]["application_id"]
-    assert opened.json()["fee_due_cents"] == 12500
+    answer: dict[str, Any] = opened.json()
+    return answer
+
+
+def test_recertify_by_exam_over_http_one_badge_then_revoked(stack: LocalStack) -> None:
+    url = stack.url
+    opened = lapsed_member_applies_by_exam(url, "ana")
+    app_id = opened["application"]["application_id"]
+    assert opened["fee_due_cents"] == 12500
 
     stripe_secret = LOCAL_SECRETS["StripeWebhookSecret"]["current"]
     exam_secret = LOCAL_SECRETS["ExamVendorSecret"]["current"]

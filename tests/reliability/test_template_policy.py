@@ -501,6 +501,9 @@ def _demo_and_extras(stack: LocalStack) -> None:
     assert requests.post(f"{base}/webhooks/credly", json=envelope, timeout=30).status_code == 200
     _payment_paths(stack)
     _versioned_uploads(stack)
+    # a CE batch over the size limit is quarantined unread (moved: copy, then delete)
+    oversized = b"x" * (5 * 1024 * 1024 + 1)
+    stack.upload("ce-batches/provider-policy/too-big.csv", oversized, "text/csv")
     # an xAPI statement whose actor is an e-mail address (mbox): matched through the EmailIndex
     statement = {
         "id": "6a1f0d52-6f35-4a53-9a4e-2f7d3b1e0c11",

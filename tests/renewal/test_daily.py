@@ -337,6 +337,36 @@ def test_handler_sends_through_ses_and_writes_the_csv(
     assert quota["SentLast24Hours"] == 2
 
 
+def test_a_completed_run_emits_its_heartbeat_and_business_metrics(
+    renewal_aws: dict[str, Any], business_date: Any, emitted_metrics: Any
+) -> None:
+    upsert(business_date, "2025-03-02", "ana", member_body("2024-05-14"))
+    upsert(business_date, "2025-03-02", "ben", member_body("2024-05-20", address=False, first="Ben"))
+    upsert(business_date, "2025-03-02", "cy", member_body("2023-02-10", first="Cy"))  # Feb fee unpaid
+    emitted_metrics()
+    result = invoke("DailyFunction", {"date": "2025-03-02"})
+    emitted = emitted_metrics()
+    assert emitted[("DailyRunCompleted", ())] == 1
+    assert emitted[("CertificationsEvaluated", ())] == 3
+    assert emitted[("NoticesSent", (("channel", "email"),))] == result["notices"]
+    assert emitted[("NoticesSent", (("channel", "mail"),))] == result["mailed"]
+    assert emitted[("Transitions", (("standing", "delinquent"),))] == result["transitions"] == 1
+    assert ("DailyRunDuration", ()) in emitted
+
+
+def test_an_incomplete_run_emits_no_heartbeat(
+    renewal_aws: dict[str, Any], business_date: Any, inject: Any, emitted_metrics: Any
+) -> None:
+    upsert(business_date, "2025-03-01", "ana", member_body("2024-05-14"))
+    emitted_metrics()
+    inject("Query", "MEMBER#ana")
+    with pytest.raises(DailyRunIncomplete):
+        invoke("DailyFunction", {"date": "2025-03-01"})
+    assert ("DailyRunCompleted", ()) not in emitted_metrics()
+    invoke("DailyFunction", {"date": "2025-03-02"})  # the next run completes: the heartbeat is back
+    assert emitted_metrics()[("DailyRunCompleted", ())] == 1
+
+
 # ---------------------------------------------------------------- audit findings (issue 3 review)
 
 

@@ -493,3 +493,20 @@ def test_odd_signed_payloads_never_500(member: dict[str, Any], obj_event: tuple[
     response = post(payload)
     assert response.status in (200, 400), response.body
     assert fee(status()) == (0, "2025-05-13")
+
+
+def test_payments_credited_parked_and_reversed_are_counted_once(
+    member: dict[str, Any], emitted_metrics: Any
+) -> None:
+    payment = PAYMENT_EVENTS["payment_intent.succeeded"]
+    emitted_metrics()
+    assert post(payment).body == {"result": "credited"}
+    assert post(payment).body == {"result": "duplicate"}  # a redelivery counts nothing
+    stranger = sp.event("payment_intent.succeeded", sp.payment_intent("pi_9", meta=sp.metadata("m-9")))
+    assert post(stranger).body == {"result": "parked"}
+    assert post(sp.event("charge.refunded", sp.charge())).body == {"result": "reversed"}
+    emitted = emitted_metrics()
+    assert emitted[("PaymentsCredited", ())] == 1
+    assert emitted[("PaymentsParked", ())] == 1
+    assert emitted[("PaymentsReversed", ())] == 1
+    assert ("PaymentExceptions", ()) not in emitted
