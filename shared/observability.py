@@ -19,6 +19,7 @@ from typing import Any, TypeVar, cast
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
 
 SERVICE = "staycert"
@@ -76,6 +77,10 @@ def record(
     dimension: tuple[str, str] | None = None,
 ) -> None:
     """Emit one business metric (EMF through Powertools; off when POWERTOOLS_METRICS_DISABLED)."""
+    if is_metrics_disabled():
+        # Powertools only skips the print when disabled and keeps the metric set: in a long-lived
+        # process (the local stack, the tests) it would grow with every invocation.
+        return
     if dimension is None:
         metrics.add_metric(name=metric.value, unit=unit, value=value)
         return

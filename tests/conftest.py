@@ -45,7 +45,10 @@ Emitted = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 def emitted_metrics(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Any:
     """Turn Powertools metrics on; the returned function reads the EMF documents printed since the
     last call, as {(metric name, ((dimension, value), ...) besides service): total}."""
+    from shared.observability import metrics
+
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    metrics.clear_metrics()
     capsys.readouterr()
 
     def read() -> Emitted:
