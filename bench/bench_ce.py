@@ -1,7 +1,7 @@
 """CE ingest benchmark: DynamoDB requests per xAPI statement (and its resend) and for a provider CSV of
 10,000 rows over 2,000 members, counted with botocore ``before-call`` hooks against in-process moto.
 
-Targets (issue 4): <= 2 requests per statement; CSV <= rows/25 + 2 x members + 10.
+Targets: <= 2 requests per statement; CSV <= rows/25 + 2 x members + 10.
 Run: ``.venv/bin/python bench/bench_ce.py`` (or ``make bench``); merges its keys into bench/results.json.
 """
 

@@ -9,7 +9,7 @@ Read capacity: a Query is charged on the summed size of the items it returns, ro
 eventually consistent reads (ours) cost half a unit per 4 KB. Item sizes are computed from the wire
 form (attribute names + values), close to DynamoDB's own accounting.
 
-Target (issue 6): flat. It is NOT flat today: the status read loads the whole member partition (one
+Target: flat. It is NOT flat today: the status read loads the whole member partition (one
 paginated Query), so its cost grows linearly with the years of history. What would flatten it is
 reported with the figures.
 

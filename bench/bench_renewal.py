@@ -1,4 +1,4 @@
-"""Renewal benchmark (issue 3), counted with botocore hooks against in-process moto.
+"""Renewal benchmark, counted with botocore hooks against in-process moto.
 
 * DynamoDB requests per Stripe webhook (target <= 2, duplicates and exceptions included): a payment,
   its duplicate and a cross-type redelivery, a refund and its duplicate, a dispute won, a refund before

@@ -55,7 +55,7 @@ LOCAL_REFS: dict[str, str] = {
     "LmsClientsSecret": "staycert/lms-clients",
     "NoticeSender": "notices@example.org",
     "NoticesConfigurationSet": "staycert-notices",
-    # Recertification and Credly (issue 5): the local stack starts a fake Credly (local/fake_credly.py)
+    # Recertification and Credly: the local stack starts a fake Credly (local/fake_credly.py)
     # unless given a --credly-url; every credential gets a local badge template id.
     "CredlySecret": "staycert/credly",
     "ExamVendorSecret": "staycert/exam-vendor",
@@ -86,7 +86,7 @@ LOCAL_SECRETS: dict[str, dict[str, Any]] = {
     },
 }
 
-# Recertification (issue 5): the fake Credly's token and the exam vendor's signing secret.
+# Recertification: the fake Credly's token and the exam vendor's signing secret.
 LOCAL_SECRETS["CredlySecret"] = {"token": "local-credly-token"}
 LOCAL_SECRETS["ExamVendorSecret"] = {"current": "exam_vendor_local_development_only", "previous": ""}
 

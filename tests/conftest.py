@@ -94,7 +94,7 @@ def business_date(monkeypatch: pytest.MonkeyPatch) -> Any:
     return set_date
 
 
-# ---------------------------------------------------------------------- logs without PII (issue 7)
+# ---------------------------------------------------------------------- logs without PII
 #
 # Every test's log output (the Powertools logger, formatted by its own formatter so extra and appended
 # keys are included, plus everything reaching the root logger) is checked for an e-mail address, a

@@ -2,7 +2,7 @@
 fails, lapses and has the badge revoked.
 
 Outside parties are played with the real wire formats: the Stripe fee as a signed
-``payment_intent.succeeded`` webhook (issue 3's endpoint), the exam vendor's signed result callback,
+``payment_intent.succeeded`` webhook (the renewal endpoint), the exam vendor's signed result callback,
 and the fake Credly server the local stack starts (its own API is used to count badges). Each
 callback is sent twice - they are at-least-once - and still yields one badge.
 """
@@ -202,7 +202,7 @@ def play(demo: Demo) -> None:
 
 
 def _draw_audit(demo: Demo, member_id: str, credential: str, day: str, year: int) -> str:
-    """The daily draw picks ~10% at random (issue 3); the demo forces omar's selection by recording the
+    """The daily draw picks ~10% at random; the demo forces omar's selection by recording the
     same AuditDrawn fact the draw would (local stack only: straight into the local table)."""
     from shared.rules.models import AuditDrawn
     from shared.store.members import MemberRepository

@@ -1,6 +1,6 @@
 """Secrets Manager through Powertools Parameters (cached), shaped for rotation without downtime.
 
-A signing secret is stored as ``{"current": "...", "previous": "..."}`` in ONE secret (DESIGN.md:
+A signing secret is stored as ``{"current": "...", "previous": "..."}`` in ONE secret (docs/architecture.md, known traps:
 ``VersionStage`` lookups share a cache entry, so the previous value lives beside the current one).
 During a rotation both verify; a warm function that misses a freshly rotated value refreshes once.
 

@@ -1,6 +1,6 @@
 """Stripe event payloads -> what they mean for us (the one Stripe adapter; no I/O here).
 
-Which events count (issue 3):
+Which events count:
 
 * payments: ``checkout.session.completed`` (only with ``payment_status == "paid"``),
   ``checkout.session.async_payment_succeeded``, ``payment_intent.succeeded``, ``invoice.paid``.

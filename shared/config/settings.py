@@ -50,7 +50,7 @@ class Settings(BaseSettings):
     audit_rate: Decimal = Field(default=Decimal("0.10"), ge=0, le=1)
     audit_draw_date: str = Field(default="01-15", pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")
     audit_deadline_days: int = Field(default=60, ge=1, le=365)
-    # Renewal (issue 3): Stripe signing secret {"current","previous"}, SES sender, print batches.
+    # Renewal: Stripe signing secret {"current","previous"}, SES sender, print batches.
     stripe_webhook_secret: str = "StripeWebhookSecret"  # noqa: S105 - the Secrets Manager name/ARN, not a value
     # Payment links: the restricted API key {"current": "rk_...", "previous": ...} (only the current one
     # is used to call Stripe), where the SDK sends its requests, and the portal pages Checkout returns to.

@@ -1,6 +1,6 @@
 """Audit decisions (R7c) and the audit record with its evidence.
 
-The audit DRAW (issue 3, daily run) records ``AuditDrawn`` facts. To find an audit by id alone, the
+The audit DRAW (daily run) records ``AuditDrawn`` facts. To find an audit by id alone, the
 table-stream consumer indexes every new ``audit_drawn`` fact as an ``audit`` event listed under
 ``AUDIT``/audit id (ListIndex) - no coupling to the draw code. Should that index item be missing,
 an id in the draw's format (``{year}-{CREDENTIAL}-{member_id}``) still finds the member directly.

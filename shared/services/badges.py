@@ -1,7 +1,7 @@
 """Credly badges: issue one per recertification, revoke on lapse, follow the earner's acceptance.
 
 Called by the table-stream consumer (``functions/badge_issue``), never by the writer of the fact
-(DESIGN.md, principle 5). Exactly one badge per completion:
+(docs/architecture.md, principle 5). Exactly one badge per completion:
 
 1. the badge is recorded as an event keyed on the completion (``badge`` / ``{credential}#{application}``);
    a redelivered ``Recertified`` record finds it and calls nobody;

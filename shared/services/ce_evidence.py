@@ -5,7 +5,7 @@ Limits (docs/rules.md "Evidence uploads"): at most ``MAX_BYTES`` (10 MiB); PDF, 
 declared content type AND the file's first bytes must agree. Keys are checked for path tricks
 (``..``, ``//``, backslashes, left-over percent-encoding, control characters).
 
-For issue 5 (recertification/audits): :func:`record_evidence` records an evidence EventRecord
+For recertification and audits: :func:`record_evidence` records an evidence EventRecord
 (kind ``evidence``) against an audit or application id; :func:`open_audits` and
 :func:`open_applications` tell what is open in a loaded member partition.
 """
@@ -37,7 +37,7 @@ CONTENT_TYPES: dict[str, tuple[bytes, ...]] = {
     "image/png": (b"\x89PNG\r\n\x1a\n",),
 }
 EVIDENCE_KIND = "evidence"
-# Issue 5 stores a recertification application as an EventRecord of this kind in the member
+# A recertification application is stored as an EventRecord of this kind in the member
 # partition, ``data.status`` = "open" while it takes documents (shared/store/recert.py).
 APPLICATION_KIND = "recert_application"
 Purpose = Literal["audit", "recertification"]
@@ -84,7 +84,7 @@ def open_audits(member: MemberRecord) -> list[AuditDrawn]:
 
 
 def open_applications(member: MemberRecord) -> list[EventRecord]:
-    """Recertification applications (issue 5's ``recert_application`` events) still open, newest first."""
+    """Recertification applications (``recert_application`` events) still open, newest first."""
     found = [e for e in member.events if e.kind == APPLICATION_KIND and e.data.get("status") == "open"]
     return sorted(found, key=lambda e: (e.occurred_on, e.key), reverse=True)
 

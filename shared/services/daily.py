@@ -1,6 +1,6 @@
 """The daily run: for every certification with something due, evaluate the rules core and act.
 
-What it reads (DESIGN.md, data principle 4): the DueIndex partitions from the last completed run date
+What it reads (docs/architecture.md, data principle 4): the DueIndex partitions from the last completed run date
 (inclusive: certifications the roster added after that run) through the run date, then one Query per
 member found there. Cost grows with what is due, not with the membership.
 

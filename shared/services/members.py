@@ -47,7 +47,7 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 
 # Looks up catalog entries for activities that were unmapped when completed (at most one read).
 CatalogLookup = Callable[[set[str]], Mapping[str, ActivitySpec]]
-# Credits payments parked for a member once the roster brings the member/credential (issue 3).
+# Credits payments parked for a member once the roster brings the member/credential.
 ParkedPaymentsHook = Callable[[str, date], int]
 
 

@@ -4,7 +4,7 @@ Completion is evaluated whenever one of its inputs lands - the staff decision, t
 the recertification fee payment - so the order of arrival does not matter:
 
 * decision and exam result: synchronously, in the request that records them;
-* payment: issue 3's Stripe webhook records a ``FeePayment`` fact (``purpose="recertification"``,
+* payment: the renewal Stripe webhook records a ``FeePayment`` fact (``purpose="recertification"``,
   ``application_id``); the table stream delivers that INSERT to ``functions/badge_issue`` (the
   outbox consumer), which calls :meth:`RecertificationService.try_complete`. No coupling between the
   payment code and this module; a redelivered payment record finds the application closed and does
@@ -60,7 +60,7 @@ from shared.store.recert import (
 )
 from shared.store.records import EventRecord, MemberRecord
 
-EVIDENCE_KIND = "evidence"  # recorded by CE ingest (issue 4): data.application_id / data.audit_id
+EVIDENCE_KIND = "evidence"  # recorded by CE ingest: data.application_id / data.audit_id
 
 # Catalog entries for activities that were unmapped when completed (``CatalogService.lookup``, the
 # one ``MemberService`` gets): one BatchGetItem.

@@ -2,7 +2,7 @@
 
 Writes of facts are idempotent by construction: the item key is derived from the fact's source, and
 the put is conditional on the key not existing, so a redelivered event costs one failed conditional
-write and changes nothing (DESIGN.md, data principles 1 and 3).
+write and changes nothing (docs/architecture.md, data principles 1 and 3).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Store operations of the daily schedule (issue 3) beside the member repository.
+"""Store operations of the daily schedule beside the member repository.
 
 | item | pk | sk | notes |
 |---|---|---|---|

@@ -140,7 +140,7 @@ def test_template_not_configured_is_recorded_not_retried(
 
 
 def lapse_transition(on: str, reason: str = "fee_unpaid_lapse") -> EventRecord:
-    """What issue 3's daily run records when a certification lapses."""
+    """What the daily run records when a certification lapses."""
     day = date.fromisoformat(on)
     return EventRecord(
         kind="transition",
@@ -183,12 +183,12 @@ def test_stale_lapse_record_does_not_revoke_a_recertified_badge(env: Env, busine
 def refund(
     env: Env, key: str, payment_key: str, on: str, reason: Literal["refund", "dispute"] = "refund"
 ) -> None:
-    """What issue 3's webhook records for a refund or dispute of a recorded payment."""
+    """What the renewal webhook records for a refund or dispute of a recorded payment."""
     env.fact("ana", reverse(key, payment_key, on, reason=reason))
 
 
 def won(env: Env, key: str, reversal_key: str, on: str) -> None:
-    """What issue 3's webhook records for a dispute closed in our favour."""
+    """What the renewal webhook records for a dispute closed in our favour."""
     env.fact("ana", withdraw(key, reversal_key, on))
 
 
@@ -258,7 +258,7 @@ def test_refunded_fee_paid_again_restores_and_annual_fee_refunds_touch_no_badge(
 
 
 def draw_audit(env: Env, member_id: str, audit_id: str, on: str) -> None:
-    """What issue 3's audit draw records."""
+    """What the daily run's audit draw records."""
     day = date.fromisoformat(on)
     env.fact(
         member_id,

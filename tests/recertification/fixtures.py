@@ -43,7 +43,7 @@ class Env:
         self.repository.record_fact(member_id, fact)
 
     def pay(self, member_id: str, application_id: str, amount: int, on: str, key: str = "pi_1") -> FeePayment:
-        """What issue 3's Stripe webhook records for a recertification fee."""
+        """What the renewal Stripe webhook records for a recertification fee."""
         from datetime import date
 
         payment = FeePayment(

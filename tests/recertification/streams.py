@@ -1,6 +1,6 @@
 """The table's stream under in-process moto, handed to the stream consumer like Lambda would.
 
-DESIGN.md trap: with moto 5 and botocore >= 1.44 the ``dynamodbstreams`` client needs an explicit
+Known trap (docs/architecture.md): with moto 5 and botocore >= 1.44 the ``dynamodbstreams`` client needs an explicit
 ``endpoint_url`` in-process. Records are read from the real (moto) stream of the writes the handlers
 made, so the consumer sees exactly what the table produced - nothing is hand-built.
 """

@@ -1,6 +1,6 @@
 """End to end over real HTTP on the local stack: moto server (real DynamoDB stream records), the
 gateway, the fake Credly server. A lapsed member recertifies by exam - the fee through a signed
-Stripe webhook (issue 3), the result through the signed exam-vendor callback - every call delivered
+Stripe webhook, the result through the signed exam-vendor callback - every call delivered
 three times, and ends with exactly one badge; a failed audit then lapses them and revokes it."""
 
 from __future__ import annotations
@@ -131,7 +131,7 @@ def test_recertify_by_exam_over_http_one_badge_then_revoked(stack: LocalStack) -
     assert hook.json() == {"outcome": "updated"}
     assert requests.get(f"{url}/members/ana/status", timeout=30).json()["badges"][0]["state"] == "accepted"
 
-    # Years pass with no fee and no CE: the daily run (issue 3) records the lapse; the stream revokes.
+    # Years pass with no fee and no CE: the daily run records the lapse; the stream revokes.
     for day in ("2027-06-01", "2028-06-01", "2029-06-01", "2030-06-01"):
         assert requests.post(f"{url}/_local/daily", json={"date": day}, timeout=60).status_code == 200
     status = requests.get(f"{url}/members/ana/status", timeout=30).json()

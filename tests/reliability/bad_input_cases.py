@@ -1,4 +1,4 @@
-"""The bad-input corpus (issue 7, section 1): named hostile or broken inputs on every channel, each with
+"""The bad-input corpus (docs/reliability.md): named hostile or broken inputs on every channel, each with
 its documented outcome.
 
 A case is a function over a :class:`World` (in-process moto with every secret, the files bucket, a

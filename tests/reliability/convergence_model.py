@@ -1,4 +1,4 @@
-"""Scenarios, delivery schedules and the harness for the convergence property (issue 7 section 2).
+"""Scenarios, delivery schedules and the harness for the convergence property (docs/reliability.md).
 
 A **scenario** is what the outside world sends for one or two members over a few business days:
 Stripe events (several event types of one PaymentIntent, full refunds, disputes and disputes won),

@@ -1,4 +1,4 @@
-"""Issue 7 section 1: the bad-input corpus over HTTP routes, S3 files and stream records.
+"""The bad-input corpus over HTTP routes, S3 files and stream records.
 
 Each case (tests/reliability/bad_input_cases.py) runs through the real handler routed by template.yaml
 under in-process moto and asserts its documented outcome; this test adds what holds for all of them:

@@ -1,4 +1,4 @@
-"""Convergence under at-least-once delivery (issue 7 section 2).
+"""Convergence under at-least-once delivery (docs/reliability.md).
 
 Property: for a random scenario (payments with several event types per PaymentIntent - legacy ones,
 ones naming invoices, and payment exceptions: 1 cent, 0, overpaid, EUR - refunds,

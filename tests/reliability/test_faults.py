@@ -1,4 +1,4 @@
-"""Issue 7, section 3: fault injection. Every fault injected is counted (``faults.FAULTS``) and the
+"""Fault injection. Every fault injected is counted (``faults.FAULTS``) and the
 totals are asserted by the last test of this module; the parametrized ids show each case.
 
 1. DynamoDB throttling on the k-th request attempt, for every k of a clean run, for the Stripe

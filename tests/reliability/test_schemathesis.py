@@ -1,4 +1,4 @@
-"""Issue 7 section 1: a schemathesis run against docs/openapi.json on the local stack - zero 5xx.
+"""A schemathesis run against docs/openapi.json on the local stack - zero 5xx.
 
 One local stack for the module (moto server + gateway, loopback only, business date fixed), seeded
 with two members (one active, one lapsed with an open recertification application) and one catalog

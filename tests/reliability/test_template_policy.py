@@ -1,4 +1,4 @@
-"""template.yaml as a security policy (issue 7, section 4).
+"""template.yaml as a security policy (docs/reliability.md).
 
 Static checks on the parsed template: no ``*`` in any IAM action or resource; every asynchronous and
 stream event source has bounded retries and an on-failure destination; ``ReportBatchItemFailures``
@@ -227,7 +227,7 @@ def test_async_sources_have_bounded_retries_and_on_failure_destination() -> None
         assert destination is not None, f"{name}: async function without an on-failure destination"
         assert config["DestinationConfig"]["OnFailure"]["Type"] == "SQS"
     for function, props in tpl.functions_with_event("ScheduleV2"):
-        # The scheduler's own retry policy and DLQ cover failed *delivery* (DESIGN.md); bound them too.
+        # The scheduler's own retry policy and DLQ cover failed *delivery* (docs/architecture.md); bound them too.
         retry = props.get("RetryPolicy")
         if retry is not None:
             assert 0 <= int(retry["MaximumRetryAttempts"]) <= 5, function.logical_id

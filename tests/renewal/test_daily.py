@@ -367,7 +367,7 @@ def test_an_incomplete_run_emits_no_heartbeat(
     assert emitted_metrics()[("DailyRunCompleted", ())] == 1
 
 
-# ---------------------------------------------------------------- audit findings (issue 3 review)
+# ---------------------------------------------------------------- audit findings (review)
 
 
 def test_first_run_reads_certifications_the_roster_loaded_earlier(

@@ -294,7 +294,7 @@ def test_payment_nudges_the_scheduler_to_re_evaluate_today(member: dict[str, Any
     assert cert["Item"]["due_sk"]["S"].startswith("2025-05-23#")
 
 
-# ---------------------------------------------------------------- audit findings (issue 3 review)
+# ---------------------------------------------------------------- audit findings (review)
 
 
 def _subscription_events() -> dict[str, dict[str, Any]]:
