@@ -13,7 +13,7 @@ a new epoch, and only while its fee is paid (``recertified_from``).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import TypeVar
 
@@ -669,6 +669,35 @@ def evaluate(
         lapsed_on=lapsed_on,
         cutover_on=epoch.opening.cutover_on if epoch.opening else None,
     )
+
+
+def standing_history(  # noqa: PLR0917 - evaluate's arguments with a date range
+    cert: Certification,
+    facts: Sequence[Fact],
+    first: date,
+    last: date,
+    policy: RulesPolicy,
+    catalog: Mapping[str, ActivitySpec] | None = None,
+) -> list[tuple[date, CertificationStatus]]:
+    """The standing from ``first`` through ``last``: the status on ``first``, then the status on each
+    later day whose standing differs from the day before, in date order (the last entry is the
+    status on ``last`` when nothing changed on that day; ``evaluate(..., last)`` is the final one).
+
+    Each day is judged as ``evaluate`` judges it - on the facts recorded by that day - so it is the
+    history that daily runs on each of those days would have seen: a certification that lapses,
+    comes back and lapses again between ``first`` and ``last`` has all three changes. One
+    evaluation per day: a catch-up over a long gap costs CPU, never a read.
+    """
+    history: list[tuple[date, CertificationStatus]] = []
+    day = first
+    while day <= last:
+        status = evaluate(cert, facts, day, policy, catalog)
+        if not history or status.status is not history[-1][1].status:
+            history.append((day, status))
+        elif day == last:
+            history[-1] = (history[-1][0], status)  # same standing: its latest figures
+        day += timedelta(days=1)
+    return history
 
 
 def decide_activity(  # noqa: PLR0917 - public signature fixed by callers

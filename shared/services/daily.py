@@ -55,7 +55,7 @@ from shared.rules.cycles import current_cycle, cycle_number
 from shared.rules.models import ActivitySpec, AuditDrawn, CertificationStatus, Reason, Standing
 from shared.rules.policy import RulesPolicy
 from shared.rules.schedule import NoticeDue, next_action_date, notices_due
-from shared.rules.status import catalog_ids_needed, evaluate
+from shared.rules.status import catalog_ids_needed, evaluate, standing_history
 from shared.services.members import CatalogLookup
 from shared.services.notices import TITLES, email_for, print_row
 from shared.services.recertification import RecertificationService, applications_of
@@ -163,7 +163,7 @@ class DailyRun:
             summary.due += 1
         for member_id in sorted(due):
             try:
-                self._member(member_id, due[member_id], run_date, summary)
+                self._member(member_id, due[member_id], run_date, summary, days[0])
             except Exception:  # isolate: the others still get their notices; retried next run
                 logger.exception("daily run: member failed", extra={"member_id": member_id})
                 summary.failed += 1
@@ -192,7 +192,12 @@ class DailyRun:
     # ------------------------------------------------------------------ one member
 
     def _member(
-        self, member_id: str, credentials: dict[str, date], run_date: date, summary: DailySummary
+        self,
+        member_id: str,
+        credentials: dict[str, date],
+        run_date: date,
+        summary: DailySummary,
+        since_run: date,
     ) -> None:
         record = self.repository.load(member_id)
         if record is None:
@@ -206,13 +211,21 @@ class DailyRun:
             cert = record.certifications.get(credential)
             if cert is None:
                 continue
-            status = evaluate(cert.as_certification(), record.facts, run_date, self.policy, catalog)
+            history = standing_history(
+                cert.as_certification(),
+                record.facts,
+                min(since_run, run_date),
+                run_date,
+                self.policy,
+                catalog,
+            )
+            status = history[-1][1]  # the status on the run date
             summary.evaluated += 1
             summary.by_status[status.status.value] = summary.by_status.get(status.status.value, 0) + 1
-            self._transition(record, status, run_date, summary)
+            self._transitions(record, history, run_date, summary)
             self._rollover(record, status, run_date, summary)
             for notice in [
-                *self._lapse_notice(status, run_date),
+                *(n for _, s in history for n in self._lapse_notice(s, run_date)),  # each lapse in the gap
                 *notices_due(status, run_date, self.policy, self.stale_days),
             ]:
                 self._notify(record.profile, credential, notice, run_date, summary)
@@ -243,21 +256,46 @@ class DailyRun:
         summary.recertified += len(completed)
         return record.model_copy(update={"facts": (*record.facts, *completed)})
 
-    def _transition(
-        self, record: MemberRecord, status: CertificationStatus, run_date: date, summary: DailySummary
+    def _transitions(
+        self,
+        record: MemberRecord,
+        history: list[tuple[date, CertificationStatus]],
+        run_date: date,
+        summary: DailySummary,
     ) -> None:
-        previous = [e for e in record.events if e.kind == TRANSITION and e.credential == status.credential]
+        """Every standing change since the last completed run, in order, each with its own date:
+        a catch-up run records what daily runs on the missed days would have."""
+        credential = history[-1][1].credential
+        previous = [e for e in record.events if e.kind == TRANSITION and e.credential == credential]
+        for day, status in history:
+            recorded = self._transition(
+                previous, record.profile.member_id, status, day=day, run_date=run_date, summary=summary
+            )
+            if recorded is not None:
+                previous.append(recorded)
+
+    def _transition(
+        self,
+        previous: list[EventRecord],
+        member_id: str,
+        status: CertificationStatus,
+        *,
+        day: date,
+        run_date: date,
+        summary: DailySummary,
+    ) -> EventRecord | None:
+        """The transition to ``status`` (the standing on ``day``) unless it is the last recorded one."""
         last = max(previous, key=lambda e: (e.occurred_on, e.recorded_on, e.key), default=None)
         last_status = last.data.get("status") if last else Standing.ACTIVE.value
         if last_status == status.status.value:
-            return
-        since = self._since(status, run_date)
+            return None
+        since = self._since(status, day)
         if status.cutover_on is not None and since < status.cutover_on:
-            return  # took effect before the opening balance: that balance is its record
+            return None  # took effect before the opening balance: that balance is its record
         if last is not None and since <= last.occurred_on:
             # re-entering a standing (delinquent, reactivated, delinquent again on the same overdue
             # fee): it took effect after the last transition, so the timeline ends with it
-            since = max(run_date, last.occurred_on)
+            since = max(day, last.occurred_on)
         key = f"{status.credential}#{status.status.value}#{since.isoformat()}"
         taken = {e.key for e in previous}
         sequence = 2
@@ -275,10 +313,11 @@ class DailyRun:
             + (f" ({', '.join(reasons)})" if reasons else ""),
             data={"status": status.status.value, "reasons": reasons, "since": since.isoformat()},
         )
-        if self.repository.record_event(record.profile.member_id, event) is WriteOutcome.CREATED:
+        if self.repository.record_event(member_id, event) is WriteOutcome.CREATED:
             summary.transitions += 1
             standing = status.status.value
             summary.transitions_to[standing] = summary.transitions_to.get(standing, 0) + 1
+        return event
 
     @staticmethod
     def _since(status: CertificationStatus, run_date: date) -> date:

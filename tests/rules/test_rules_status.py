@@ -31,6 +31,7 @@ from shared.rules.status import (
     evaluate,
     fee_paid_since,
     recertified_from,
+    standing_history,
     unmapped_activity_ids,
 )
 
@@ -735,3 +736,18 @@ def test_ce_recorded_after_as_of_is_ignored(as_of: str, earned: int) -> None:
 def test_same_completion_redelivered_counts_once() -> None:
     facts = [ce("c1", "2020-01-01", 20), ce("c1", "2020-01-01", 20, recorded_on="2020-01-05")]
     assert evaluate(C2019, facts, d("2020-02-01"), POLICY).ccp.earned == 20
+
+
+def test_standing_history_has_every_change_in_a_range_with_its_day() -> None:
+    """Lapsed (fees), recertified, lapsed again (failed audit): three changes, each on its own day."""
+    facts = [ce("c1", "2020-01-10"), recert("rc1", "2023-06-05"), decided("au1", "failed", "2023-06-10")]
+    history = standing_history(cert("2019-05-14"), facts, d("2023-05-20"), d("2023-06-12"), POLICY)
+    assert [(day, s.status, s.lapsed_on) for day, s in history] == [
+        (d("2023-05-20"), Standing.DELINQUENT, None),
+        (d("2023-06-01"), Standing.LAPSED, d("2023-06-01")),
+        (d("2023-06-05"), Standing.ACTIVE, None),
+        (d("2023-06-10"), Standing.LAPSED, d("2023-06-10")),
+    ]
+    assert history[-1][1] == evaluate(cert("2019-05-14"), facts, d("2023-06-12"), POLICY)
+    one_day = standing_history(cert("2019-05-14"), facts, d("2023-06-12"), d("2023-06-12"), POLICY)
+    assert one_day == [(d("2023-06-12"), history[-1][1])]
