@@ -211,10 +211,16 @@ class DailyRun:
             cert = record.certifications.get(credential)
             if cert is None:
                 continue
+            # from the last completed run, or from the latest run that recorded a transition of this
+            # certification if later (a crashed run before this re-run): it recorded the changes up
+            # to its run date already
+            recorded = [
+                e.recorded_on for e in record.events if e.kind == TRANSITION and e.credential == credential
+            ]
             history = standing_history(
                 cert.as_certification(),
                 record.facts,
-                min(since_run, run_date),
+                min(max([since_run, *recorded]), run_date),
                 run_date,
                 self.policy,
                 catalog,

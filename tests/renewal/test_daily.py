@@ -103,6 +103,16 @@ def notice_keys(member_id: str) -> list[str]:
     return sorted(f"{e['data']['notice']}@{e['data']['period']}" for e in events(member_id, "notice"))
 
 
+def stripe(payload: dict[str, Any]) -> str:
+    """Deliver a signed Stripe event to the webhook; its ``result``."""
+    import json
+
+    from tests.renewal import stripe_payloads as sp
+
+    body, headers = sp.signed(json.dumps(payload).encode())
+    return str(call_api("POST", "/webhooks/stripe", headers=headers, raw_body=body).body["result"])
+
+
 def test_renewal_notices_on_schedule_exactly_once_with_print_batch(
     daily: Any, notifier: FakeNotifier, business_date: Any
 ) -> None:
@@ -457,16 +467,13 @@ def test_mailed_notices_of_a_crashed_day_reach_the_next_days_batch(
     assert notifier.written == [*written, date(2025, 3, 4)]
 
 
+@pytest.mark.parametrize("runs_between", [True, False], ids=["daily", "caught-up-in-one-run"])
 def test_reentering_delinquent_after_reactivation_is_recorded(
-    daily: Any, notifier: FakeNotifier, business_date: Any
+    daily: Any, notifier: FakeNotifier, business_date: Any, runs_between: bool
 ) -> None:
-    import json as _json
-
+    """Delinquent, paid (active), disputed (delinquent again): recorded the same way whether the run
+    happens each day or one run catches up over all three."""
     from tests.renewal import stripe_payloads as sp
-
-    def stripe(payload: dict[str, Any]) -> str:
-        body, headers = sp.signed(_json.dumps(payload).encode())
-        return str(call_api("POST", "/webhooks/stripe", headers=headers, raw_body=body).body["result"])
 
     upsert(business_date, "2025-06-01", "ana", member_body("2024-05-14"))
     daily("2025-06-01")
@@ -474,11 +481,13 @@ def test_reentering_delinquent_after_reactivation_is_recorded(
     assert (
         stripe(sp.event("payment_intent.succeeded", sp.payment_intent(meta=sp.metadata("ana")))) == "credited"
     )
-    daily("2025-06-05")
+    if runs_between:
+        daily("2025-06-05")
     business_date("2025-06-20")
     assert stripe(sp.event("charge.dispute.created", sp.dispute())) == "reversed"
-    daily("2025-06-20")
-    daily("2025-06-20")  # a re-run records nothing new
+    last = daily("2025-06-20")
+    assert last.transitions == (1 if runs_between else 2)
+    assert daily("2025-06-20").transitions == 0  # a re-run records nothing new
     transitions = [(t["on"], t["data"]["status"]) for t in events("ana", "transition")]
     assert transitions == [
         ("2025-06-01", "delinquent"),

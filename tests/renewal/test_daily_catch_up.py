@@ -1,12 +1,11 @@
 """Catch-up runs record every standing change since the last completed run, each with its own date:
-a certification that lapses, comes back and lapses again between two runs gets both lapses, and a
-delinquency undone and redone in the gap is on the timeline as such."""
+a certification that lapses, comes back and lapses again between two runs gets both lapses (the
+delinquency undone and redone in a gap: test_daily's re-entering test, caught-up case)."""
 
 # ruff: noqa: F811 - the daily-run fixtures are imported from test_daily and used as arguments
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from typing import Any
 
@@ -14,8 +13,6 @@ from shared.rules.models import AuditDecided, Recertified, RecertMethod
 from shared.store.members import MemberRepository
 from shared.store.records import CertificationRecord
 from tests.conftest import TABLE
-from tests.helpers import call_api
-from tests.renewal import stripe_payloads as sp
 from tests.renewal.test_daily import (  # noqa: F401 - daily and notifier are fixtures
     FakeNotifier,
     daily,
@@ -77,29 +74,3 @@ def test_lapse_recertification_and_second_lapse_in_one_gap_are_all_recorded(
     assert (again.transitions, again.notices, nxt.transitions, nxt.notices) == (0, 0, 0, 0)
     assert len(transitions("ana")) == 4
     assert sum("lapsed" in e.subject for e in notifier.emails) == 2
-
-
-def test_reactivation_and_second_delinquency_in_one_gap_are_both_recorded(
-    daily: Any, business_date: Any
-) -> None:
-    def stripe(payload: dict[str, Any]) -> str:
-        body, headers = sp.signed(json.dumps(payload).encode())
-        return str(call_api("POST", "/webhooks/stripe", headers=headers, raw_body=body).body["result"])
-
-    upsert(business_date, "2025-06-01", "ana", member_body("2024-05-14"))
-    daily("2025-06-01")
-    business_date("2025-06-05")
-    assert (
-        stripe(sp.event("payment_intent.succeeded", sp.payment_intent(meta=sp.metadata("ana")))) == "credited"
-    )
-    business_date("2025-06-20")
-    assert stripe(sp.event("charge.dispute.created", sp.dispute())) == "reversed"
-    business_date("2025-06-25")
-    caught_up = daily("2025-06-25")  # no run between 06-01 and 06-25
-    assert caught_up.transitions == 2
-    assert transitions("ana") == [
-        ("2025-06-01", "delinquent"),
-        ("2025-06-05", "active"),
-        ("2025-06-20", "delinquent"),
-    ]
-    assert daily("2025-06-25").transitions == 0
