@@ -166,7 +166,8 @@ def _sequence(invoker: Invoker, counter: Counting, baseline: bool, member: str) 
         "category": "professional_education",
         "title": "Bench conference",
         "provider": "Bench society",
-        "completed_on": "2024-06-01",
+        # the day of the LMS statement above: the duplicate check runs against its credit
+        "completed_on": "2024-06-12",
         "units": {"contact_hours": 8},
         "attestation": {"criteria": ["improves_job_performance"], "true_and_correct": True},
     }

@@ -115,6 +115,11 @@ class CeCompletion(FactBase):
     category: Category | None = None
     source: str = "manual"
     certificate_id: str | None = None  # the provider's certificate id (CSV rows)
+    # the catalog activity's title and provider as catalogued when it was credited, so a self-report
+    # of the same learning is recognised from the member partition alone; None on facts recorded
+    # before they were kept (and on unmapped ones): the duplicate check then reads the catalog
+    title: str | None = None
+    provider: str | None = None
 
 
 class CeVoid(FactBase):

@@ -142,8 +142,10 @@ def duplicate_of(
     entry: SelfReportEntry, completions: Iterable[CeCompletion], catalog: Mapping[str, ActivitySpec] | None
 ) -> CeCompletion | None:
     """The LMS or provider-file credit this entry reports again, if any: the same catalog activity,
-    the same certificate id, or the same title and provider (from the catalog) on the same date."""
-    title, provider = entry.title.casefold().strip(), entry.provider.casefold().strip()
+    the same certificate id, or the same title and provider on the same date. The title and provider
+    are the ones kept on the credit when it was recorded; a credit recorded before they were kept
+    takes them from the catalog (``catalog``)."""
+    wanted = _signature(entry.title, entry.provider)
     for completion in sorted(completions, key=lambda c: c.key):
         if entry.catalog_activity_id is not None and completion.activity_id == entry.catalog_activity_id:
             return completion
@@ -152,15 +154,27 @@ def duplicate_of(
             completion.key.rpartition("/")[2] if source_of(completion) is Source.PROVIDER_FILE else None,
         ):
             return completion
-        spec = (catalog or {}).get(completion.activity_id)
         if (
-            spec is not None
-            and completion.completed_on == entry.completed_on
-            and spec.title.casefold().strip() == title
-            and spec.provider_id.casefold().strip() == provider
+            completion.completed_on == entry.completed_on
+            and _title_and_provider(completion, catalog) == wanted
         ):
             return completion
     return None
+
+
+def _signature(title: str, provider: str) -> tuple[str, str]:
+    return title.casefold().strip(), provider.casefold().strip()
+
+
+def _title_and_provider(
+    completion: CeCompletion, catalog: Mapping[str, ActivitySpec] | None
+) -> tuple[str, str] | None:
+    """The credit's own title and provider, else (a fact recorded before they were kept) the
+    catalog's; None when neither knows them."""
+    if completion.title is not None and completion.provider is not None:
+        return _signature(completion.title, completion.provider)
+    spec = (catalog or {}).get(completion.activity_id)
+    return None if spec is None else _signature(spec.title, spec.provider_id)
 
 
 def applies_to(entry: SelfReportEntry, credential: str, policy: RulesPolicy) -> bool:
@@ -202,6 +216,12 @@ class ActivityCredit(BaseModel):
 
 def duplicate_catalog_ids(facts: Iterable[Fact]) -> set[str]:
     """Activity ids whose catalog entry (title, provider) is needed to tell whether a self-report
-    repeats them: other sources' completions dated on the same day as a self-reported entry."""
+    repeats them: other sources' completions dated on the same day as a self-reported entry that do
+    not carry their own title and provider (recorded before they were kept on the fact)."""
+    facts = list(facts)
     days = {f.entry.completed_on for f in facts if isinstance(f, SelfReported) and f.entry is not None}
-    return {f.activity_id for f in facts if isinstance(f, CeCompletion) and f.completed_on in days}
+    return {
+        f.activity_id
+        for f in facts
+        if isinstance(f, CeCompletion) and f.completed_on in days and (f.title is None or f.provider is None)
+    }

@@ -4,9 +4,10 @@ source with what each entry counts for each certification. Rules: docs/rules.md 
 Cost: recording or withdrawing is one Query of the member partition and one conditional PutItem of
 the new version (the key ``{activity_id}#{version}`` is the dedup marker: a concurrent change of the
 same activity fails its condition and answers 409). A repeated identical PUT is the Query alone. The
-list is one Query, like a status read. A catalog read (one BatchGetItem) is added only when the
-rules need catalog entries (unmapped completions, or another source's completion on the day of a
-self-reported entry: its title and provider tell a duplicate).
+list is one Query, like a status read. LMS and provider-file credits carry their catalog title and
+provider, so telling a duplicate needs no catalog read; one BatchGetItem of the catalog is added only
+when the rules need entries the facts lack (unmapped completions, or a credit recorded before titles
+were kept on the fact, dated on the day of a self-reported entry).
 """
 
 from __future__ import annotations
@@ -500,8 +501,8 @@ class ActivityService:
                         completed_on=fact.completed_on,
                         recorded_on=fact.recorded_on,
                         category=fact.category or (spec.category if spec else None),
-                        title=spec.title if spec else None,
-                        provider=spec.provider_id if spec else None,
+                        title=fact.title or (spec.title if spec else None),
+                        provider=fact.provider or (spec.provider_id if spec else None),
                     )
                 )
         for report in latest_versions(facts, today).values():

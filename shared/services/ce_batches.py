@@ -21,7 +21,7 @@ from shared.adapters.csv_batches import BadFile, CsvRow, Rejection, parse_rows
 from shared.adapters.files import FilesBucket
 from shared.observability import BusinessMetric, logger
 from shared.observability import record as record_metric
-from shared.rules.models import CeCompletion
+from shared.rules.models import ActivitySpec, CeCompletion
 from shared.rules.policy import RulesPolicy
 from shared.rules.status import decide_activity
 from shared.services.ce_evidence import quarantine_upload
@@ -114,10 +114,13 @@ class CsvBatchIngest:
         result["rows"] = count
         self.progress("CE batch parsed", {"file": key, "rows": count, "malformed": len(rejected)})
         records = self._load_members(sorted({r.member_id for r in rows}))
+        # the catalog's title and provider go on each fact (one BatchGetItem per 100 distinct
+        # activities), so recording a self-report later needs no catalog read to tell a duplicate
+        specs = self.catalog.get_activities({r.activity_id for r in rows}) if rows else {}
         facts: list[tuple[str, CeCompletion]] = []
         already = 0
         for row in rows:
-            outcome = self._judge(batch, row, records.get(row.member_id), today)
+            outcome = self._judge(batch, row, records.get(row.member_id), today, specs.get(row.activity_id))
             if isinstance(outcome, Rejection):
                 rejected.append(outcome)
             elif outcome is None:
@@ -158,7 +161,12 @@ class CsvBatchIngest:
         return loaded
 
     def _judge(
-        self, batch: BatchKey, row: CsvRow, member: MemberRecord | None, today: date
+        self,
+        batch: BatchKey,
+        row: CsvRow,
+        member: MemberRecord | None,
+        today: date,
+        spec: ActivitySpec | None = None,
     ) -> CeCompletion | Rejection | None:
         """The fact to write, a rejection, or None when the row is already recorded."""
         if member is None:
@@ -198,4 +206,6 @@ class CsvBatchIngest:
             category=row.category,
             source=f"csv:{batch.provider_id}/{batch.file}",
             certificate_id=row.certificate_id or None,
+            title=spec.title if spec else None,
+            provider=spec.provider_id if spec else None,
         )

@@ -293,6 +293,8 @@ class XapiIngest:
                     points=spec.points if spec else None,
                     category=spec.category if spec else None,
                     source=f"xapi:{client.client_id}",
+                    title=spec.title if spec else None,
+                    provider=spec.provider_id if spec else None,
                 )
                 batch.planned_facts.add((member_id, key))
         event = EventRecord(
