@@ -12,7 +12,7 @@ becomes a fact (``shared.rules.invoices.payment_exception``): a payment fact alw
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 
 from shared.rules.dates import add_years, day_after, day_before, first_of_month, last_of_month
@@ -94,7 +94,7 @@ def paid_fee_numbers(
 
 def fee_status(
     certified_on: date,
-    annual_fee_cents: int,
+    annual_fee_cents: int | Callable[[date], int],
     effective_fee_payments: Sequence[FeePayment],
     as_of: date,
     already_paid: int = 0,
@@ -104,15 +104,17 @@ def fee_status(
     ``paid_through`` is the day before the anniversary that ends the last paid year (with no fee
     paid: the day before the first anniversary). ``next_due`` is the month of the earliest unpaid fee;
     ``overdue_since`` is the day after that month when ``as_of`` is past it. ``already_paid``: fee
-    years an opening balance covers, counted before the payments.
+    years an opening balance covers, counted before the payments. ``annual_fee_cents``: the fee, or
+    the fee in force in a given due month (a dated fee schedule); ``amount_due_cents`` is next_due's.
     """
     paid = paid_fee_numbers(effective_fee_payments, certified_on, as_of, already_paid)
     next_fee = first_unpaid_fee(paid)
     overdue_from = fee_overdue_from(certified_on, next_fee)
+    next_due = fee_due_month(certified_on, next_fee)
     return FeeStatus(
         paid_through=day_before(add_years(certified_on, next_fee)),
-        next_due=fee_due_month(certified_on, next_fee),
+        next_due=next_due,
         overdue_since=overdue_from if as_of >= overdue_from else None,
         fees_paid=len(paid),
-        amount_due_cents=annual_fee_cents,
+        amount_due_cents=annual_fee_cents(next_due) if callable(annual_fee_cents) else annual_fee_cents,
     )

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict
 
 from shared.rules.fees import fee_allocation, fee_due_month, fee_number_of_year, fee_overdue_from
 from shared.rules.models import Certification, Fact, FeePayment, PaymentReversal, ReversalWithdrawn
-from shared.rules.policy import CredentialSpec, RulesPolicy
+from shared.rules.policy import CredentialSpec, Fee, RulesPolicy
 from shared.rules.status import effective_payment_keys, evaluate, visible_facts
 
 _YEAR = re.compile(r"[0-9]{4}")
@@ -75,18 +75,23 @@ def fee_year_of(number: str, member_id: str, credential: str) -> int | None:
     return int(rest)
 
 
+def fee_of_year(spec: CredentialSpec, anniversary_month: int, fee_year: int) -> Fee:
+    """The annual fee of the invoice of calendar year ``fee_year``: the catalog's fee in force in its
+    due month (the anniversary month, ``anniversary_month``, of that year)."""
+    return spec.annual_fee_on(date(fee_year, anniversary_month, 1))
+
+
 def payment_exception(
-    spec: CredentialSpec,
+    fees: Sequence[Fee],
     amount_cents: int,
     currency: str,
-    invoice_count: int,
     already_paid: bool,
 ) -> ExceptionReason | None:
-    """Whether an annual-fee payment for ``invoice_count`` invoices (0: the legacy flow, one fee year)
-    may credit them. The amount must be exactly the sum of the invoices' fees, in their currency."""
-    if currency.lower() != spec.currency:
+    """Whether a payment may credit the invoices whose fees are ``fees`` (the legacy flow: the one
+    fee year it pays). The amount must be exactly the sum of their fees, in their currency."""
+    if any(currency.lower() != fee.currency for fee in fees):
         return ExceptionReason.WRONG_CURRENCY
-    expected = spec.annual_fee_cents * max(invoice_count, 1)
+    expected = sum(fee.cents for fee in fees)
     if amount_cents < expected:
         return ExceptionReason.UNDERPAYMENT
     if amount_cents > expected:
@@ -136,6 +141,7 @@ def invoices_for(
     for number in sorted(numbers):
         due = fee_due_month(start, number)
         overdue_from = fee_overdue_from(start, number)
+        fee = spec.annual_fee_on(due)
         paid_by = paid.get(number)
         if paid_by is not None:
             state = InvoiceStatus.PAID
@@ -152,8 +158,8 @@ def invoices_for(
                 fee_year=due.year,
                 due_month=due,
                 overdue_from=overdue_from,
-                amount_cents=spec.annual_fee_cents,
-                currency=spec.currency,
+                amount_cents=fee.cents,
+                currency=fee.currency,
                 status=state,
                 paid_on=paid_by.paid_on if paid_by else None,
                 payment_key=paid_by.key if paid_by else None,

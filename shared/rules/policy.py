@@ -6,6 +6,8 @@ from environment variables so each knob can be overridden without a code change.
 
 from __future__ import annotations
 
+import itertools
+import re
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
@@ -97,19 +99,78 @@ class SelfReportPoints(BaseModel):
         return _positive({**_role_points(), **value})
 
 
+_CURRENCY = r"^[a-z]{3}$"  # ISO 4217, lower case as Stripe sends it (pydantic-core: "$" is the very end)
+_MONTH = re.compile(r"(?P<year>[0-9]{4})-(?P<month>0[1-9]|1[0-2])")
+
+
+class Fee(BaseModel):
+    """An amount of money: integer cents of a currency."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    cents: int = Field(gt=0)
+    currency: str = Field(default="usd", pattern=_CURRENCY)
+
+
+class FeeChange(Fee):
+    """One entry of a credential's fee schedule (``fees``): the annual fee from a month on.
+    ``from`` is ``YYYY-MM`` in the configuration (a first-of-month date is accepted too)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    starts: date = Field(alias="from")
+
+    @field_validator("starts", mode="before")
+    @classmethod
+    def _month(cls, value: object) -> date:
+        if isinstance(value, str):
+            found = _MONTH.fullmatch(value)
+            if found is None:
+                raise ValueError("must be a month YYYY-MM")
+            return date(int(found["year"]), int(found["month"]), 1)
+        if not isinstance(value, date) or value.day != 1:  # a number is not a month
+            raise ValueError("must be a month YYYY-MM")
+        return value
+
+
 class CredentialSpec(BaseModel):
-    """One credential of the catalog: points per 3-year cycle, annual fee, Credly badge template."""
+    """One credential of the catalog: points per 3-year cycle, annual fee, Credly badge template.
+
+    The annual fee is ``annual_fee_cents`` in ``currency``, changed from a month on by the dated
+    entries of ``fees`` (in increasing month order): an invoice costs the fee in force in its due
+    month (:meth:`annual_fee_on`)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     code: str
     name: str
     ccp_points: int = Field(gt=0)
-    annual_fee_cents: int = Field(gt=0)
+    annual_fee_cents: int = Field(gt=0)  # before the first entry of ``fees`` (always, without one)
     recertification_fee_cents: int = Field(gt=0)
-    currency: str = Field(default="usd", pattern=r"^[a-z]{3}$")  # ISO 4217, lower case as Stripe sends it
+    currency: str = Field(default="usd", pattern=_CURRENCY)
+    fees: tuple[FeeChange, ...] = ()
     badge_template_id: str | None = None
     aliases: tuple[str, ...] = ()
+
+    @field_validator("fees")
+    @classmethod
+    def _in_month_order(cls, value: tuple[FeeChange, ...]) -> tuple[FeeChange, ...]:
+        months = [change.starts for change in value]
+        if any(later <= earlier for earlier, later in itertools.pairwise(months)):
+            raise ValueError("fee changes must be in increasing month order, one per month")
+        return value
+
+    def annual_fee_on(self, month: date) -> Fee:
+        """The annual fee in force in ``month`` (any day of it): the latest change from that month or
+        before, else the undated ``annual_fee_cents``."""
+        start = month.replace(day=1)
+        in_force = [change for change in self.fees if change.starts <= start]
+        if not in_force:
+            return Fee(cents=self.annual_fee_cents, currency=self.currency)
+        return Fee(cents=in_force[-1].cents, currency=in_force[-1].currency)
+
+    def annual_fee_cents_on(self, month: date) -> int:
+        return self.annual_fee_on(month).cents
 
 
 class RulesPolicy(BaseModel):

@@ -634,7 +634,7 @@ def evaluate(
     effective = effective_payment_keys(epoch.payments, epoch.reversals, epoch.withdrawals, as_of)
     fees = fee_status(
         epoch.start,
-        epoch.spec.annual_fee_cents,
+        epoch.spec.annual_fee_cents_on,
         [p for p in epoch.payments if p.key in effective],
         as_of,
         epoch.already_paid,

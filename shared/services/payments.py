@@ -31,7 +31,7 @@ from shared.adapters.stripe_events import MEMBER_ID, Ignored, PaymentSeen, Rever
 from shared.clock import business_date_of
 from shared.errors import Conflict, NotFound, Unprocessable
 from shared.observability import logger
-from shared.rules.invoices import ExceptionReason, fee_year_of, payment_exception
+from shared.rules.invoices import ExceptionReason, fee_of_year, fee_year_of, payment_exception
 from shared.rules.models import FeePayment, PaymentReversal, ReversalWithdrawn
 from shared.rules.policy import RulesPolicy
 from shared.store.payments import NO_MEMBER, LedgerView, ParkedPayment, PaymentLedger, Retry, fact_key_of
@@ -103,6 +103,12 @@ class LostRace(RuntimeError):
     """Too many concurrent changes to one payment key: let Stripe redeliver (a 500)."""
 
 
+def _certified_on(view: LedgerView) -> date:
+    """The certification date on the certification row the ledger read (date.min without one)."""
+    body = (view.certification or {}).get("body") or {}
+    return date.fromisoformat(str(body.get("certified_on", "0001-01-01")))
+
+
 class PaymentService:
     def __init__(self, ledger: PaymentLedger, policy: RulesPolicy, zone: ZoneInfo | None = None) -> None:
         self.ledger = ledger
@@ -170,10 +176,7 @@ class PaymentService:
         """The fee years the payment's invoice numbers name, or None when one is not an invoice of
         this certification (malformed, another member's, before its certification, too far ahead, or
         named twice)."""
-        certified = view.certification or {}
-        first = (
-            date.fromisoformat(str((certified.get("body") or {}).get("certified_on", "0001-01-01"))).year + 1
-        )
+        first = _certified_on(view).year + 1
         years = [fee_year_of(str(n), member_id, str(body["credential"])) for n in body.get("invoices") or ()]
         last = date.fromisoformat(str(body["paid_on"])).year + 1  # from the payment: any day decides alike
         valid = [y for y in years if y is not None and first <= y <= last]
@@ -189,9 +192,13 @@ class PaymentService:
         years = self._fee_years(member_id, body, view, today)
         if years is None:
             return ExceptionReason.UNKNOWN_INVOICE
-        return payment_exception(
-            spec, int(body["amount_cents"]), currency, len(years), bool(view.paid_invoices)
-        )
+        # each invoice costs the fee in force in its due month; a legacy payment names none: the fee
+        # in force in the month it was paid
+        month = _certified_on(view).month
+        fees = [fee_of_year(spec, month, year) for year in years] or [
+            spec.annual_fee_on(date.fromisoformat(str(body["paid_on"])))
+        ]
+        return payment_exception(fees, int(body["amount_cents"]), currency, bool(view.paid_invoices))
 
     def _settle(self, member_id: str, body: dict[str, Any], view: LedgerView, today: date) -> WebhookResult:
         """Credit the payment, or hold it as an exception: one write. Raises ``Retry``."""

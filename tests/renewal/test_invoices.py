@@ -5,6 +5,7 @@ through the Lambda handlers under moto, events signed by the official ``stripe``
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -325,3 +326,49 @@ def test_parked_payment_with_a_wrong_amount_becomes_an_exception_when_the_roster
     assert invoices() == OVERDUE
     assert call_api("PUT", "/members/m-1", BEA).status == 200  # a second upsert changes nothing
     assert exceptions() == {"pi_early": "underpayment"}
+
+
+@pytest.fixture
+def fee_raised_july_2023(bea: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """RMA's annual fee goes from $50 to $65 from July 2023 (a dated fee schedule in CREDENTIALS)."""
+    from shared.config.settings import clear_settings_caches
+
+    monkeypatch.setenv("CREDENTIALS", '{"RMA": {"fees": [{"from": "2023-07", "cents": 6500}]}}')
+    clear_settings_caches()
+    yield
+    monkeypatch.delenv("CREDENTIALS")
+    clear_settings_caches()
+
+
+def amounts() -> dict[str, int]:
+    return {i["number"]: i["amount_cents"] for i in call_api("GET", "/members/m-1/invoices").body["invoices"]}
+
+
+def test_each_invoice_costs_the_fee_in_force_in_its_due_month(fee_raised_july_2023: None) -> None:
+    assert amounts() == {Y22: 5000, Y23: 5000, Y24: 6500}  # due June 2022, June 2023, June 2024
+    assert post(payment("pi_new_for_old", [Y23], 6500)).body == {"result": "exception"}
+    assert post(payment("pi_old_for_new", [Y24], 5000)).body == {"result": "exception"}
+    assert exceptions() == {"pi_new_for_old": "overpayment", "pi_old_for_new": "underpayment"}
+    assert invoices() == OVERDUE
+    assert post(payment("pi_23", [Y23], 5000)).body == {"result": "credited"}
+    assert post(payment("pi_24", [Y24], 6500)).body == {"result": "credited"}
+    assert post(payment("pi_22", [Y22], 5000)).body == {"result": "credited"}
+    assert invoices() == {Y22: ("paid", "pi_22"), Y23: ("paid", "pi_23"), Y24: ("paid", "pi_24")}
+    assert fees_paid() == 3
+    assert amounts() == {Y22: 5000, Y23: 5000, Y24: 6500}  # a paid invoice keeps its amount
+
+
+def test_arrears_across_a_fee_change_are_paid_by_the_sum_of_their_fees(fee_raised_july_2023: None) -> None:
+    assert post(payment("pi_short", [Y22, Y23, Y24], 15000)).body == {"result": "exception"}
+    assert post(payment("pi_all", [Y22, Y23, Y24], 16500)).body == {"result": "credited"}
+    assert invoices() == {n: ("paid", "pi_all") for n in (Y22, Y23, Y24)}
+    status = call_api("GET", "/members/m-1/status").body["certifications"][0]["fees"]
+    assert (status["next_due"], status["amount_due_cents"]) == ("2025-06-01", 6500)
+
+
+def test_a_legacy_payment_pays_the_fee_in_force_when_it_was_paid(fee_raised_july_2023: None) -> None:
+    """Without invoice numbers there is no due month to price: the fee of the month it was paid."""
+    assert post(payment("pi_old", None, 5000)).body == {"result": "exception"}
+    assert exceptions() == {"pi_old": "underpayment"}
+    assert post(payment("pi_new", None, 6500)).body == {"result": "credited"}
+    assert invoices()[Y22] == ("paid", "pi_new")

@@ -11,6 +11,7 @@ from rules_helpers import POLICY, cert, d, pay, reverse, withdraw
 from shared.rules.fees import fee_allocation
 from shared.rules.invoices import ExceptionReason, InvoiceStatus, invoices_for, payment_exception
 from shared.rules.models import Fact
+from shared.rules.policy import FeeChange
 from shared.rules.status import evaluate
 
 RMA = POLICY.credential("RMA")
@@ -84,7 +85,33 @@ def test_paid_ahead_invoices_are_listed_and_numbers_are_deterministic() -> None:
 def test_payment_exception(
     amount: int, currency: str, count: int, already_paid: bool, reason: ExceptionReason | None
 ) -> None:
-    assert payment_exception(RMA, amount, currency, count, already_paid) == reason
+    fees = [RMA.annual_fee_on(d("2024-06-01"))] * max(count, 1)  # legacy (0): the one fee year it pays
+    assert payment_exception(fees, amount, currency, already_paid) == reason
+
+
+SCHEDULED = RMA.model_copy(update={"fees": (FeeChange.model_validate({"from": "2023-07", "cents": 6500}),)})
+
+
+def test_each_invoice_costs_the_fee_in_force_in_its_due_month() -> None:
+    policy = POLICY.model_copy(update={"credentials": {**POLICY.credentials, "RMA": SCHEDULED}})
+    listed = invoices_for("m", cert("2021-06-14"), [], d("2024-06-20"), policy)
+    # due June 2022 and June 2023 (before the July 2023 change), June 2024 (after it)
+    assert [(i.fee_year, i.amount_cents) for i in listed] == [(2022, 5000), (2023, 5000), (2024, 6500)]
+    assert evaluate(cert("2021-06-14"), [], d("2024-06-20"), policy).fees.amount_due_cents == 5000
+    paid = [pay("pi_a", "2024-06-20", fee_years=(2022, 2023))]
+    assert evaluate(cert("2021-06-14"), paid, d("2024-06-20"), policy).fees.amount_due_cents == 6500
+
+
+def test_a_fee_schedule_is_a_list_of_months_in_order() -> None:
+    assert SCHEDULED.annual_fee_on(d("2023-06-30")).cents == 5000
+    assert SCHEDULED.annual_fee_on(d("2023-07-01")).cents == 6500
+    for bad in ("2023-7", "2023-13", "2023-07-01", "2023-07\n", 202307, 86400, d("2023-07-02")):
+        with pytest.raises(ValueError, match="from"):
+            FeeChange.model_validate({"from": bad, "cents": 1})
+    with pytest.raises(ValueError, match="increasing month order"):
+        RMA.model_validate(
+            {**RMA.model_dump(), "fees": [{"from": "2024-01", "cents": 1}, {"from": "2023-01", "cents": 2}]}
+        )
 
 
 def test_invoices_do_not_depend_on_fact_order() -> None:

@@ -87,6 +87,39 @@ def test_bad_values_fail_at_cold_start_naming_the_variable(
     assert name.lower() in str(raised.value).lower() or "credential" in str(raised.value).lower()
 
 
+def test_a_dated_fee_schedule_beside_the_single_fee(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(
+        "CREDENTIALS",
+        '{"RMA": {"fees": [{"from": "2027-01", "cents": 6000}, {"from": "2029-07", "cents": 55, "currency": "eur"}]}}',
+    )
+    rma = Settings().policy().credential("RMA")
+    assert [
+        (f.cents, f.currency)
+        for f in (rma.annual_fee_on(date(y, m, 9)) for y, m in ((2026, 12), (2027, 1), (2029, 7)))
+    ] == [
+        (5000, "usd"),  # the single fee of the catalog, before the first change
+        (6000, "usd"),
+        (55, "eur"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "fees",
+    [
+        '[{"from": "2027-1", "cents": 6000}]',
+        '[{"from": 202701, "cents": 6000}]',
+        '[{"from": "2027-01", "cents": 0}]',
+        '[{"from": "2027-01", "cents": 6000, "currency": "US"}]',
+        '[{"from": "2027-01", "cents": 1}, {"from": "2027-01", "cents": 2}]',
+        '[{"from": "2027-01", "cents": 1, "amount": 2}]',
+    ],
+)
+def test_a_bad_fee_schedule_fails_at_cold_start(monkeypatch: pytest.MonkeyPatch, fees: str) -> None:
+    monkeypatch.setenv("CREDENTIALS", f'{{"RMA": {{"fees": {fees}}}}}')
+    with pytest.raises(ValidationError, match="fees"):
+        Settings().policy()
+
+
 def test_self_report_points_and_enter_once_knobs(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CCP_SELF_REPORT_POINTS", '{"contact_hour": 2, "publication": {"book": 20}}')
     monkeypatch.setenv("CE_COUNT_FOR_EVERY_CERTIFICATION", "false")
