@@ -127,11 +127,12 @@ def get_timeline(member_id: MemberIdPath) -> Timeline:
 
 @app.get(
     "/members/<member_id>/invoices",
-    summary="Annual-fee invoices of every certification: amount, due month, status, payment",
+    summary="Invoices of every certification (annual fees, recertification fees): amount, due month, status",
     description=(
         "Derived from the facts (no invoice ledger): one invoice per fee year whose due month has begun "
-        "(or that is paid ahead), numbered {member}-{credential}-{year}; status open, overdue, paid, "
-        "refunded, disputed or void."
+        "(or that is paid ahead), numbered {member}-{credential}-{year}, at the fee in force in its due "
+        "month; and one per recertification application, numbered {member}-{credential}-R{n}, at the "
+        "application's fee. Status open, overdue, paid, refunded, disputed or void."
     ),
     responses={
         200: {"description": "OK", "content": {"application/json": {"model": Invoices}}},
@@ -155,7 +156,10 @@ def get_invoices(member_id: MemberIdPath) -> Invoices:
         201: {"description": "Link created", "content": {"application/json": {"model": PaymentLink}}},
         404: problem("Unknown member"),
         409: problem("invoice_not_payable: an invoice named is paid or void"),
-        422: problem("unknown_invoice (not this member's, or named twice) or mixed_credentials"),
+        422: problem(
+            "unknown_invoice (not this member's, or named twice), mixed_credentials or mixed_invoice_kinds "
+            "(a recertification fee is linked on its own)"
+        ),
         503: problem("Stripe is down or throttling: nothing created; retry after the Retry-After seconds"),
     },
 )

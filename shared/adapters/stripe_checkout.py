@@ -51,6 +51,8 @@ class CheckoutRequest:
     lines: tuple[LineItem, ...]
     success_url: str
     cancel_url: str
+    purpose: str = "annual_fee"  # or "recertification": one application's fee (``application_id``)
+    application_id: str | None = None
 
     @property
     def invoice_numbers(self) -> list[str]:
@@ -69,8 +71,9 @@ class CheckoutRequest:
         return {
             "member_id": self.member_id,
             "credential": self.credential,
-            "purpose": "annual_fee",
+            "purpose": self.purpose,
             "invoices": ",".join(self.invoice_numbers),
+            **({"application_id": self.application_id} if self.application_id else {}),
         }
 
 

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict
 from shared.rules.fees import fee_allocation, fee_due_month, fee_number_of_year, fee_overdue_from
 from shared.rules.models import Certification, Fact, FeePayment, PaymentReversal, ReversalWithdrawn
 from shared.rules.policy import CredentialSpec, Fee, RulesPolicy
+from shared.rules.recert import RecertApplication
 from shared.rules.status import effective_payment_keys, evaluate, visible_facts
 
 _YEAR = re.compile(r"[0-9]{4}")
@@ -47,19 +48,100 @@ class ExceptionReason(StrEnum):
     UNKNOWN_INVOICE = "unknown_invoice"
 
 
+class InvoiceKind(StrEnum):
+    ANNUAL_FEE = "annual_fee"
+    RECERTIFICATION = "recertification"  # the fee of one recertification application
+
+
 class Invoice(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     number: str
+    kind: InvoiceKind = InvoiceKind.ANNUAL_FEE
     credential: str
-    fee_year: int
-    due_month: date  # first day of the anniversary month
-    overdue_from: date
+    fee_year: int  # recertification: the year the application was opened
+    due_month: date  # first day of the anniversary month (recertification: of the application's month)
+    overdue_from: date | None  # recertification fees are never overdue: None
     amount_cents: int
     currency: str
     status: InvoiceStatus
     paid_on: date | None = None
     payment_key: str | None = None  # the Stripe PaymentIntent (else Invoice, else Checkout Session) id
+    application_id: str | None = None  # recertification: the application whose fee it is
+
+
+_RECERT = re.compile(r"R([0-9]{1,6})")
+
+
+def recertification_invoice_number(member_id: str, credential: str, application_id: str) -> str:
+    """``{member}-{credential}-R{n}`` for application ``{member}.{credential}.{n}``."""
+    return f"{member_id}-{credential}-R{application_id.rpartition('.')[2]}"
+
+
+def application_of(number: str, member_id: str, credential: str) -> str | None:
+    """The application id a recertification invoice number names for this member and (canonical)
+    credential, else None."""
+    prefix = f"{member_id}-{credential}-"
+    found = _RECERT.fullmatch(number.removeprefix(prefix)) if number.startswith(prefix) else None
+    return None if found is None else f"{member_id}.{credential}.{int(found[1])}"
+
+
+def recertification_invoice(
+    member_id: str,
+    application: RecertApplication,
+    facts: Sequence[Fact],
+    as_of: date,
+    policy: RulesPolicy,
+) -> Invoice:
+    """The invoice of a recertification application's fee (``fee_cents``, copied from the catalog
+    when the application was opened). Paid once its effective payments reach the fee (partial
+    payments add up, as for completion); reopened (refunded / disputed) when a payment for it is
+    reversed; void when the application was rejected unpaid; else open."""
+    spec = policy.credential(application.credential)
+    visible = visible_facts(facts, as_of)
+    payments = sorted(
+        (
+            f
+            for f in visible
+            if isinstance(f, FeePayment)
+            and f.purpose == "recertification"
+            and f.application_id == application.application_id
+        ),
+        key=lambda p: (p.paid_on, p.key),
+    )
+    reversals = [f for f in visible if isinstance(f, PaymentReversal)]
+    withdrawals = [f for f in visible if isinstance(f, ReversalWithdrawn)]
+    effective = effective_payment_keys(payments, reversals, withdrawals, as_of)
+    withdrawn = {w.reversal_key for w in withdrawals if w.recorded_on <= as_of}
+    reversed_by = {r.payment_key: r.reason for r in reversals if r.key not in withdrawn}
+    paid_by, total = None, 0
+    for payment in (p for p in payments if p.key in effective):
+        total += payment.amount_cents
+        if paid_by is None and total >= application.fee_cents:
+            paid_by = payment  # the payment that completed the fee
+    reasons = [reversed_by[p.key] for p in payments if p.key in reversed_by]
+    if paid_by is not None:
+        state = InvoiceStatus.PAID
+    elif reasons:
+        state = InvoiceStatus.REFUNDED if reasons[-1] == "refund" else InvoiceStatus.DISPUTED
+    elif application.status == "rejected":
+        state = InvoiceStatus.VOID
+    else:
+        state = InvoiceStatus.OPEN
+    return Invoice(
+        number=recertification_invoice_number(member_id, spec.code, application.application_id),
+        kind=InvoiceKind.RECERTIFICATION,
+        credential=spec.code,
+        fee_year=application.opened_on.year,
+        due_month=application.opened_on.replace(day=1),
+        overdue_from=None,
+        amount_cents=application.fee_cents,
+        currency=spec.currency,
+        status=state,
+        paid_on=paid_by.paid_on if paid_by else None,
+        payment_key=paid_by.key if paid_by else None,
+        application_id=application.application_id,
+    )
 
 
 def invoice_number(member_id: str, credential: str, fee_year: int) -> str:

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from shared.errors import Conflict, DomainError, NotFound, UnknownCredential
 from shared.rules.dates import IsoDate
-from shared.rules.invoices import Invoice, invoices_for
+from shared.rules.invoices import Invoice, invoices_for, recertification_invoice
 from shared.rules.models import (
     ActivitySpec,
     Certification,
@@ -28,6 +28,7 @@ from shared.rules.opening import InvalidOpeningBalance, check_opening_balance
 from shared.rules.policy import Category, RulesPolicy
 from shared.rules.status import catalog_ids_needed, evaluate
 from shared.services.badges import BadgeRecord, badges_of, imported_badge_event
+from shared.services.recertification import applications_of
 from shared.services.timeline import timeline_of
 from shared.store import keys
 from shared.store.members import MemberRepository
@@ -322,12 +323,21 @@ class MemberService:
         )
 
     def invoices(self, member_id: str, today: date) -> Invoices:
-        """Every annual-fee invoice of the member's certifications, derived from the facts (one Query)."""
+        """Every invoice of the member's certifications - each annual fee year, then each
+        recertification application's fee - derived from the facts and applications (one Query)."""
         record = self.load(member_id)
+        applications = applications_of(record)
         found = [
             invoice
             for cert in sorted(record.certifications.values(), key=lambda c: c.credential)
-            for invoice in invoices_for(member_id, cert.as_certification(), record.facts, today, self.policy)
+            for invoice in [
+                *invoices_for(member_id, cert.as_certification(), record.facts, today, self.policy),
+                *(
+                    recertification_invoice(member_id, application, record.facts, today, self.policy)
+                    for application in applications
+                    if self.policy.canonical_code(application.credential) == cert.credential
+                ),
+            ]
         ]
         return Invoices(member_id=member_id, as_of=today, invoices=found)
 

@@ -21,7 +21,7 @@ from shared.adapters.stripe_checkout import (
 )
 from shared.adapters.stripe_events import MAX_INVOICES
 from shared.errors import Conflict, ServiceUnavailable, Unprocessable
-from shared.rules.invoices import Invoice, InvoiceStatus
+from shared.rules.invoices import Invoice, InvoiceKind, InvoiceStatus
 from shared.services.members import MemberService
 
 PAYABLE = frozenset(
@@ -62,6 +62,10 @@ class MixedCredentials(Unprocessable):
     code = "mixed_credentials"
 
 
+class MixedInvoiceKinds(Unprocessable):
+    code = "mixed_invoice_kinds"
+
+
 class PaymentLinkService:
     def __init__(self, members: MemberService, create_session: CreateSession, portal_url: str) -> None:
         self.members = members
@@ -90,16 +94,21 @@ class PaymentLinkService:
                 "one payment link pays the invoices of one certification", field="invoices"
             )
         first = chosen[0]
+        recertification = first.kind is InvoiceKind.RECERTIFICATION
+        if len(chosen) > 1 and any(i.kind is InvoiceKind.RECERTIFICATION for i in chosen):
+            raise MixedInvoiceKinds(
+                "a recertification fee is paid through a link of its own", field="invoices"
+            )
         checkout = CheckoutRequest(
             member_id=member_id,
             credential=first.credential,
             currency=first.currency,
-            lines=tuple(
-                LineItem(i.number, f"{i.credential} annual fee {i.fee_year} ({i.number})", i.amount_cents)
-                for i in chosen
-            ),
+            lines=tuple(LineItem(i.number, _line_description(i), i.amount_cents) for i in chosen),
             success_url=f"{self.portal_url}/invoices?paid={{CHECKOUT_SESSION_ID}}",
             cancel_url=f"{self.portal_url}/invoices",
+            # the metadata the webhook credits a recertification fee by (purpose, application_id)
+            purpose=InvoiceKind.RECERTIFICATION.value if recertification else InvoiceKind.ANNUAL_FEE.value,
+            application_id=first.application_id if recertification else None,
         )
         try:
             session = self.create_session(checkout)
@@ -115,3 +124,9 @@ class PaymentLinkService:
             amount_cents=checkout.amount_cents,
             currency=checkout.currency,
         )
+
+
+def _line_description(invoice: Invoice) -> str:
+    if invoice.kind is InvoiceKind.RECERTIFICATION:
+        return f"{invoice.credential} recertification fee ({invoice.number})"
+    return f"{invoice.credential} annual fee {invoice.fee_year} ({invoice.number})"

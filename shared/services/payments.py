@@ -31,9 +31,15 @@ from shared.adapters.stripe_events import MEMBER_ID, Ignored, PaymentSeen, Rever
 from shared.clock import business_date_of
 from shared.errors import Conflict, NotFound, Unprocessable
 from shared.observability import logger
-from shared.rules.invoices import ExceptionReason, fee_of_year, fee_year_of, payment_exception
+from shared.rules.invoices import (
+    ExceptionReason,
+    application_of,
+    fee_of_year,
+    fee_year_of,
+    payment_exception,
+)
 from shared.rules.models import FeePayment, PaymentReversal, ReversalWithdrawn
-from shared.rules.policy import RulesPolicy
+from shared.rules.policy import Fee, RulesPolicy
 from shared.store.payments import NO_MEMBER, LedgerView, ParkedPayment, PaymentLedger, Retry, fact_key_of
 from shared.store.records import EventRecord
 
@@ -109,6 +115,25 @@ def _certified_on(view: LedgerView) -> date:
     return date.fromisoformat(str(body.get("certified_on", "0001-01-01")))
 
 
+def _application(body: dict[str, Any]) -> str | None:
+    """The recertification application whose fee a payment link's payment pays (its invoice is
+    priced from the application), else None: nothing more to read."""
+    if body.get("purpose") == "recertification" and body.get("invoices") and body.get("application_id"):
+        return str(body["application_id"])
+    return None
+
+
+def _recertification_fee(member_id: str, body: dict[str, Any], view: LedgerView) -> int | None:
+    """The fee of the one recertification invoice the payment names, when that invoice is the
+    application's (``metadata.application_id``) and the application exists; else None."""
+    named = [str(n) for n in body.get("invoices") or ()]
+    if len(named) != 1 or view.application is None:
+        return None
+    if application_of(named[0], member_id, str(body["credential"])) != body.get("application_id"):
+        return None
+    return int(view.application.get("fee_cents", 0)) or None
+
+
 class PaymentService:
     def __init__(self, ledger: PaymentLedger, policy: RulesPolicy, zone: ZoneInfo | None = None) -> None:
         self.ledger = ledger
@@ -155,7 +180,9 @@ class PaymentService:
                 seen.payment_key, listed, code or seen.credential, reason, body=body, today=today
             )
         for _ in range(MAX_ATTEMPTS):
-            view = self.ledger.view(seen.payment_key, (seen.member_id, code), seen.aliases, seen.invoices)
+            view = self.ledger.view(
+                seen.payment_key, (seen.member_id, code), seen.aliases, seen.invoices, _application(body)
+            )
             if view.any_pointer is not None:
                 self._link(seen.payment_key, view, today)
                 return WebhookResult.DUPLICATE
@@ -182,13 +209,32 @@ class PaymentService:
         valid = [y for y in years if y is not None and first <= y <= last]
         return valid if len(set(valid)) == len(years) else None
 
+    def _names_its_invoices(
+        self, member_id: str, body: dict[str, Any], view: LedgerView, today: date
+    ) -> bool:
+        """Whether the invoices the payment names are this certification's (annual fee years, or the
+        recertification application it is for)."""
+        if body["purpose"] == "recertification" and body.get("invoices"):
+            return _recertification_fee(member_id, body, view) is not None
+        return self._fee_years(member_id, body, view, today) is not None
+
     def _exception_reason(
         self, member_id: str, body: dict[str, Any], view: LedgerView, today: date
     ) -> ExceptionReason | None:
         spec = self.policy.credential(str(body["credential"]))
         currency = str(body.get("currency") or "")
-        if body["purpose"] == "recertification":  # partial payments add up (see the recertification rules)
-            return ExceptionReason.WRONG_CURRENCY if currency != spec.currency else None
+        if body["purpose"] == "recertification":
+            if not body.get("invoices"):  # partial payments add up (see the recertification rules)
+                return ExceptionReason.WRONG_CURRENCY if currency != spec.currency else None
+            fee = _recertification_fee(member_id, body, view)  # a payment link's: exactly the fee
+            if fee is None:
+                return ExceptionReason.UNKNOWN_INVOICE
+            return payment_exception(
+                [Fee(cents=fee, currency=spec.currency)],
+                int(body["amount_cents"]),
+                currency,
+                bool(view.paid_invoices),
+            )
         years = self._fee_years(member_id, body, view, today)
         if years is None:
             return ExceptionReason.UNKNOWN_INVOICE
@@ -348,7 +394,9 @@ class PaymentService:
             for _ in range(MAX_ATTEMPTS):
                 aliases = tuple(str(a) for a in body.get("aliases") or ())
                 invoices = tuple(str(n) for n in body.get("invoices") or ())
-                view = self.ledger.view(str(body["payment_key"]), (member_id, code), aliases, invoices)
+                view = self.ledger.view(
+                    str(body["payment_key"]), (member_id, code), aliases, invoices, _application(body)
+                )
                 if (
                     view.parked is None
                     or view.any_pointer is not None
@@ -438,10 +486,12 @@ class PaymentService:
                     return
                 invoices = tuple(str(n) for n in body.get("invoices") or ())
                 aliases = tuple(str(a) for a in body.get("aliases") or ())
-                view = self.ledger.view(payment_key, (member_id, code), aliases, invoices)
+                view = self.ledger.view(payment_key, (member_id, code), aliases, invoices, _application(body))
                 if view.paid_invoices:
                     raise InvoiceAlreadyPaid("an invoice it names is paid", invoices=view.paid_invoices)
-                if not view.certification_exists or self._fee_years(member_id, body, view, today) is None:
+                if not view.certification_exists or not self._names_its_invoices(
+                    member_id, body, view, today
+                ):
                     raise CannotCredit("the payment names no invoice of this member's certification")
                 self._credit(member_id, body, view, today, extra=writes)
             except Retry:

@@ -43,6 +43,7 @@ from shared.rules.models import FeePayment, PaymentReversal, ReversalWithdrawn
 from shared.store import keys
 from shared.store.dynamo import TableAccess, from_item, json_body, to_item
 from shared.store.members import MemberRepository
+from shared.store.recert import APPLICATION_KIND
 from shared.store.records import EventRecord
 
 PAYKEY_PREFIX = "PAYKEY#"
@@ -89,6 +90,7 @@ class LedgerView:
     exception: dict[str, Any] | None = None  # under the payment key or any alias
     certification: dict[str, Any] | None = None  # the certification row, when asked for and present
     claims: dict[str, dict[str, Any] | None] = field(default_factory=dict)  # invoice number -> claim
+    application: dict[str, Any] | None = None  # the recertification application, when asked for and present
 
     @property
     def paid_invoices(self) -> list[str]:
@@ -154,10 +156,12 @@ class PaymentLedger(TableAccess):
         certification: tuple[str, str] | None = None,
         aliases: tuple[str, ...] = (),
         invoices: tuple[str, ...] = (),
+        application_id: str | None = None,
     ) -> LedgerView:
         """Pointer, pending reversals, parked payment and exception, the aliases' pointers, pending
-        reversals and exceptions and (optionally) whether the member's certification row exists and
-        the claims of the invoices named - one consistent ``BatchGetItem``."""
+        reversals and exceptions and (optionally) whether the member's certification row exists, the
+        claims of the invoices named and the recertification application a payment is for - one
+        consistent ``BatchGetItem``."""
         pk = paykey_pk(payment_key)
         wanted = [_key(pk, POINTER_SK), _key(pk, PENDING_SK), _key(pk, PARKED_SK), _key(pk, EXCEPTION_SK)]
         for alias in aliases:
@@ -167,6 +171,10 @@ class PaymentLedger(TableAccess):
             member_id, credential = certification
             wanted.append(_key(keys.member_pk(member_id), keys.cert_sk(credential)))
             wanted += [_key(keys.member_pk(member_id), claim_sk(n)) for n in dict.fromkeys(invoices)]
+            if application_id is not None:
+                wanted.append(
+                    _key(keys.member_pk(member_id), keys.event_sk(APPLICATION_KIND, application_id))
+                )
         found: dict[tuple[str, str], dict[str, Any]] = {}
         request: dict[str, Any] = {self.table_name: {"Keys": wanted, "ConsistentRead": True}}
         while request:
@@ -175,13 +183,16 @@ class PaymentLedger(TableAccess):
                 item = from_item(raw)
                 found[(item[keys.PK], item[keys.SK])] = item
             request = response.get("UnprocessedKeys") or {}
-        cert_exists, cert_row = None, None
+        cert_exists, cert_row, application = None, None, None
         claims: dict[str, dict[str, Any] | None] = {}
         if certification is not None:
             member = keys.member_pk(certification[0])
             cert_row = found.get((member, keys.cert_sk(certification[1])))
             cert_exists = cert_row is not None
             claims = {n: found.get((member, claim_sk(n))) for n in invoices}
+            if application_id is not None:
+                event = found.get((member, keys.event_sk(APPLICATION_KIND, application_id)))
+                application = dict((event or {}).get("body", {}).get("data") or {}) or None
         exceptions = (found.get((paykey_pk(k), EXCEPTION_SK)) for k in (payment_key, *aliases))
         return LedgerView(
             pointer=found.get((pk, POINTER_SK)),
@@ -198,6 +209,7 @@ class PaymentLedger(TableAccess):
             exception=next((e for e in exceptions if e is not None), None),
             certification=cert_row,
             claims=claims,
+            application=application,
         )
 
     # ------------------------------------------------------------------ writes

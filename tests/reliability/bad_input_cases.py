@@ -1575,6 +1575,8 @@ ROUTE_SHAPES: list[Shape] = [
     # a variant must not reach Stripe, which this world does not run.
     Shape("GET /members/{member_id}/invoices", {"member_id": "m-1"}),
     Shape("POST /members/{member_id}/payments", {"member_id": "m-1"}, {"invoices": ["m-1-RMA-2099"]}),
+    # a recertification invoice number of no application: also 422 before any Stripe call
+    Shape("POST /members/{member_id}/payments", {"member_id": "m-1"}, {"invoices": ["m-1-RMA-R99"]}),
     Shape("GET /admin/payment-exceptions", {}),
     Shape(
         "POST /admin/payment-exceptions/{payment_key}/resolution",

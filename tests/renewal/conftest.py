@@ -9,10 +9,13 @@ from typing import Any
 import boto3
 import pytest
 
+from local.fake_stripe import FakeStripe
 from tests.conftest import reset_caches
 
 SECRET_NAME = "StripeWebhookSecretTest"
 SIGNING_SECRET = "whsec_test_current"
+API_SECRET = "StripeApiSecretTest"  # the Secrets Manager name of the Stripe API key (payment links)
+API_KEY = "rk_test_links"
 PREVIOUS_SECRET = "whsec_test_previous"
 BUCKET = "staycert-files-test"
 SENDER = "notices@example.org"
@@ -34,3 +37,11 @@ def renewal_aws(aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Iterato
     boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=BUCKET)
     yield {**aws, "secrets": secrets, "bucket": BUCKET}
     reset_caches()  # also resets the secrets' forced-refresh throttle
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeStripe]:
+    """The fake Stripe on loopback that payment links are created on (``local/fake_stripe.py``)."""
+    stripe = FakeStripe(api_key=API_KEY, webhook_secret=SIGNING_SECRET).start()
+    yield stripe
+    stripe.stop()

@@ -80,6 +80,7 @@ def test_invoices_are_derived_with_amount_due_month_and_status(bea: dict[str, An
     first = body["invoices"][0]
     assert first == {
         "number": Y22,
+        "kind": "annual_fee",
         "credential": "RMA",
         "fee_year": 2022,
         "due_month": "2022-06-01",
@@ -89,6 +90,7 @@ def test_invoices_are_derived_with_amount_due_month_and_status(bea: dict[str, An
         "status": "overdue",
         "paid_on": None,
         "payment_key": None,
+        "application_id": None,
     }
     assert invoices() == OVERDUE
     assert call_api("GET", "/members/nobody/invoices").status == 404

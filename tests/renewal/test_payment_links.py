@@ -6,7 +6,6 @@ show paid."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,19 +13,10 @@ import pytest
 from local.fake_stripe import FakeStripe
 from shared.adapters.stripe_checkout import CheckoutRequest, LineItem
 from tests.helpers import call_api
-from tests.renewal.conftest import SIGNING_SECRET
+from tests.renewal.conftest import API_KEY, API_SECRET
 from tests.renewal.test_invoices import BEA, TODAY, Y22, Y23, Y24, invoices
 
-API_SECRET = "StripeApiSecretTest"
-API_KEY = "rk_test_links"
 PAID_AT = 1_724_150_000  # 2024-08-20, the business date of these tests
-
-
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeStripe]:
-    stripe = FakeStripe(api_key=API_KEY, webhook_secret=SIGNING_SECRET).start()
-    yield stripe
-    stripe.stop()
 
 
 @pytest.fixture
@@ -84,10 +74,10 @@ def test_a_retry_returns_the_same_session(bea: FakeStripe) -> None:
 
 def test_the_member_pays_through_the_link_and_the_signed_webhook_credits_both_years(bea: FakeStripe) -> None:
     session = link([Y22, Y23]).body["session_id"]
-    assert _deliver(bea, session) == {"result": "credited"}
+    assert deliver(bea, session) == {"result": "credited"}
     paid = f"pi_{session.removeprefix('cs_')}"
     assert invoices() == {Y22: ("paid", paid), Y23: ("paid", paid), Y24: ("overdue", None)}
-    assert _deliver(bea, session) == {"result": "duplicate"}  # Stripe redelivers
+    assert deliver(bea, session) == {"result": "duplicate"}  # Stripe redelivers
 
 
 @pytest.mark.parametrize("failure", ["429", "500", "drop"])
@@ -123,7 +113,7 @@ def test_invoices_that_are_not_payable_are_refused(
 
 def test_a_paid_invoice_cannot_be_linked_again(bea: FakeStripe) -> None:
     session = link([Y24]).body["session_id"]
-    assert _deliver(bea, session) == {"result": "credited"}
+    assert deliver(bea, session) == {"result": "credited"}
     assert invoices()[Y24] == ("paid", f"pi_{session.removeprefix('cs_')}")
     answer = link([Y23, Y24])
     assert (answer.status, answer.body["error"], answer.body["field"]) == (
@@ -155,9 +145,9 @@ def test_idempotency_key_depends_on_the_invoice_set_only() -> None:
     assert request(Y22).idempotency_key() != request(Y22, Y23).idempotency_key()
 
 
-def _deliver(fake: FakeStripe, session_id: str) -> Any:
+def deliver(fake: FakeStripe, session_id: str, created: int = PAID_AT) -> Any:
     """The member pays on the fake; its signed ``checkout.session.completed`` goes to our handler."""
-    body, headers = fake.complete(session_id, created=PAID_AT)
+    body, headers = fake.complete(session_id, created=created)
     answer = call_api("POST", "/webhooks/stripe", headers=headers, raw_body=body)
     assert answer.status == 200
     return answer.body
