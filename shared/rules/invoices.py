@@ -48,6 +48,20 @@ class ExceptionReason(StrEnum):
     UNKNOWN_INVOICE = "unknown_invoice"
 
 
+def _reversed(
+    payments: Sequence[FeePayment], visible: Sequence[Fact], as_of: date
+) -> tuple[set[str], dict[str, str]]:
+    """The keys of the payments that stand, and payment key -> "refund" / "dispute" for those a
+    reversal (not withdrawn by a dispute won) stands against."""
+    reversals = [f for f in visible if isinstance(f, PaymentReversal)]
+    withdrawals = [f for f in visible if isinstance(f, ReversalWithdrawn)]
+    withdrawn = {w.reversal_key for w in withdrawals}
+    return (
+        effective_payment_keys(payments, reversals, withdrawals, as_of),
+        {r.payment_key: r.reason for r in reversals if r.key not in withdrawn},
+    )
+
+
 class InvoiceKind(StrEnum):
     ANNUAL_FEE = "annual_fee"
     RECERTIFICATION = "recertification"  # the fee of one recertification application
@@ -109,11 +123,7 @@ def recertification_invoice(
         ),
         key=lambda p: (p.paid_on, p.key),
     )
-    reversals = [f for f in visible if isinstance(f, PaymentReversal)]
-    withdrawals = [f for f in visible if isinstance(f, ReversalWithdrawn)]
-    effective = effective_payment_keys(payments, reversals, withdrawals, as_of)
-    withdrawn = {w.reversal_key for w in withdrawals if w.recorded_on <= as_of}
-    reversed_by = {r.payment_key: r.reason for r in reversals if r.key not in withdrawn}
+    effective, reversed_by = _reversed(payments, visible, as_of)
     paid_by, total = None, 0
     for payment in (p for p in payments if p.key in effective):
         total += payment.amount_cents
@@ -202,12 +212,8 @@ def invoices_for(
         and f.paid_on >= start
         and policy.canonical_code(f.credential) == spec.code
     ]
-    reversals = [f for f in visible if isinstance(f, PaymentReversal)]
-    withdrawals = [f for f in visible if isinstance(f, ReversalWithdrawn)]
-    effective = effective_payment_keys(payments, reversals, withdrawals, as_of)
+    effective, reversed_by = _reversed(payments, visible, as_of)
     paid = fee_allocation([p for p in payments if p.key in effective], start, as_of)
-    withdrawn = {w.reversal_key for w in withdrawals}
-    reversed_by = {r.payment_key: r.reason for r in reversals if r.key not in withdrawn}
     reopened: dict[int, InvoiceStatus] = {}
     for payment in payments:
         reason = reversed_by.get(payment.key)

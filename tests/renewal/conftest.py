@@ -45,3 +45,18 @@ def fake() -> Iterator[FakeStripe]:
     stripe = FakeStripe(api_key=API_KEY, webhook_secret=SIGNING_SECRET).start()
     yield stripe
     stripe.stop()
+
+
+@pytest.fixture
+def links(renewal_aws: dict[str, Any], fake: FakeStripe, monkeypatch: pytest.MonkeyPatch) -> FakeStripe:
+    """Payment links made on the (emptied) fake Stripe: its URL, the API key's secret, the portal."""
+    fake.sessions.clear()
+    fake.requests.clear()
+    fake._replays.clear()
+    monkeypatch.setenv("STRIPE_API_SECRET", API_SECRET)
+    monkeypatch.setenv("STRIPE_API_BASE", fake.url)
+    monkeypatch.setenv("PORTAL_URL", "https://portal.example.org")
+    renewal_aws["secrets"].create_secret(
+        Name=API_SECRET, SecretString=json.dumps({"current": API_KEY, "previous": "rk_test_old"})
+    )
+    return fake

@@ -5,7 +5,6 @@ show paid."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
@@ -13,28 +12,17 @@ import pytest
 from local.fake_stripe import FakeStripe
 from shared.adapters.stripe_checkout import CheckoutRequest, LineItem
 from tests.helpers import call_api
-from tests.renewal.conftest import API_KEY, API_SECRET
+from tests.renewal.conftest import API_KEY
 from tests.renewal.test_invoices import BEA, TODAY, Y22, Y23, Y24, invoices
 
 PAID_AT = 1_724_150_000  # 2024-08-20, the business date of these tests
 
 
 @pytest.fixture
-def bea(
-    renewal_aws: dict[str, Any], business_date: Any, fake: FakeStripe, monkeypatch: pytest.MonkeyPatch
-) -> FakeStripe:
-    fake.sessions.clear()
-    fake.requests.clear()
-    fake._replays.clear()
-    monkeypatch.setenv("STRIPE_API_SECRET", API_SECRET)
-    monkeypatch.setenv("STRIPE_API_BASE", fake.url)
-    monkeypatch.setenv("PORTAL_URL", "https://portal.example.org")
-    renewal_aws["secrets"].create_secret(
-        Name=API_SECRET, SecretString=json.dumps({"current": API_KEY, "previous": "rk_test_old"})
-    )
+def bea(links: FakeStripe, business_date: Any) -> FakeStripe:
     business_date(TODAY)
     assert call_api("PUT", "/members/m-1", BEA).status == 201
-    return fake
+    return links
 
 
 def link(numbers: list[str]) -> Any:

@@ -5,7 +5,6 @@ refund. Handlers under moto, webhooks signed."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
@@ -13,7 +12,6 @@ import pytest
 from local.fake_stripe import FakeStripe
 from tests.helpers import call_api
 from tests.renewal import stripe_payloads as sp
-from tests.renewal.conftest import API_KEY, API_SECRET
 from tests.renewal.test_invoices import exceptions
 from tests.renewal.test_payment_links import deliver
 from tests.renewal.test_webhook import post
@@ -31,22 +29,13 @@ NUMBER = "m-1-RMA-R1"
 
 
 @pytest.fixture
-def cy(
-    renewal_aws: dict[str, Any], business_date: Any, fake: FakeStripe, monkeypatch: pytest.MonkeyPatch
-) -> FakeStripe:
-    fake.sessions.clear()
-    fake.requests.clear()
-    fake._replays.clear()
-    monkeypatch.setenv("STRIPE_API_SECRET", API_SECRET)
-    monkeypatch.setenv("STRIPE_API_BASE", fake.url)
-    monkeypatch.setenv("PORTAL_URL", "https://portal.example.org")
-    renewal_aws["secrets"].create_secret(Name=API_SECRET, SecretString=json.dumps({"current": API_KEY}))
+def cy(links: FakeStripe, business_date: Any) -> FakeStripe:
     business_date(TODAY)
     assert call_api("PUT", "/members/m-1", LAPSED).status == 201
     body = {"credential": "RMA", "method": "exam", "eligibility": {"work": [{"start": "2020-01-01"}]}}
     opened = call_api("POST", "/members/m-1/recertifications", body)
     assert (opened.status, opened.body["application"]["application_id"]) == (201, APPLICATION), opened.body
-    return fake
+    return links
 
 
 def recertification_invoice() -> dict[str, Any]:
