@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from shared.services.catalog import CACHE
-from tests.ce_ingest.conftest import COURSE, catalog, ccp, cmi5_sequence, member, post
+from tests.ce_ingest.conftest import COURSE, ccp, cmi5_sequence, post
 from tests.ce_ingest.test_uploads import HEADER, upload
+from tests.ce_ingest.test_xapi import ana  # noqa: F401 - the fixture
 from tests.helpers import call_api
 from tests.recertification.test_request_costs import Calls
 
@@ -25,12 +26,7 @@ SAME_LEARNING = {
 DUPLICATE = "duplicate of another record of the same learning"
 
 
-@pytest.fixture
-def ana(ce: dict[str, Any], business_date: Any) -> dict[str, Any]:
-    business_date("2024-03-20")
-    member("m-1", "2022-01-10")
-    catalog()
-    return ce
+pytestmark = pytest.mark.usefixtures("ana")  # a member with a catalogued course (test_xapi)
 
 
 def put(activity_id: str, body: dict[str, Any] = SAME_LEARNING) -> Any:
@@ -41,7 +37,7 @@ def credits_of(answer: Any) -> list[tuple[int, str | None, str | None]]:
     return [(c["points"], c["reason"], c["duplicate_of"]) for c in answer.body["activity"]["credits"]]
 
 
-def test_a_same_day_lms_credit_is_told_from_the_member_read_alone(ana: dict[str, Any]) -> None:
+def test_a_same_day_lms_credit_is_told_from_the_member_read_alone(ce: dict[str, Any]) -> None:
     assert post(cmi5_sequence(day="2024-03-10")).status == 200
     CACHE.forget()  # no warm catalog cache hides a read
     calls = Calls()
@@ -57,9 +53,9 @@ def test_a_same_day_lms_credit_is_told_from_the_member_read_alone(ana: dict[str,
     assert ccp()["earned"] == 3  # the LMS credit, once
 
 
-def test_a_same_day_provider_file_credit_is_told_from_the_member_read_alone(ana: dict[str, Any]) -> None:
+def test_a_same_day_provider_file_credit_is_told_from_the_member_read_alone(ce: dict[str, Any]) -> None:
     row = f"m-1,{COURSE},2024-03-10,3,professional_education,C-1\n"
-    upload(ana, "ce-batches/acme/2024-03.csv", (HEADER + row).encode())
+    upload(ce, "ce-batches/acme/2024-03.csv", (HEADER + row).encode())
     assert ccp()["earned"] == 3
     CACHE.forget()
     calls = Calls()
@@ -68,9 +64,7 @@ def test_a_same_day_provider_file_credit_is_told_from_the_member_read_alone(ana:
     assert calls.take() == {"Query": 1, "PutItem": 1}
 
 
-def test_a_credit_recorded_before_titles_were_kept_falls_back_to_one_catalog_read(
-    ana: dict[str, Any],
-) -> None:
+def test_a_credit_recorded_before_titles_were_kept_falls_back_to_one_catalog_read(ce: dict[str, Any]) -> None:
     from shared.rules.models import CeCompletion
     from shared.store.members import MemberRepository
     from tests.conftest import TABLE
@@ -93,7 +87,7 @@ def test_a_credit_recorded_before_titles_were_kept_falls_back_to_one_catalog_rea
     assert calls.take() == {"Query": 1, "BatchGetItem": 1, "PutItem": 1}
 
 
-def test_another_title_on_the_same_day_is_not_a_duplicate(ana: dict[str, Any]) -> None:
+def test_another_title_on_the_same_day_is_not_a_duplicate(ce: dict[str, Any]) -> None:
     assert post(cmi5_sequence(day="2024-03-10")).status == 200
     answer = put("other", {**SAME_LEARNING, "title": "Hand hygiene"})
     assert credits_of(answer) == [(3, None, None)]
