@@ -137,7 +137,7 @@ def plan_facts(member: SimMember, start: date, policy: RulesPolicy, until: date)
     rng = random.Random(f"{member.seed}-{start.isoformat()}")
     facts: list[Fact] = []
     credential = member.cert.credential
-    fee = policy.credential(credential).annual_fee_cents
+    spec = policy.credential(credential)
     n = 1
     while (due := fee_due_month(start, n)) <= until:
         if member.habits.pay != "stops" or n <= member.habits.stop_after:
@@ -152,7 +152,7 @@ def plan_facts(member: SimMember, start: date, policy: RulesPolicy, until: date)
                     credential=credential,
                     purpose="annual_fee",
                     paid_on=paid,
-                    amount_cents=fee,
+                    amount_cents=spec.annual_fee_cents_on(due),  # the fee in force when it fell due
                 )
             )
         n += 1
