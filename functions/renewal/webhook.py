@@ -61,7 +61,7 @@ class PaymentExceptions(BaseModel):
 
 
 class ResolutionRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     action: Resolution
     note: str = Field(min_length=1, max_length=500, description="Why (kept on the member's timeline)")

@@ -25,7 +25,6 @@ from pydantic import (
     Discriminator,
     Field,
     Tag,
-    TypeAdapter,
     ValidationError,
     field_validator,
     model_validator,
@@ -72,7 +71,7 @@ Iri = Annotated[str, AfterValidator(_iri)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="allow", populate_by_name=True)
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="allow", populate_by_name=True)
 
 
 class Account(_Model):
@@ -190,7 +189,7 @@ class Context(_Model):
 
 
 class Statement(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid", populate_by_name=True)
 
     id: UUID
     actor: Agent
@@ -238,9 +237,6 @@ class StatementProblem(Exception):
     def __init__(self, problems: list[dict[str, str]]) -> None:
         super().__init__("; ".join(f"{p['field']}: {p['reason']}" for p in problems))
         self.problems = problems
-
-
-_STATEMENT: TypeAdapter[Statement] = TypeAdapter(Statement)
 
 
 def _path(index: int, location: Sequence[int | str]) -> str:
@@ -295,7 +291,7 @@ def parse_statements(payload: Any, max_statements: int = 100) -> list[tuple[Stat
             problems.append({"field": f"statements[{index}]", "reason": reason})
             continue
         try:
-            statement = _STATEMENT.validate_python(raw)
+            statement = Statement.model_validate(raw)
         except ValidationError as error:
             for item in error.errors():
                 loc = [p for p in item["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
@@ -322,7 +318,7 @@ def parse_statements(payload: Any, max_statements: int = 100) -> list[tuple[Stat
 
 
 class LmsClient(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="ignore", populate_by_name=True)
 
     client_id: str
     home_page: str = Field(alias="homePage")

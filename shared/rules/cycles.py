@@ -29,7 +29,7 @@ ZERO = Decimal(0)
 class Cycle(BaseModel):
     """CCP cycle ``number`` (1-based). ``end`` is the LAST day, inclusive; the next starts ``end + 1``."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
     number: int
     start: date
@@ -119,7 +119,7 @@ def activity_rejection(
 class CreditedActivity(BaseModel):
     """A CE completion with its points and category resolved (explicit or from the catalog)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
     key: str
     completed_on: date
@@ -129,7 +129,7 @@ class CreditedActivity(BaseModel):
 
 
 class Tally(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
     earned: Decimal
     by_category: dict[str, Decimal]

@@ -26,7 +26,7 @@ _DAYS_PER_YEAR = 365.25
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
 
 class EligibilityRoute(_Frozen):

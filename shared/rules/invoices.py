@@ -68,7 +68,7 @@ class InvoiceKind(StrEnum):
 
 
 class Invoice(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
     number: str
     kind: InvoiceKind = InvoiceKind.ANNUAL_FEE

@@ -35,7 +35,7 @@ Points = Annotated[Decimal, PlainSerializer(_number, return_type=int | float, wh
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
 
 class Standing(StrEnum):

@@ -78,7 +78,7 @@ class SelfReportPoints(BaseModel):
     Contact, semester and quarter hours are published stand-ins (ASCP's CMP figures); the others are
     placeholders to confirm with the association (docs/rules.md)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
     contact_hour: Decimal = Field(default=Decimal(1), gt=0)
     semester_hour: Decimal = Field(default=Decimal(15), gt=0)
@@ -140,7 +140,7 @@ class CredentialSpec(BaseModel):
     entries of ``fees`` (in increasing month order): an invoice costs the fee in force in its due
     month (:meth:`annual_fee_on`)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
     code: str
     name: str
@@ -176,7 +176,7 @@ class CredentialSpec(BaseModel):
 class RulesPolicy(BaseModel):
     """Every business-rule knob. See docs/rules.md for the sentence each one implements."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
     credentials: dict[str, CredentialSpec]
     cycle_years: int = 3

@@ -36,7 +36,7 @@ from shared.rules.status import fee_paid_cents, visible_facts
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
 
 class Decision(_Frozen):

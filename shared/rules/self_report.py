@@ -202,7 +202,7 @@ class CreditReason(StrEnum):
 class ActivityCredit(BaseModel):
     """What one CE record counts for one certification, and why it counts 0 when it does."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
     credential: str
     points: Points

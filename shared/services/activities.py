@@ -111,7 +111,7 @@ class ConcurrentChange(Conflict):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
 
 class Attestation(_Strict):

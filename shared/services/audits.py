@@ -42,7 +42,7 @@ def member_of_audit(audit_id: str) -> str | None:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
 
 class AuditDecisionRequest(_Strict):

@@ -52,7 +52,7 @@ from shared.store.records import EventRecord, MemberRecord
 class BadgeRecord(BaseModel):
     """What we keep about one Credly badge (the ``data`` of the ``badge`` event)."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="ignore", frozen=True)
 
     credential: str
     application_id: str

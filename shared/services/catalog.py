@@ -28,7 +28,7 @@ CACHE_SECONDS = 60.0  # a catalog change reaches warm ingest functions within th
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
 
 class ActivityUpsert(_Strict):

@@ -67,7 +67,7 @@ OpeningPoints = Annotated[Decimal, Field(ge=0, le=1000, max_digits=7, decimal_pl
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
 
 EARLIEST_CERTIFICATION = date(1950, 1, 1)  # older dates are typos, and far-future ones too

@@ -32,7 +32,7 @@ CreateSession = Callable[[CheckoutRequest], CheckoutSession]
 
 
 class PaymentLinkRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     invoices: list[str] = Field(
         min_length=1,

@@ -63,7 +63,7 @@ class Resolution(StrEnum):
 class PaymentExceptionItem(BaseModel):
     """One entry of ``GET /admin/payment-exceptions``."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     payment_key: str
     member_id: str
@@ -94,7 +94,7 @@ class CannotCredit(Unprocessable):
 class ParkedItem(BaseModel):
     """One entry of ``GET /admin/parked-payments``."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     kind: str  # "payment" (unknown member/credential or unusable metadata) | "reversal" (awaits its payment)
     payment_key: str

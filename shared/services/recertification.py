@@ -98,7 +98,7 @@ class RequirementMissing(Unprocessable):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
 
 class OpenApplication(_Strict):

@@ -46,7 +46,7 @@ class StatementRecord(BaseModel):
     """What we kept of one xAPI statement id: for voiding (which member, which CE fact) and for the
     same-id-different-content check. ``member_id`` is None while the actor matched no member."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
     statement_id: str
     content_hash: str
@@ -65,7 +65,7 @@ class StatementRecord(BaseModel):
 
 
 class QuarantineRecord(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
     original_key: str
     quarantine_key: str
@@ -76,7 +76,7 @@ class QuarantineRecord(BaseModel):
 
 
 class ListedItems(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
     items: list[dict[str, Any]] = Field(default_factory=list)
     next_token: str | None = None

@@ -16,14 +16,15 @@ from enum import StrEnum
 from typing import Any
 
 from botocore.exceptions import ClientError
-from pydantic import TypeAdapter
+from pydantic import ConfigDict, TypeAdapter
 
 from shared.rules.models import Fact
 from shared.store import keys
 from shared.store.dynamo import TableAccess, from_item, json_body, to_item
 from shared.store.records import CertificationRecord, EventRecord, MemberProfile, MemberRecord
 
-_FACT_ADAPTER: TypeAdapter[Fact] = TypeAdapter(Fact)
+# built on first use, not at import (cold start)
+_FACT_ADAPTER: TypeAdapter[Fact] = TypeAdapter(Fact, config=ConfigDict(defer_build=True))
 _BATCH_WRITE_LIMIT = 25
 _UNPROCESSED_RETRIES = 8  # BatchWriteItem UnprocessedItems: re-sends before failing
 _BACKOFF_BASE_SECONDS = 0.05
