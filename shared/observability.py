@@ -25,7 +25,12 @@ from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import Ama
 SERVICE = "staycert"
 
 logger = Logger(service=SERVICE)
-tracer = Tracer(service=SERVICE)
+# In Lambda (Tracing: Active) Powertools patches every library X-Ray supports that is installed,
+# importing each at cold start (requests, sqlite3, ...). Every outside call this code makes goes
+# through botocore (AWS) or http.client (urllib3: Credly; requests under the Stripe SDK), so those two
+# are traced and nothing else is imported for tracing.
+TRACED_MODULES = ("botocore", "httplib")
+tracer = Tracer(service=SERVICE, patch_modules=TRACED_MODULES)
 NAMESPACE = "StayCertified"
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 
