@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from shared.adapters.secrets import RotatingSecret
 from shared.adapters.stripe_checkout import CheckoutRequest, CheckoutSession, StripeCheckout
@@ -54,6 +54,8 @@ app = make_resolver()
 
 
 class UpsertAnswer(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     member_id: str
     created: bool
 

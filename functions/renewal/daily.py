@@ -16,6 +16,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import BaseModel, parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ConfigDict
 
 from shared.adapters.notifier import SesPrintNotifier
 from shared.clock import business_today
@@ -28,6 +29,8 @@ from shared.store.members import MemberRepository
 
 
 class DailyEvent(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     date: dt.date | None = None
 
 

@@ -49,14 +49,20 @@ app = make_resolver()
 
 
 class WebhookAnswer(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     result: str
 
 
 class ParkedPayments(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     items: list[ParkedItem]
 
 
 class PaymentExceptions(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     items: list[PaymentExceptionItem]
 
 
@@ -68,6 +74,8 @@ class ResolutionRequest(BaseModel):
 
 
 class ResolutionAnswer(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     payment_key: str
     action: Resolution
 

@@ -9,7 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class CeSettings(BaseSettings):
-    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(defer_build=True, case_sensitive=False, extra="ignore", frozen=True)
 
     # Secrets Manager secret (name or ARN) holding the LMS clients:
     # {"clients": {"<client id>": {"homePage": "<IRI>", "passwords": {"current": "...", "previous": "..."}}}}

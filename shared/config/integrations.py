@@ -15,7 +15,7 @@ from shared.rules.eligibility import EligibilityRoute
 
 
 class IntegrationSettings(BaseSettings):
-    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(defer_build=True, case_sensitive=False, extra="ignore", frozen=True)
 
     credly_base_url: str = "https://api.credly.com/v1"
     # Required, no default: an empty id would skip the webhook's organization check and build

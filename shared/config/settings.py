@@ -28,7 +28,7 @@ def _default_catalog() -> dict[str, dict[str, Any]]:
 class Settings(BaseSettings):
     """Environment variables (names are the upper-case field names)."""
 
-    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(defer_build=True, case_sensitive=False, extra="ignore", frozen=True)
 
     table_name: str = "StayCert"
     bucket_name: str = "staycert-files"

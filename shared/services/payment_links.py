@@ -42,6 +42,8 @@ class PaymentLinkRequest(BaseModel):
 
 
 class PaymentLink(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     member_id: str
     url: str = Field(description="The Stripe Checkout page the member pays on")
     session_id: str
