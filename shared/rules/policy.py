@@ -106,7 +106,7 @@ _MONTH = re.compile(r"(?P<year>[0-9]{4})-(?P<month>0[1-9]|1[0-2])")
 class Fee(BaseModel):
     """An amount of money: integer cents of a currency."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
     cents: int = Field(gt=0)
     currency: str = Field(default="usd", pattern=_CURRENCY)
@@ -116,7 +116,7 @@ class FeeChange(Fee):
     """One entry of a credential's fee schedule (``fees``): the annual fee from a month on.
     ``from`` is ``YYYY-MM`` in the configuration (a first-of-month date is accepted too)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid", populate_by_name=True)
 
     starts: date = Field(alias="from")
 
