@@ -53,8 +53,8 @@ MAX_AMOUNT_CENTS = 99_999_999
 MAX_INVOICES = 20  # one payment link pays at most this many invoices (keeps the one read under 100 keys)
 
 
-class MalformedEvent(ValueError):
-    """The body is JSON but not a Stripe event of the shape we need (400)."""
+class MalformedEvent(Exception):
+    """The body is not a Stripe event of the shape we need (400 ``malformed_event``, ``shared.http``)."""
 
 
 @dataclass(frozen=True)
