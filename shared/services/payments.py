@@ -27,10 +27,11 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict
 
-from shared.adapters.stripe_events import MEMBER_ID, Ignored, PaymentSeen, ReversalSeen, StripeAction
+from shared.adapters.stripe_events import Ignored, PaymentSeen, ReversalSeen, StripeAction
 from shared.clock import business_date_of
 from shared.errors import Conflict, NotFound, Unprocessable
 from shared.observability import logger
+from shared.rules.ids import is_member_id
 from shared.rules.invoices import (
     ExceptionReason,
     application_of,
@@ -175,7 +176,7 @@ class PaymentService:
                 return WebhookResult.DUPLICATE
             reason = seen.problem or f"unknown credential {seen.credential!r}"
             # an unusable member id is listed under no member: no roster upsert may pick it up
-            listed = seen.member_id if MEMBER_ID.fullmatch(seen.member_id) else NO_MEMBER
+            listed = seen.member_id if is_member_id(seen.member_id) else NO_MEMBER
             return self._park(
                 seen.payment_key, listed, code or seen.credential, reason, body=body, today=today
             )
