@@ -63,7 +63,7 @@ def paykey_pk(payment_key: str) -> str:
     return f"{PAYKEY_PREFIX}{payment_key}"
 
 
-def fact_key_of(pointer: dict[str, Any]) -> str:
+def payment_fact_key(pointer: dict[str, Any]) -> str:
     """The key of the payment fact a pointer leads to (its own id for pointers without one)."""
     return str(pointer.get("fact_key") or str(pointer[keys.PK]).removeprefix(PAYKEY_PREFIX))
 
@@ -451,7 +451,7 @@ class PaymentLedger(TableAccess):
                     "ExpressionAttributeNames": {"#rev": "reversals", "#paid_by": "paid_by"},
                     "ExpressionAttributeValues": {
                         ":rev": {"SS": [reversal_key]},
-                        ":me": {"S": fact_key_of(pointer)},
+                        ":me": {"S": payment_fact_key(pointer)},
                     },
                 }
             }
