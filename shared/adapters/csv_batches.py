@@ -85,7 +85,7 @@ class CsvRow(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    line: int
+    line: int  # the line in the file (the header is line 1)
     member_id: Annotated[str, _checked(MEMBER_ID, "member_id missing or malformed")]
     activity_id: Annotated[str, _checked(_ACTIVITY_ID, "activity_id missing or malformed", 2048)]
     completed_on: Annotated[date, BeforeValidator(_completed_on)]
@@ -96,7 +96,7 @@ class CsvRow(BaseModel):
 
 @dataclass(frozen=True)
 class Rejection:
-    line: int
+    line: int  # the line in the file (the header is line 1)
     reason: str
 
 
