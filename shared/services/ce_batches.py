@@ -1,9 +1,10 @@
 """Provider CSV batches (S3 ``ce-batches/{provider_id}/{file}.csv``) → CE facts and a result file.
 
 DynamoDB cost: pattern 20 of docs/data-model.md (one read per distinct member, the catalog entries of
-the file's activities, one BatchWriteItem per 25 new facts). Fact keys derive from the provider and the certificate id, or the file and line
-(``shared.rules.fact_keys.csv_row_fact_key``), and rows already recorded are not written again, so
-a re-upload or a redelivered S3 event credits nothing twice.
+the file's activities, one BatchWriteItem per 25 new facts). Fact keys derive from the provider and
+the certificate id, or the file and line (``shared.rules.fact_keys.csv_row_fact_key``), and rows
+already recorded are not written again, so a re-upload or a redelivered S3 event credits nothing
+twice.
 """
 
 from __future__ import annotations
