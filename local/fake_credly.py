@@ -43,6 +43,7 @@ class FakeCredly(ServesLoopback):
     organization_id: str = "local-org"
     token: str = "local-credly-token"  # noqa: S105 - the documented local default
     hang_seconds: float = 2.0
+    retry_after: str | None = None  # the Retry-After header sent with the 429/500 failures, if any
     badges: dict[str, dict[str, Any]] = field(default_factory=dict)
     events: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: list[RecordedRequest] = field(default_factory=list)
@@ -115,7 +116,8 @@ class FakeCredly(ServesLoopback):
             http.close_connection = True
             return None
         if failure in ("429", "500"):
-            return self._send(http, int(failure), {"message": "try again"})
+            retry_after = {"Retry-After": self.retry_after} if self.retry_after is not None else None
+            return send_json(http, int(failure), {"message": "try again"}, retry_after)
         expected = "Basic " + base64.b64encode(f"{self.token}:".encode()).decode()
         if http.headers.get("Authorization") != expected:
             return self._send(http, 401, {"message": "unauthorized"})

@@ -16,8 +16,19 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 from pydantic import ValidationError
 
+from shared.adapters.signatures import MalformedSignatureHeader, SignatureError
+from shared.adapters.stripe_events import MalformedEvent
 from shared.errors import DomainError, MalformedBody, PayloadTooLarge
 from shared.observability import logger
+
+# Refusals raised by adapters that know nothing of HTTP: status and error code, by class. Powertools
+# answers an exception with the handler of the nearest class in its MRO, so a subclass listed here
+# wins over its base (a malformed header is 400, any other signature refusal 401).
+ADAPTER_REFUSALS: dict[type[Exception], tuple[int, str]] = {
+    MalformedSignatureHeader: (400, "bad_signature_header"),
+    SignatureError: (401, "bad_signature"),
+    MalformedEvent: (400, "malformed_event"),
+}
 
 
 def _json(status: int, body: dict[str, Any]) -> Response[Any]:
@@ -91,6 +102,12 @@ def make_resolver() -> APIGatewayHttpResolver:
             body=error.body(),
             headers=error.headers() or None,
         )
+
+    @app.exception_handler(list(ADAPTER_REFUSALS))  # type: ignore[untyped-decorator]
+    def _refused(error: Exception) -> Response[Any]:
+        status, code = next(ADAPTER_REFUSALS[cls] for cls in type(error).__mro__ if cls in ADAPTER_REFUSALS)
+        logger.info("request refused", extra={"error": code, "status": status, "reason": str(error)})
+        return _json(status, {"error": code, "message": str(error)})
 
     @app.exception_handler(RequestUnsupportedContentType)  # type: ignore[untyped-decorator]
     def _unsupported_media_type(error: RequestUnsupportedContentType) -> Response[Any]:

@@ -18,6 +18,7 @@ from shared.clock import business_today
 from shared.config.settings import get_policy, get_settings
 from shared.http import json_response, make_resolver, problem
 from shared.observability import lambda_entry
+from shared.rules.ids import MEMBER_ID_ANCHORED
 from shared.services.activities import (
     ACTIVITY_ID_PATTERN,
     ACTOR_PATTERN,
@@ -33,8 +34,7 @@ from shared.services.payment_links import PaymentLink, PaymentLinkRequest, Payme
 from shared.store.catalog import CatalogRepository
 from shared.store.members import MemberRepository
 
-MEMBER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
-MemberIdPath = Annotated[str, Path(pattern=MEMBER_ID_PATTERN, description="Association member id")]
+MemberIdPath = Annotated[str, Path(pattern=MEMBER_ID_ANCHORED, description="Association member id")]
 ActivityIdPath = Annotated[
     str,
     Path(pattern=ACTIVITY_ID_PATTERN, description="Chosen by the caller: a retried request is idempotent"),

@@ -20,6 +20,7 @@ from shared.config.settings import get_policy, get_settings
 from shared.http import json_response, make_resolver, problem
 from shared.observability import lambda_entry
 from shared.rules.eligibility import EligibilityAnswers, EligibilityResult
+from shared.rules.ids import MEMBER_ID_ANCHORED, MEMBER_ID_PATTERN
 from shared.services.audits import AuditDecisionRequest, AuditRecord, AuditService
 from shared.services.catalog import CatalogService
 from shared.services.recertification import (
@@ -31,11 +32,11 @@ from shared.services.recertification import (
 from shared.store.catalog import CatalogRepository
 from shared.store.members import MemberRepository
 
-MemberIdPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$", description="Member id")]
+MemberIdPath = Annotated[str, Path(pattern=MEMBER_ID_ANCHORED, description="Member id")]
 ApplicationIdPath = Annotated[
     str,
     Path(
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}\.[A-Za-z0-9]{1,10}\.[0-9]{1,4}$",
+        pattern=rf"^{MEMBER_ID_PATTERN}\.[A-Za-z0-9]{{1,10}}\.[0-9]{{1,4}}$",
         description="Application id: {member_id}.{credential}.{n}",
     ),
 ]

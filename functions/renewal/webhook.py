@@ -4,7 +4,8 @@ the staff listings and decisions (IAM): ``GET /admin/parked-payments``, ``GET /a
 
 Order of checks, each before the next: body size (413) -> signature header present and well formed
 (400) -> HMAC and timestamp tolerance against the rotating secret (401) -> JSON (400) -> event shape
-(400). Only then is anything read or written. Unknown event types answer 200 ``ignored``.
+(400). Only then is anything read or written. Unknown event types answer 200 ``ignored``. Each refusal
+is a typed error of the adapter that found it, mapped to its status and code in ``shared.http``.
 """
 
 from __future__ import annotations
@@ -18,11 +19,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.adapters.secrets import RotatingSecret
-from shared.adapters.signatures import SignatureError, verify_with_refresh
+from shared.adapters.signatures import verify_with_refresh
 from shared.adapters.stripe_events import MalformedEvent, interpret
 from shared.clock import business_today, wall_clock_seconds
 from shared.config.settings import get_policy, get_settings
-from shared.errors import DomainError
 from shared.http import json_response, load_json, make_resolver, problem, raw_body
 from shared.observability import BusinessMetric, lambda_entry, logger, record
 from shared.services.payments import (
@@ -35,15 +35,6 @@ from shared.services.payments import (
 from shared.store.payments import PaymentLedger
 
 MAX_BODY_BYTES = 64 * 1024  # Stripe events are a few KiB; anything bigger is refused before the HMAC
-# SignatureError reasons that mean "no usable header" (400) rather than "not authentic" (401).
-_MALFORMED_HEADER = frozenset(
-    {
-        "missing signature header",
-        "malformed timestamp",
-        "no timestamp in signature header",
-        "no v1 signature in signature header",
-    }
-)
 
 app = make_resolver()
 
@@ -97,11 +88,6 @@ def _secrets(force: bool) -> list[str]:
     return RotatingSecret(get_settings().stripe_webhook_secret).values(force=force)
 
 
-def _refuse(status: int, error: str, message: str) -> Response[Any]:
-    logger.info("stripe webhook refused", extra={"status": status, "error": error, "reason": message})
-    return json_response(status, {"error": error, "message": message})
-
-
 @app.post(
     "/webhooks/stripe",
     summary="Stripe webhook: payments, refunds and disputes",
@@ -121,25 +107,15 @@ def _refuse(status: int, error: str, message: str) -> Response[Any]:
     },
 )
 def stripe_webhook() -> Response[Any]:
-    try:
-        payload = raw_body(app.current_event, MAX_BODY_BYTES)
-    except DomainError as refused:  # 413 over the limit, 400 broken base64 - before the HMAC
-        return _refuse(refused.status_code, refused.code, refused.message)
+    payload = raw_body(app.current_event, MAX_BODY_BYTES)  # 413 over the limit, 400 broken base64
     header = app.current_event.headers.get("stripe-signature")
-    try:
-        # a mismatch forces a secret reload: at most one a minute per secret (shared.adapters.secrets)
-        verify_with_refresh(header, payload, _secrets, wall_clock_seconds())
-    except SignatureError as error:
-        if error.reason in _MALFORMED_HEADER:
-            return _refuse(400, "bad_signature_header", error.reason)
-        return _refuse(401, "bad_signature", error.reason)
+    # a mismatch forces a secret reload: at most one a minute per secret (shared.adapters.secrets)
+    verify_with_refresh(header, payload, _secrets, wall_clock_seconds())
     try:
         event = load_json(payload)
-        action = interpret(event)
-    except ValueError as error:  # load_json's refusals and MalformedEvent are ValueErrors
-        return _refuse(
-            400, "malformed_event", str(error) if isinstance(error, MalformedEvent) else "invalid JSON"
-        )
+    except ValueError:
+        raise MalformedEvent("invalid JSON") from None
+    action = interpret(event)
     settings = get_settings()
     try:
         result = service().handle(action, business_today(settings.zone))

@@ -6,27 +6,56 @@ idna and certifi to every cold start) while keeping a pooled, timeout-aware clie
 
 Authentication: HTTP Basic with the organization's authorization token as the user name and an empty
 password. Base URL is configurable (production ``https://api.credly.com/v1``, the sandbox, or the local
-fake). 429, 5xx, timeouts, dropped connections and unreadable bodies are retried with exponential
-backoff (bounded), then raised as ``CredlyUnavailable`` so the stream record fails and is retried or
-parked. 422 on issue is Credly's duplicate-badge rejection: ``DuplicateBadge``.
+fake). 429, 5xx, timeouts and dropped connections are retried by urllib3's ``Retry`` (bounded
+attempts, exponential backoff with jitter capped at 8 s, ``Retry-After`` honoured up to 30 s); an
+unreadable body is retried on the same budget. Then ``CredlyUnavailable``, so the stream record fails
+and is retried or parked. 422 on issue is Credly's duplicate-badge rejection: ``DuplicateBadge``.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 from urllib.parse import quote, urlencode
 
 import urllib3
 from urllib3.exceptions import HTTPError as Urllib3Error
+from urllib3.exceptions import InvalidHeader, MaxRetryError
+from urllib3.response import BaseHTTPResponse
+from urllib3.util.retry import Retry
 
 DEFAULT_BASE_URL = "https://api.credly.com/v1"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+MAX_BACKOFF_SECONDS = 8.0
+MAX_RETRY_AFTER_SECONDS = 30
+
+
+class _CredlyRetry(Retry):
+    """urllib3's ``Retry``, waiting through ``pause`` (tests record the waits instead of sleeping).
+    ``Retry-After`` counts on every retried status, and one that is not a number or date falls back to
+    the backoff instead of failing the call."""
+
+    RETRY_AFTER_STATUS_CODES = RETRY_STATUSES
+
+    def __init__(self, *args: Any, pause: Callable[[float], None] = time.sleep, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.pause = pause
+
+    def new(self, **kwargs: Any) -> Self:
+        return super().new(pause=self.pause, **kwargs)
+
+    def sleep(self, response: BaseHTTPResponse | None = None) -> None:
+        wait = None
+        if response is not None and self.respect_retry_after_header:
+            try:
+                wait = self.get_retry_after(response)  # capped at ``retry_after_max``
+            except InvalidHeader:
+                wait = None
+        self.pause(wait if wait else self.get_backoff_time())
 
 
 class CredlyError(Exception):
@@ -112,9 +141,19 @@ class CredlyClient:
         self.organization_id = organization_id
         self._token = token
         self.max_attempts = max(1, max_attempts)
-        self.backoff_base = backoff_base
         self.timeout = urllib3.Timeout(connect=min(timeout, 3.0), read=timeout)
-        self._sleep = sleep
+        self._retry = _CredlyRetry(
+            total=self.max_attempts - 1,
+            # POST too: an issue repeated after a lost answer meets Credly's duplicate answer (422)
+            allowed_methods=None,
+            status_forcelist=RETRY_STATUSES,
+            backoff_factor=backoff_base,
+            backoff_jitter=backoff_base,
+            backoff_max=MAX_BACKOFF_SECONDS,
+            retry_after_max=MAX_RETRY_AFTER_SECONDS,
+            raise_on_status=False,  # the last 429/5xx is answered to ``_call``, which raises
+            pause=sleep,
+        )
         self._pool = pool or urllib3.PoolManager(retries=False)
 
     # ------------------------------------------------------------------ API
@@ -182,40 +221,39 @@ class CredlyClient:
 
     def _call(self, method: str, path: str, payload: dict[str, Any] | None) -> tuple[int, Any]:
         """One request with bounded retries on 429/5xx/timeouts/garbled bodies: (status, parsed body)."""
+        url = self.base_url + path
         data = json.dumps(payload).encode() if payload is not None else None
-        last = "no attempt"
-        for attempt in range(1, self.max_attempts + 1):
+        retry: Retry = self._retry
+        while True:
             try:
                 response = self._pool.request(
                     method,
-                    self.base_url + path,
+                    url,
                     body=data,
                     headers=self._headers(),
                     timeout=self.timeout,
+                    retries=retry,
                     redirect=False,
                 )
-            except Urllib3Error as error:  # timeouts, refused or dropped connections
-                last = f"{type(error).__name__}"
-            else:
-                status = response.status
-                if status not in RETRY_STATUSES:
-                    try:
-                        return status, json.loads(response.data) if response.data else None
-                    except ValueError:
-                        last = f"unreadable body with status {status}"
-                else:
-                    last = f"status {status}"
-                    retry_after = response.headers.get("Retry-After")
-                    if attempt < self.max_attempts and retry_after and retry_after.isdigit():
-                        self._sleep(min(float(retry_after), 30.0))
-                        continue
-            if attempt < self.max_attempts:
-                self._sleep(self._backoff(attempt))
-        raise CredlyUnavailable(f"Credly {method} {path}: {last} after {self.max_attempts} attempts")
+            except Urllib3Error as error:  # timeouts, refused or dropped connections on every attempt
+                cause = error.reason if isinstance(error, MaxRetryError) else error
+                raise self._unavailable(method, path, type(cause).__name__) from None
+            if response.status in RETRY_STATUSES:  # the retries are spent
+                raise self._unavailable(method, path, f"status {response.status}")
+            try:
+                return response.status, json.loads(response.data) if response.data else None
+            except ValueError:
+                # urllib3 retries statuses and errors, not bodies: a garbled one spends the same budget
+                try:
+                    retry = (response.retries or retry).increment(method, url, response=response)
+                except MaxRetryError:
+                    raise self._unavailable(
+                        method, path, f"unreadable body with status {response.status}"
+                    ) from None
+                retry.sleep()
 
-    def _backoff(self, attempt: int) -> float:
-        """Exponential with full jitter, capped."""
-        return float(random.uniform(0, min(8.0, self.backoff_base * 2 ** (attempt - 1))))  # noqa: S311
+    def _unavailable(self, method: str, path: str, last: str) -> CredlyUnavailable:
+        return CredlyUnavailable(f"Credly {method} {path}: {last} after {self.max_attempts} attempts")
 
     @staticmethod
     def _data(status: int, body: Any, expect: tuple[int, ...], allow_empty: bool = False) -> dict[str, Any]:

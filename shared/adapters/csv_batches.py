@@ -2,8 +2,8 @@
 
 Columns (header required, order free, UTF-8 with or without BOM):
 ``member_id, activity_id, completed_on, points, category, certificate_id``. ``certificate_id`` may be
-empty (the row is then keyed by file and line). Each row is either a ``CsvRow`` or a rejection with
-its line number and reason.
+empty (the row is then keyed by file and line). Each row is either a ``CsvRow`` (a pydantic model
+that checks every cell) or a rejection with its line number and the first problem's reason.
 """
 
 from __future__ import annotations
@@ -15,33 +15,88 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationError
+from pydantic_core import PydanticCustomError
 
 from shared.rules.dates import parse_iso_date
+from shared.rules.ids import MEMBER_ID
 from shared.rules.policy import Category
 
 COLUMNS = ("member_id", "activity_id", "completed_on", "points", "category", "certificate_id")
 MAX_POINTS = Decimal(100)
-_MEMBER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 _ACTIVITY_ID = re.compile(r"[^\s\x00-\x1f\x7f]+")  # an IRI: no blanks or control characters
-_CERTIFICATE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,127}$")
+_CERTIFICATE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]{0,127}")
 _CATEGORIES = {c.value for c in Category}
 
 
-@dataclass(frozen=True)
-class CsvRow:
-    line: int
-    member_id: str
-    activity_id: str
-    completed_on: date
-    points: Decimal
-    category: Category
-    certificate_id: str | None
+def _refused(reason: str) -> PydanticCustomError:
+    """A row's reason as a pydantic error: the per-row report shows it as is."""
+    return PydanticCustomError("csv_row", "{reason}", {"reason": reason})
+
+
+def _checked(pattern: re.Pattern[str], reason: str, max_length: int | None = None) -> AfterValidator:
+    # Python's ``re`` (fullmatch), not pydantic's Rust ``pattern``: ``\s`` must mean what it means here.
+    def check(value: str) -> str:
+        if not pattern.fullmatch(value) or (max_length is not None and len(value) > max_length):
+            raise _refused(reason)
+        return value
+
+    return AfterValidator(check)
+
+
+def _completed_on(value: str) -> date:
+    try:
+        return parse_iso_date(value)
+    except ValueError:
+        raise _refused(f"bad date {value!r} (expected YYYY-MM-DD)") from None
+
+
+def _points(value: str) -> Decimal:
+    try:
+        points = Decimal(value)
+    except InvalidOperation:
+        points = Decimal("NaN")
+    if not points.is_finite():
+        raise _refused(f"points not a number: {value!r}")
+    if points < 0:
+        raise _refused("negative points")
+    if points == 0 or points > MAX_POINTS:
+        raise _refused(f"points must be more than 0 and at most {MAX_POINTS}")
+    return points
+
+
+def _category(value: str) -> Category:
+    if value not in _CATEGORIES:
+        raise _refused(f"unknown category {value!r}")
+    return Category(value)
+
+
+def _certificate(value: str) -> str | None:
+    """An empty cell is None: the row is then keyed by file and line."""
+    if value and not _CERTIFICATE.fullmatch(value):
+        raise _refused("certificate_id malformed")
+    return value or None
+
+
+class CsvRow(BaseModel):
+    """One valid data row; fields are checked in this order and a row's first problem is its reason."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    line: int  # the line in the file (the header is line 1)
+    member_id: Annotated[str, _checked(MEMBER_ID, "member_id missing or malformed")]
+    activity_id: Annotated[str, _checked(_ACTIVITY_ID, "activity_id missing or malformed", 2048)]
+    completed_on: Annotated[date, BeforeValidator(_completed_on)]
+    points: Annotated[Decimal, BeforeValidator(_points)]
+    category: Annotated[Category, BeforeValidator(_category)]
+    certificate_id: Annotated[str | None, BeforeValidator(_certificate)]
 
 
 @dataclass(frozen=True)
 class Rejection:
-    line: int
+    line: int  # the line in the file (the header is line 1)
     reason: str
 
 
@@ -131,35 +186,7 @@ def parse_rows(data: bytes) -> tuple[list[CsvRow], list[Rejection], int]:
 
 
 def _row(line: int, row: dict[str, str]) -> CsvRow | Rejection:
-    if not _MEMBER_ID.fullmatch(row["member_id"]):
-        return Rejection(line, "member_id missing or malformed")
-    if not _ACTIVITY_ID.fullmatch(row["activity_id"]) or len(row["activity_id"]) > 2048:
-        return Rejection(line, "activity_id missing or malformed")
     try:
-        completed_on = parse_iso_date(row["completed_on"])
-    except ValueError:
-        return Rejection(line, f"bad date {row['completed_on']!r} (expected YYYY-MM-DD)")
-    try:
-        points = Decimal(row["points"])
-    except InvalidOperation:
-        return Rejection(line, f"points not a number: {row['points']!r}")
-    if not points.is_finite():
-        return Rejection(line, f"points not a number: {row['points']!r}")
-    if points < 0:
-        return Rejection(line, "negative points")
-    if points == 0 or points > MAX_POINTS:
-        return Rejection(line, f"points must be more than 0 and at most {MAX_POINTS}")
-    if row["category"] not in _CATEGORIES:
-        return Rejection(line, f"unknown category {row['category']!r}")
-    certificate = row["certificate_id"] or None
-    if certificate is not None and not _CERTIFICATE.fullmatch(certificate):
-        return Rejection(line, "certificate_id malformed")
-    return CsvRow(
-        line=line,
-        member_id=row["member_id"],
-        activity_id=row["activity_id"],
-        completed_on=completed_on,
-        points=points,
-        category=Category(row["category"]),
-        certificate_id=certificate,
-    )
+        return CsvRow.model_validate({"line": line, **row})
+    except ValidationError as error:
+        return Rejection(line, error.errors()[0]["msg"])

@@ -21,11 +21,20 @@ _TIMESTAMP = re.compile(r"[0-9]{1,12}")  # ASCII digits only: str.isdigit() acce
 
 
 class SignatureError(Exception):
-    """The request is not authentic; ``reason`` is safe to log (it never contains the header)."""
+    """The request is not authentic; ``reason`` is safe to log (it never contains the header).
+    Raised as is for a timestamp outside the tolerance; the subclasses say more."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class MalformedSignatureHeader(SignatureError):
+    """No usable header: missing, or without a well-formed ``t=`` and a ``v1=``."""
+
+
+class SignatureMismatch(SignatureError):
+    """No ``v1`` matches an accepted secret: the one refusal a secret reload can cure."""
 
 
 def _parse(header: str) -> tuple[int, list[str]]:
@@ -35,14 +44,14 @@ def _parse(header: str) -> tuple[int, list[str]]:
         key, _, value = part.strip().partition("=")
         if key == "t":
             if not _TIMESTAMP.fullmatch(value):
-                raise SignatureError("malformed timestamp")
+                raise MalformedSignatureHeader("malformed timestamp")
             timestamp = int(value)
         elif key == "v1" and value:
             signatures.append(value)
     if timestamp is None:
-        raise SignatureError("no timestamp in signature header")
+        raise MalformedSignatureHeader("no timestamp in signature header")
     if not signatures:
-        raise SignatureError("no v1 signature in signature header")
+        raise MalformedSignatureHeader("no v1 signature in signature header")
     return timestamp, signatures
 
 
@@ -61,7 +70,7 @@ def verify(
 ) -> int:
     """Return the signed timestamp, or raise ``SignatureError``."""
     if not header:
-        raise SignatureError("missing signature header")
+        raise MalformedSignatureHeader("missing signature header")
     timestamp, signatures = _parse(header)
     if timestamp < now - tolerance:
         raise SignatureError("timestamp outside tolerance (stale)")
@@ -72,7 +81,7 @@ def verify(
         expected = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
         if any(hmac.compare_digest(expected, candidate) for candidate in signatures):
             return timestamp
-    raise SignatureError("no signature matches")
+    raise SignatureMismatch("no signature matches")
 
 
 def verify_with_refresh(
@@ -92,9 +101,7 @@ def verify_with_refresh(
     cached = list(load_secrets(False))
     try:
         return verify(header, payload, cached, now, tolerance)
-    except SignatureError as error:
-        if error.reason != "no signature matches":
-            raise
+    except SignatureMismatch:
         refreshed = list(load_secrets(True))
         if refreshed == cached:
             raise

@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from shared.rules.ids import is_member_id
+
 PAYMENT_EVENTS = frozenset(
     {
         "checkout.session.completed",
@@ -43,7 +45,6 @@ PAYMENT_EVENTS = frozenset(
 )
 REVERSAL_EVENTS = frozenset({"charge.refunded", "charge.dispute.created", "charge.dispute.closed"})
 PURPOSES = ("annual_fee", "recertification")
-MEMBER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 CURRENCY = re.compile(r"[A-Za-z]{3}")  # ISO 4217; anything else is kept as "" (no currency matches it)
 MAX_ID_LENGTH = 255  # Stripe ids are far shorter; keeps every key well under DynamoDB's limits
 MAX_TIMESTAMP = 253_402_300_799  # 9999-12-31T23:59:59Z
@@ -53,8 +54,8 @@ MAX_AMOUNT_CENTS = 99_999_999
 MAX_INVOICES = 20  # one payment link pays at most this many invoices (keeps the one read under 100 keys)
 
 
-class MalformedEvent(ValueError):
-    """The body is JSON but not a Stripe event of the shape we need (400)."""
+class MalformedEvent(Exception):
+    """The body is not a Stripe event of the shape we need (400 ``malformed_event``, ``shared.http``)."""
 
 
 @dataclass(frozen=True)
@@ -171,7 +172,7 @@ def _payment(event_type: str, obj: dict[str, Any], event: dict[str, Any], event_
     credential = metadata.get("credential", "").strip()
     purpose = metadata.get("purpose", "").strip()
     problem = None
-    if not MEMBER_ID.fullmatch(member_id):
+    if not is_member_id(member_id):
         problem = "metadata.member_id is not a valid member id"
     elif not credential:
         problem = "metadata.credential missing"

@@ -28,7 +28,7 @@ class IntegrationSettings(BaseSettings):
     credly_badge_expiry: str = Field(default="never", pattern=r"^(never|template|[1-9][0-9]?)$")
     credly_max_attempts: int = Field(default=4, ge=1, le=10)
     credly_timeout_seconds: float = Field(default=5.0, gt=0, le=30)
-    credly_backoff_seconds: float = Field(default=0.5, ge=0, le=10)  # first retry's backoff cap
+    credly_backoff_seconds: float = Field(default=0.5, ge=0, le=10)  # urllib3 Retry backoff factor and jitter
     exam_vendor_secret_name: str = "staycert/exam-vendor"  # noqa: S105 - a name; {"current","previous"}
     signature_tolerance_seconds: int = Field(default=300, ge=30, le=3600)
 

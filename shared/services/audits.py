@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from shared.errors import Conflict, DomainError, NotFound
+from shared.rules.ids import MEMBER_ID_PATTERN
 from shared.rules.models import AuditDecided, AuditDrawn, Points, Standing
 from shared.rules.policy import RulesPolicy
 from shared.rules.self_report import latest_versions
@@ -32,7 +33,7 @@ from shared.store.recert import AUDIT_KIND, AUDIT_LIST, RecertStore, StaleWrite
 from shared.store.records import EventRecord, MemberRecord
 
 # The annual draw's audit ids: ``{year}-{CREDENTIAL}-{member_id}`` (``shared.rules.audit.audit_id``).
-_DRAWN_AUDIT_ID = re.compile(r"^[0-9]{4}-[A-Za-z]{1,10}-(?P<member>[A-Za-z0-9][A-Za-z0-9_-]{0,63})$")
+_DRAWN_AUDIT_ID = re.compile(rf"[0-9]{{4}}-[A-Za-z]{{1,10}}-(?P<member>{MEMBER_ID_PATTERN})")
 
 
 def member_of_audit(audit_id: str) -> str | None:

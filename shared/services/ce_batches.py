@@ -1,10 +1,10 @@
 """Provider CSV batches (S3 ``ce-batches/{provider_id}/{file}.csv``) → CE facts and a result file.
 
-DynamoDB cost: one Query per distinct member (profile, certifications and facts: existence, R3 and
-"already recorded" in one read) and one BatchWriteItem per 25 new facts — within the budget of
-rows/25 + 2 x members + 10. Fact keys derive from the provider and the certificate id (or the file
-and line), and rows already recorded are not written again, so a re-upload or a redelivered S3
-event credits nothing twice.
+DynamoDB cost: pattern 20 of docs/data-model.md (one read per distinct member, the catalog entries of
+the file's activities, one BatchWriteItem per 25 new facts). Fact keys derive from the provider and
+the certificate id, or the file and line (``shared.rules.fact_keys.csv_row_fact_key``), and rows
+already recorded are not written again, so a re-upload or a redelivered S3 event credits nothing
+twice.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from shared.adapters.csv_batches import BadFile, CsvRow, Rejection, parse_rows
 from shared.adapters.files import FilesBucket
 from shared.observability import BusinessMetric, logger
 from shared.observability import record as record_metric
+from shared.rules.fact_keys import csv_row_fact_key
 from shared.rules.models import ActivitySpec, CeCompletion
 from shared.rules.policy import RulesPolicy
 from shared.rules.status import decide_activity
@@ -53,12 +54,6 @@ def parse_batch_key(key: str) -> BatchKey | None:
     if match is None or ".." in key:
         return None
     return BatchKey(match["provider"], match["file"])
-
-
-def fact_key(batch: BatchKey, row: CsvRow) -> str:
-    if row.certificate_id:
-        return f"{batch.provider_id}/{row.certificate_id}"
-    return f"{batch.provider_id}/{batch.file}#{row.line}"
 
 
 class CsvBatchIngest:
@@ -171,7 +166,7 @@ class CsvBatchIngest:
         """The fact to write, a rejection, or None when the row is already recorded."""
         if member is None:
             return Rejection(row.line, f"unknown member {row.member_id}")
-        key = fact_key(batch, row)
+        key = csv_row_fact_key(batch.provider_id, row.certificate_id, batch.file, row.line)
         for fact in member.facts:
             if isinstance(fact, CeCompletion) and fact.key == key:
                 same = (fact.activity_id, fact.completed_on, fact.points, fact.category) == (

@@ -22,6 +22,7 @@ from urllib.parse import unquote_plus
 from shared.adapters.files import FilesBucket
 from shared.observability import BusinessMetric, logger
 from shared.observability import record as record_metric
+from shared.rules.ids import is_member_id
 from shared.rules.models import AuditDecided, AuditDrawn
 from shared.store.catalog import CatalogRepository, QuarantineRecord
 from shared.store.members import MemberRepository, WriteOutcome
@@ -41,7 +42,6 @@ EVIDENCE_KIND = "evidence"
 # partition, ``data.status`` = "open" while it takes documents (shared/store/recert.py).
 APPLICATION_KIND = "recert_application"
 Purpose = Literal["audit", "recertification"]
-_MEMBER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 _ACTIVITY_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._()-]{0,200}$")
 
@@ -67,7 +67,7 @@ def parse_evidence_key(key: str) -> EvidenceKey | str:
     activity_id = parts[3] if len(parts) == 5 else None
     if activity_id is not None and not _ACTIVITY_ID.fullmatch(activity_id):
         return "malformed activity id"
-    if not _MEMBER_ID.fullmatch(member_id):
+    if not is_member_id(member_id):
         return "malformed member id"
     if purpose not in ("audit", "recertification"):
         return f"unknown purpose {purpose!r} (audit or recertification)"

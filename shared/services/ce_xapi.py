@@ -43,16 +43,16 @@ from shared.rules.policy import Category, RulesPolicy
 from shared.rules.status import decide_activity
 from shared.services.catalog import CACHE, CatalogCache
 from shared.store import keys
-from shared.store.catalog import UNMAPPED_LIST, CatalogRepository, StatementRecord
+from shared.store.catalog import UNMAPPED_LIST, CatalogRepository, PutCondition, StatementRecord
 from shared.store.members import MemberRepository
 from shared.store.records import EventRecord, MemberRecord
 
 EVENT_KIND = "xapi"
 MEMBER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 _MAX_KEY_BYTES = 700
-_NEW = "attribute_not_exists(#pk)"
+_NEW = PutCondition.NEW
 # An unmatched record may be taken over by its member only with the same content.
-_NEW_OR_UNMATCHED = "attribute_not_exists(#pk) OR (attribute_exists(#l) AND #h = :h)"
+_NEW_OR_UNMATCHED = PutCondition.NEW_OR_UNMATCHED
 REJECTED = "rejected"  # R3 refused the completion (recorded as a timeline event with the reason)
 CREDITED_OUTCOMES = frozenset(
     {"credited", "unmapped"}
@@ -454,7 +454,7 @@ class XapiIngest:
         stored = self.catalog.get_statements([sid]).get(sid)
         if stored is None or stored.outcome != VOIDED_EARLY or plan.record is None:
             return False
-        items: list[tuple[dict[str, Any], str | None]] = []
+        items: list[tuple[dict[str, Any], PutCondition | None]] = []
         if plan.member_id is None:  # unmatched: keep it, and the pending void, for staff
             record = plan.record.model_copy(update={"voided_by": stored.voided_by})
             return self.catalog.transact_new([(self.catalog.statement_item(record), None)])
@@ -519,7 +519,7 @@ class XapiIngest:
             if existing.outcome == VOIDED_EARLY:
                 return False  # _apply records it over the placeholder
             raise _conflict(plan)
-        items: list[tuple[dict[str, Any], str | None]] = []
+        items: list[tuple[dict[str, Any], PutCondition | None]] = []
         if plan.event is not None:
             items.append((self.members.event_item(plan.member_id, plan.event), _NEW))
         items.append((self.catalog.statement_item(plan.record), _NEW_OR_UNMATCHED))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -42,8 +41,6 @@ from shared.store.records import (
     TimelineEntry,
 )
 
-MEMBER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")  # fullmatch
-MemberId = Annotated[str, StringConstraints(pattern=rf"^{MEMBER_ID.pattern}$")]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 
 # Looks up catalog entries for activities that were unmapped when completed (at most one read).

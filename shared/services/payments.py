@@ -27,10 +27,11 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict
 
-from shared.adapters.stripe_events import MEMBER_ID, Ignored, PaymentSeen, ReversalSeen, StripeAction
+from shared.adapters.stripe_events import Ignored, PaymentSeen, ReversalSeen, StripeAction
 from shared.clock import business_date_of
 from shared.errors import Conflict, NotFound, Unprocessable
 from shared.observability import logger
+from shared.rules.ids import is_member_id
 from shared.rules.invoices import (
     ExceptionReason,
     application_of,
@@ -40,7 +41,7 @@ from shared.rules.invoices import (
 )
 from shared.rules.models import FeePayment, PaymentReversal, ReversalWithdrawn
 from shared.rules.policy import Fee, RulesPolicy
-from shared.store.payments import NO_MEMBER, LedgerView, ParkedPayment, PaymentLedger, Retry, fact_key_of
+from shared.store.payments import NO_MEMBER, LedgerView, ParkedPayment, PaymentLedger, Retry, payment_fact_key
 from shared.store.records import EventRecord
 
 MAX_ATTEMPTS = 4
@@ -175,7 +176,7 @@ class PaymentService:
                 return WebhookResult.DUPLICATE
             reason = seen.problem or f"unknown credential {seen.credential!r}"
             # an unusable member id is listed under no member: no roster upsert may pick it up
-            listed = seen.member_id if MEMBER_ID.fullmatch(seen.member_id) else NO_MEMBER
+            listed = seen.member_id if is_member_id(seen.member_id) else NO_MEMBER
             return self._park(
                 seen.payment_key, listed, code or seen.credential, reason, body=body, today=today
             )
@@ -283,7 +284,9 @@ class PaymentService:
         try:
             member_id, credential = str(pointer["member_id"]), str(pointer["credential"])
             invoices = tuple(str(n) for n in pointer.get("invoices") or ())
-            self.ledger.link(member_id, credential, fact_key_of(pointer), missing, today, invoices=invoices)
+            self.ledger.link(
+                member_id, credential, payment_fact_key(pointer), missing, today, invoices=invoices
+            )
         except Retry:
             logger.info("payment alias not linked (raced)", extra={"payment_key": payment_key})
 
@@ -364,7 +367,7 @@ class PaymentService:
                 if view.pointer is not None:
                     member_id, credential = str(view.pointer["member_id"]), str(view.pointer["credential"])
                     if isinstance(fact, PaymentReversal):  # aimed at the fact, whichever id named it
-                        fact = fact.model_copy(update={"payment_key": fact_key_of(view.pointer)})
+                        fact = fact.model_copy(update={"payment_key": payment_fact_key(view.pointer)})
                     if not self.ledger.reverse(member_id, credential, fact, today, view.pointer):
                         return WebhookResult.DUPLICATE
                     return WebhookResult.CREDITED if seen.withdrawn else WebhookResult.REVERSED

@@ -39,11 +39,12 @@ from shared.adapters.files import FilesBucket
 from shared.adapters.notifier import safe_cell
 from shared.errors import DomainError
 from shared.observability import logger
+from shared.rules.ids import is_member_id
 from shared.rules.models import Certification, CertificationStatus, Standing
 from shared.rules.policy import RulesPolicy
 from shared.rules.schedule import notices_due
 from shared.rules.status import evaluate
-from shared.services.members import MEMBER_ID, MemberService, MemberUpsert, UpsertPlan
+from shared.services.members import MemberService, MemberUpsert, UpsertPlan
 from shared.store.imports import ImportProgress
 from shared.store.members import MemberRepository
 from shared.store.records import MemberRecord
@@ -183,7 +184,7 @@ def parse_roster(
             refused.append(Rejection(line, _problem(error)))
             continue
         member_id = cells["member_id"]
-        if not MEMBER_ID.fullmatch(member_id):
+        if not is_member_id(member_id):
             refused.append(Rejection(line, "member_id: missing or malformed"))
             continue
         credential = upsert.certifications[0].credential

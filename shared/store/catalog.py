@@ -17,8 +17,10 @@ import random
 import time
 from collections.abc import Iterable, Iterator
 from datetime import date
+from enum import StrEnum
 from typing import Any
 
+from boto3.dynamodb.conditions import Attr, ConditionBase, ConditionExpressionBuilder
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -32,6 +34,30 @@ UNMATCHED_LIST = "UNMATCHED_STATEMENT"
 QUARANTINE_LIST = "QUARANTINE"
 _BATCH_GET_LIMIT = 100
 _UNPROCESSED_RETRIES = 8
+
+
+class PutCondition(StrEnum):
+    """What a put in ``transact_new`` requires of the item already under its key."""
+
+    NEW = "new"  # nothing yet
+    # nothing yet, or an unmatched statement record with the same content hash (its member takes it over)
+    NEW_OR_UNMATCHED = "new_or_unmatched"
+
+
+def _condition(condition: PutCondition, item: dict[str, Any]) -> dict[str, Any]:
+    """The put's ``ConditionExpression`` with its names and values, built together by boto3."""
+    expression: ConditionBase = Attr(keys.PK).not_exists()
+    if condition is PutCondition.NEW_OR_UNMATCHED:
+        content_hash = from_item({"h": item["content_hash"]})["h"]
+        expression = expression | (Attr(keys.LIST_PK).exists() & Attr("content_hash").eq(content_hash))
+    built = ConditionExpressionBuilder().build_expression(expression)
+    parts: dict[str, Any] = {
+        "ConditionExpression": built.condition_expression,
+        "ExpressionAttributeNames": built.attribute_name_placeholders,
+    }
+    if built.attribute_value_placeholders:
+        parts["ExpressionAttributeValues"] = to_item(built.attribute_value_placeholders)
+    return parts
 
 
 def activity_pk(activity_id: str) -> str:
@@ -185,21 +211,14 @@ class CatalogRepository(TableAccess):
             return StatementRecord.model_validate(existing["body"]) if existing else record
         return None
 
-    def transact_new(self, items: list[tuple[dict[str, Any], str | None]]) -> bool:
+    def transact_new(self, items: list[tuple[dict[str, Any], PutCondition | None]]) -> bool:
         """Put several items in one TransactWriteItems, each with its condition (None: none).
         False when a condition failed (nothing written)."""
         writes: list[dict[str, Any]] = []
         for item, condition in items:
             put: dict[str, Any] = {"TableName": self.table_name, "Item": item}
             if condition:
-                put["ConditionExpression"] = condition
-                put["ExpressionAttributeNames"] = {
-                    "#pk": keys.PK,
-                    **({"#l": keys.LIST_PK} if "#l" in condition else {}),
-                    **({"#h": "content_hash"} if "#h" in condition else {}),
-                }
-                if ":h" in condition:  # the item's own content hash (statement records)
-                    put["ExpressionAttributeValues"] = {":h": item["content_hash"]}
+                put.update(_condition(condition, item))
             writes.append({"Put": put})
         try:
             self.client.transact_write_items(TransactItems=writes)

@@ -63,7 +63,7 @@ def paykey_pk(payment_key: str) -> str:
     return f"{PAYKEY_PREFIX}{payment_key}"
 
 
-def fact_key_of(pointer: dict[str, Any]) -> str:
+def payment_fact_key(pointer: dict[str, Any]) -> str:
     """The key of the payment fact a pointer leads to (its own id for pointers without one)."""
     return str(pointer.get("fact_key") or str(pointer[keys.PK]).removeprefix(PAYKEY_PREFIX))
 
@@ -243,6 +243,31 @@ class PaymentLedger(TableAccess):
     def event_item(self, member_id: str, event: EventRecord) -> dict[str, Any]:
         return MemberRepository(self.table_name, self._client).event_item(member_id, event)
 
+    def _move_pending(
+        self, member_id: str, id_pk: str, pending: dict[str, Any], fact_key: str, moved: set[str]
+    ) -> list[dict[str, Any]]:
+        """The writes that move a ``PENDING`` item's held reversals into the member partition, aimed
+        at ``fact_key``: a put per reversal not in ``moved`` (one item at most once per transaction;
+        ``moved`` collects them), then the item's delete on condition that its token is unchanged."""
+        writes: list[dict[str, Any]] = []
+        for sort_key, body in dict(pending.get("facts") or {}).items():
+            if sort_key in moved:
+                continue
+            moved.add(sort_key)
+            fact = _reversal_of(body, fact_key)
+            item = self._fact_item(member_id, sort_key, str(fact["kind"]), fact)
+            writes.append({"Put": {"TableName": self.table_name, "Item": item}})
+        token = {":token": {"S": str(pending["token"])}}
+        delete = {
+            "TableName": self.table_name,
+            "Key": _key(id_pk, PENDING_SK),
+            "ConditionExpression": "#token = :token",
+            "ExpressionAttributeNames": {"#token": "token"},
+            "ExpressionAttributeValues": token,
+        }
+        writes.append({"Delete": delete})
+        return writes
+
     def _fact_item(self, member_id: str, sort_key: str, kind: str, body: Any) -> dict[str, Any]:
         return to_item({keys.PK: keys.member_pk(member_id), keys.SK: sort_key, "kind": kind, "body": body})
 
@@ -315,24 +340,7 @@ class PaymentLedger(TableAccess):
             if pending is None:
                 writes.append(self._absent(id_pk, PENDING_SK))
                 continue
-            for sort_key, body in dict(pending.get("facts") or {}).items():
-                if sort_key in moved:  # one item at most once per transaction
-                    continue
-                moved.add(sort_key)
-                fact = _reversal_of(body, payment.key)
-                item = self._fact_item(member_id, sort_key, str(fact["kind"]), fact)
-                writes.append({"Put": {"TableName": self.table_name, "Item": item}})
-            writes.append(
-                {
-                    "Delete": {
-                        "TableName": self.table_name,
-                        "Key": _key(id_pk, PENDING_SK),
-                        "ConditionExpression": "#token = :token",
-                        "ExpressionAttributeNames": {"#token": "token"},
-                        "ExpressionAttributeValues": {":token": {"S": str(pending["token"])}},
-                    }
-                }
-            )
+            writes.extend(self._move_pending(member_id, id_pk, pending, payment.key, moved))
         if seen.parked is not None:
             writes.append(
                 {
@@ -389,21 +397,7 @@ class PaymentLedger(TableAccess):
                 writes.append(self._absent(pk, PENDING_SK))
                 continue
             moved = True
-            for sort_key, body in dict(pending.get("facts") or {}).items():
-                fact = _reversal_of(body, fact_key)
-                item = self._fact_item(member_id, sort_key, str(fact["kind"]), fact)
-                writes.append({"Put": {"TableName": self.table_name, "Item": item}})
-            writes.append(
-                {
-                    "Delete": {
-                        "TableName": self.table_name,
-                        "Key": _key(pk, PENDING_SK),
-                        "ConditionExpression": "#token = :token",
-                        "ExpressionAttributeNames": {"#token": "token"},
-                        "ExpressionAttributeValues": {":token": {"S": str(pending["token"])}},
-                    }
-                }
-            )
+            writes.extend(self._move_pending(member_id, pk, pending, fact_key, set()))
         if moved:
             writes.append(self._nudge(member_id, credential, due))
         try:
@@ -451,7 +445,7 @@ class PaymentLedger(TableAccess):
                     "ExpressionAttributeNames": {"#rev": "reversals", "#paid_by": "paid_by"},
                     "ExpressionAttributeValues": {
                         ":rev": {"SS": [reversal_key]},
-                        ":me": {"S": fact_key_of(pointer)},
+                        ":me": {"S": payment_fact_key(pointer)},
                     },
                 }
             }

@@ -86,6 +86,24 @@ def test_transient_failures_are_retried_with_backoff(credly: FakeCredly, failure
     assert all(0 <= wait <= 8 for wait in sleeper.waits)
 
 
+@pytest.mark.parametrize(("retry_after", "waited"), [("3", 3.0), ("120", 30.0)])
+def test_retry_after_is_waited_up_to_30_seconds(credly: FakeCredly, retry_after: str, waited: float) -> None:
+    credly.retry_after = retry_after
+    credly.fail_next("429", times=2)
+    sleeper = Sleeper()
+    assert client(credly, sleeper).issue(REQUEST).id in credly.badges
+    assert sleeper.waits == [waited, waited]
+
+
+def test_unusable_retry_after_falls_back_to_backoff(credly: FakeCredly) -> None:
+    credly.retry_after = "soon"
+    credly.fail_next("500", times=2)
+    sleeper = Sleeper()
+    assert client(credly, sleeper).issue(REQUEST).id in credly.badges
+    assert len(sleeper.waits) == 2
+    assert all(0 <= wait <= 8 for wait in sleeper.waits)
+
+
 def test_timeouts_are_retried(credly: FakeCredly) -> None:
     credly.fail_next("hang", times=1)
     sleeper = Sleeper()

@@ -732,13 +732,14 @@ def credly_env(
     monkeypatch.setenv("CREDLY_TIMEOUT_SECONDS", "0.3")
     reset_caches()
     attempts: list[str] = []
-    real_request = urllib3.PoolManager.request
+    # urllib3's Retry re-enters the pool's urlopen once per attempt: each one is counted there
+    real_urlopen = urllib3.HTTPConnectionPool.urlopen
 
     def counted(self: Any, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
         attempts.append(f"{method} {url}")
-        return real_request(self, method, url, *args, **kwargs)
+        return real_urlopen(self, method, url, *args, **kwargs)
 
-    monkeypatch.setattr(urllib3.PoolManager, "request", counted)
+    monkeypatch.setattr(urllib3.HTTPConnectionPool, "urlopen", counted)
     yield recert, attempts
     recert.credly._release.set()  # let hung fake-Credly threads finish
 

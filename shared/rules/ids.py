@@ -1,0 +1,22 @@
+"""Member ids: the one definition every layer reuses (API paths and bodies, roster and CE CSV rows,
+Stripe metadata, evidence keys in S3, audit and application ids that embed a member id).
+
+A member id is the association's own id: an ASCII letter or digit, then up to 63 letters, digits,
+``_`` or ``-`` (64 characters at most, safe in DynamoDB keys, S3 keys and URLs unescaped).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import StringConstraints
+
+MEMBER_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}"  # unanchored, to embed in a larger pattern
+MEMBER_ID_ANCHORED = rf"^{MEMBER_ID_PATTERN}$"  # for pydantic and Powertools ``pattern=`` (whole value)
+MEMBER_ID = re.compile(MEMBER_ID_PATTERN)  # use ``MEMBER_ID.fullmatch``: ``$`` would accept a final "\n"
+MemberId = Annotated[str, StringConstraints(pattern=MEMBER_ID_ANCHORED)]
+
+
+def is_member_id(value: str) -> bool:
+    return MEMBER_ID.fullmatch(value) is not None
