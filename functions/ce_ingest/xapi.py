@@ -29,7 +29,7 @@ from shared.config.settings import get_policy, get_settings
 from shared.errors import DomainError
 from shared.http import load_json, make_resolver, problem, raw_body
 from shared.observability import BusinessMetric, lambda_entry, logger, record
-from shared.services.ce_xapi import CREDITED_OUTCOMES, REJECTED, XapiIngest
+from shared.services.ce_xapi import CREDITED_OUTCOMES, Outcome, XapiIngest
 from shared.store.catalog import CatalogRepository
 from shared.store.members import MemberRepository
 
@@ -117,7 +117,7 @@ def post_statements() -> Response[Any]:
     result = ingest.ingest(client, statements, business_today(common.zone))
     outcomes = list(result.outcomes.values())
     credited = sum(outcome in CREDITED_OUTCOMES for outcome in outcomes)
-    rejected = outcomes.count(REJECTED)
+    rejected = outcomes.count(Outcome.REJECTED)
     if credited:
         record(BusinessMetric.CE_CREDITED, credited, dimension=("source", "xapi"))
     if rejected:

@@ -17,6 +17,7 @@ import random
 import time
 from collections.abc import Iterable, Iterator
 from datetime import date
+from enum import StrEnum
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -32,6 +33,15 @@ UNMATCHED_LIST = "UNMATCHED_STATEMENT"
 QUARANTINE_LIST = "QUARANTINE"
 _BATCH_GET_LIMIT = 100
 _UNPROCESSED_RETRIES = 8
+
+
+class PutIf(StrEnum):
+    """The conditions of the puts in ``transact_new`` (names ``#pk``, ``#l``, ``#h``; ``:h`` is the
+    put item's own ``content_hash``)."""
+
+    ABSENT = "attribute_not_exists(#pk)"
+    # a statement record: new, or an unmatched record with the same content that its member takes over
+    ABSENT_OR_SAME_UNMATCHED = "attribute_not_exists(#pk) OR (attribute_exists(#l) AND #h = :h)"
 
 
 def activity_pk(activity_id: str) -> str:
@@ -185,7 +195,7 @@ class CatalogRepository(TableAccess):
             return StatementRecord.model_validate(existing["body"]) if existing else record
         return None
 
-    def transact_new(self, items: list[tuple[dict[str, Any], str | None]]) -> bool:
+    def transact_new(self, items: list[tuple[dict[str, Any], PutIf | None]]) -> bool:
         """Put several items in one TransactWriteItems, each with its condition (None: none).
         False when a condition failed (nothing written)."""
         writes: list[dict[str, Any]] = []
