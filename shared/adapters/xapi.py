@@ -16,7 +16,7 @@ import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
-from uuid import UUID
+from uuid import UUID, uuid5
 
 from pydantic import (
     AfterValidator,
@@ -50,8 +50,9 @@ RESPONSE_VERSION = "1.0.3"
 _IRI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:[^\s<>\"{}|\\^`]+$")
 _MAILTO = re.compile(r"^mailto:[^@\s]+@[^@\s]+\.[^@\s]+$")
 _SHA1 = re.compile(r"^[0-9a-fA-F]{40}$")
-# Properties that are not part of a statement's content when comparing two (xAPI 2.5.1 / 1.0.3 §2.3.1)
-_NOT_CONTENT = ("stored", "authority", "version")
+# Properties that are not part of a statement's content when comparing two (xAPI 1.0.3 §2.3.1): the
+# ones an LRS may assign (``id`` is the key itself, compared by the caller)
+_NOT_CONTENT = ("id", "stored", "authority", "version")
 
 
 # IRIs end up in DynamoDB key attributes (``ACTIVITY#{iri}``, ListIndex sort keys of at most 1024
@@ -80,7 +81,8 @@ class Account(_Model):
 
 
 class Agent(_Model):
-    """An Agent (or identified Group) with exactly one inverse functional identifier."""
+    """An Agent (or identified Group) with exactly one inverse functional identifier, or an
+    anonymous Group (its ``member`` list, no identifier)."""
 
     object_type: Literal["Agent", "Group"] = Field(default="Agent", alias="objectType")
     name: str | None = None
@@ -106,6 +108,12 @@ class Agent(_Model):
     @model_validator(mode="after")
     def _one_identifier(self) -> Agent:
         found = [n for n in ("mbox", "mbox_sha1sum", "openid", "account") if getattr(self, n) is not None]
+        if (
+            not found
+            and self.object_type == "Group"
+            and isinstance((self.model_extra or {}).get("member"), list)
+        ):
+            return self  # an anonymous Group: identified by its members (valid, never a member of ours)
         if len(found) != 1:
             raise ValueError(
                 "actor needs exactly one identifier among mbox, mbox_sha1sum, openid, account"
@@ -225,6 +233,12 @@ class Statement(BaseModel):
         return self.timestamp if self.timestamp.tzinfo else self.timestamp.replace(tzinfo=UTC)
 
     @property
+    def registration(self) -> str | None:
+        """The attempt (cmi5: the enrolment) this statement belongs to, when it says."""
+        found = self.context.registration if self.context else None
+        return str(found) if found else None
+
+    @property
     def grouping(self) -> list[Activity]:
         if self.context is None or self.context.context_activities is None:
             return []
@@ -251,10 +265,86 @@ def _path(index: int, location: Sequence[int | str]) -> str:
     return path
 
 
+def _instant(value: Any) -> Any:
+    """A timestamp as the instant it names (UTC, millisecond precision); other values unchanged."""
+    if not isinstance(value, str):
+        return value
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return value
+    moment = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+    return moment.isoformat(timespec="milliseconds")
+
+
+def _activity(value: Any) -> Any:
+    """An Activity without its ``definition`` (not part of the statement, §2.3.1), typed."""
+    if not isinstance(value, dict):
+        return value
+    return {"objectType": "Activity", **{k: v for k, v in value.items() if k != "definition"}}
+
+
+def _canonical_context(value: Any) -> Any:
+    if not isinstance(value, dict) or not isinstance(value.get("contextActivities"), dict):
+        return value
+    activities = {
+        kind: [_activity(a) for a in _as_list(listed)] if isinstance(listed, dict | list) else listed
+        for kind, listed in value["contextActivities"].items()
+    }
+    return {**value, "contextActivities": activities}
+
+
+def _canonical_object(value: Any) -> Any:
+    if not isinstance(value, dict):
+        return value
+    kind = value.get("objectType", "Activity")
+    if kind == "Activity":
+        return _activity(value)
+    if kind == "SubStatement":
+        return _canonical_body(value)
+    return value
+
+
+def _canonical_body(raw: dict[str, Any]) -> dict[str, Any]:
+    """The parts of a statement (or SubStatement) that are compared, in their canonical form."""
+    body = {k: v for k, v in raw.items() if k not in _NOT_CONTENT}
+    if isinstance(body.get("actor"), dict):
+        body["actor"] = {"objectType": "Agent", **body["actor"]}
+    if isinstance(body.get("verb"), dict):
+        body["verb"] = {k: v for k, v in body["verb"].items() if k != "display"}
+    if "object" in body:
+        body["object"] = _canonical_object(body["object"])
+    if "context" in body:
+        body["context"] = _canonical_context(body["context"])
+    if "timestamp" in body:
+        body["timestamp"] = _instant(body["timestamp"])
+    return body
+
+
+def canonical_form(raw: dict[str, Any]) -> str:
+    """A statement's content as xAPI 1.0.3 §2.3.1 compares it: the exceptions to immutability are
+    not content, so they are left out or normalised - ``id``, ``stored``, ``authority``, ``version``
+    left out, ``timestamp`` as its instant (UTC, milliseconds), verb ``display`` and activity
+    ``definition`` left out, single context activities as arrays, default ``objectType``s spelled
+    out, and keys sorted. Everything else (``result``, ``context``, extensions...) is compared as
+    sent. Hand-written: no library we use implements the spec's comparison rules."""
+    return json.dumps(_canonical_body(raw), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def content_hash(raw: dict[str, Any]) -> str:
-    """The statement's content for the xAPI same-id comparison (``stored``/``authority`` excluded)."""
-    content = {k: v for k, v in raw.items() if k not in _NOT_CONTENT}
-    return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    """The digest of the statement's canonical form: two deliveries of one statement id are the same
+    statement exactly when their digests are equal."""
+    return hashlib.sha256(canonical_form(raw).encode()).hexdigest()
+
+
+# The namespace of the ids we assign to statements sent without one (a fixed, random UUID).
+ASSIGNED_ID_NAMESPACE = UUID("6f1d0c1e-7f43-4a59-9a55-3c1f6c0b9e21")
+
+
+def assigned_id(raw: dict[str, Any]) -> str:
+    """The id an LRS assigns to a statement sent without one (§2.4.1): a UUID v5 over its canonical
+    form, so a resend of the same statement gets the same id and is a duplicate."""
+    return str(uuid5(ASSIGNED_ID_NAMESPACE, canonical_form(raw)))
 
 
 def _nesting(value: Any) -> int:
@@ -290,8 +380,10 @@ def parse_statements(payload: Any, max_statements: int = 100) -> list[tuple[Stat
             reason = f"nested more than {MAX_NESTING} levels deep"
             problems.append({"field": f"statements[{index}]", "reason": reason})
             continue
+        # A statement without id gets the one an LRS would assign (xAPI 1.0.3 §2.4.1).
+        with_id = raw if "id" in raw else {**raw, "id": assigned_id(raw)}
         try:
-            statement = Statement.model_validate(raw)
+            statement = Statement.model_validate(with_id)
         except ValidationError as error:
             for item in error.errors():
                 loc = [p for p in item["loc"] if not (isinstance(p, str) and p.startswith("function-"))]

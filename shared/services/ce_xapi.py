@@ -8,12 +8,13 @@ Costs per statement: docs/data-model.md "CE ingest".
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from pydantic import ValidationError
 
 from shared.adapters.xapi import CREDIT_VERBS, VERB_VOIDED, Activity, LmsClient, Statement, StatementRef
 from shared.errors import Conflict
@@ -21,7 +22,14 @@ from shared.observability import logger
 from shared.rules.models import ActivitySpec, CeCompletion, CeVoid
 from shared.rules.policy import RulesPolicy
 from shared.services.catalog import CACHE, CatalogCache
-from shared.services.xapi_crediting import course_of, plan_completion, plan_unmatched
+from shared.services.xapi_crediting import (
+    MBOX_CLAIM,
+    MEMBER_CLAIM,
+    actor_claim,
+    course_of,
+    plan_completion,
+    plan_unmatched,
+)
 from shared.services.xapi_plan import CREDITED_OUTCOMES, Outcome, Plan, Planned
 from shared.services.xapi_voids import is_placeholder, missed_void, plan_void
 from shared.store import keys
@@ -31,7 +39,6 @@ from shared.store.records import MemberRecord
 
 __all__ = ["CREDITED_OUTCOMES", "IngestResult", "Outcome", "XapiIngest"]
 
-MEMBER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 _Items = list[tuple[dict[str, Any], PutIf | None]]
 
 
@@ -47,6 +54,7 @@ class _Reads:
 class IngestResult:
     statement_ids: list[str]
     outcomes: dict[str, Outcome]
+    conflicts: list[str]  # ids stored before with other content: not written (409)
 
 
 class XapiIngest:
@@ -64,20 +72,59 @@ class XapiIngest:
         self.zone = zone
         self.cache = cache or CACHE
 
-    def ingest(self, client: LmsClient, statements: list[tuple[Statement, str]], today: date) -> IngestResult:
-        reads, planned = _Reads(), Planned(records=self._void_records(statements))
+    def ingest(
+        self,
+        client: LmsClient,
+        statements: list[tuple[Statement, str]],
+        today: date,
+        known_emails: Mapping[str, str] | None = None,
+    ) -> IngestResult:
+        """Plan every statement, then write each plan that changes something. A statement whose id
+        is stored with other content is not written and is named in ``conflicts``; the others are
+        written all the same (a good statement is never lost because another one conflicts).
+        ``known_emails``: e-mail -> member id already known (no EmailIndex look-up for those)."""
+        reads, planned = (
+            _Reads(emails=dict(known_emails or {})),
+            Planned(records=self._void_records(statements)),
+        )
         specs = self._catalog_for(statements)
         plans = [self._plan(client, s, h, today, reads, planned, specs) for s, h in statements]
-        plans = self._check_stored(plans)
-        conflicts = [p.statement.statement_id for p in plans if p.outcome == Outcome.CONFLICT]
-        if conflicts:
-            raise Conflict("statement id already stored with different content", statement_ids=conflicts)
+        outcomes: dict[str, Outcome] = {}
         for plan in plans:
+            outcome = plan.outcome
             if plan.writes:
-                self._apply(client, plan, today, specs)
-        outcomes = {p.statement.statement_id: p.outcome for p in plans}
+                try:
+                    self._apply(client, plan, today, specs)
+                except _StoredWithOtherContent:
+                    outcome = Outcome.CONFLICT
+            outcomes[plan.statement.statement_id] = outcome
         logger.info("xapi statements ingested", extra={"client": client.client_id, "outcomes": outcomes})
-        return IngestResult([s.statement_id for s, _ in statements], outcomes)
+        conflicts = [sid for sid, outcome in outcomes.items() if outcome == Outcome.CONFLICT]
+        return IngestResult([s.statement_id for s, _ in statements], outcomes, conflicts)
+
+    def credit_awaiting(self, member_id: str, email: str | None, today: date) -> int:
+        """Credit the unmatched statements that waited for this member (a roster upsert that created
+        it or changed its e-mail): those of an account named ``member_id`` and those of an ``mbox``
+        with ``email``. Each goes through ``ingest`` again, on behalf of the LMS that sent it, and
+        takes over its unmatched record. Returns how many were matched."""
+        waiting = self.catalog.awaiting(MEMBER_CLAIM + member_id)
+        if email:
+            waiting += self.catalog.awaiting(MBOX_CLAIM + email.strip().lower())
+        matched = 0
+        for record in waiting:
+            try:
+                statement = Statement.model_validate(record.statement or {})
+            except ValidationError:  # kept in a form that no longer validates: staff sees it listed
+                logger.warning("unmatched statement not replayable", extra={"id": record.statement_id})
+                continue
+            account = statement.actor.account
+            sender = LmsClient(  # the LMS that sent it; its account homePage was checked then
+                client_id=record.client_id, home_page=account.home_page if account else "", passwords=()
+            )
+            known = {email.strip().lower(): member_id} if email else {}
+            result = self.ingest(sender, [(statement, record.content_hash)], today, known)
+            matched += result.outcomes[statement.statement_id] != Outcome.UNMATCHED
+        return matched
 
     # ------------------------------------------------------------------ reads
 
@@ -88,25 +135,6 @@ class XapiIngest:
             if statement.verb.id == VERB_VOIDED and isinstance(statement.object, StatementRef):
                 ids.update({statement.statement_id, str(statement.object.id)})
         return self.catalog.get_statements(ids) if ids else {}
-
-    def _check_stored(self, plans: list[Plan]) -> list[Plan]:
-        """With more than one statement to write, a conflict found at write time would come after
-        earlier writes: read the statement records the member partitions did not know (one
-        BatchGetItem per 100 ids) and turn those stored with other content into conflicts. A single
-        write needs no read: its conditional write is atomic and re-read on failure (``_apply``)."""
-        writing = [p for p in plans if p.writes]
-        if len(writing) < 2:
-            return plans
-        ids = {p.statement.statement_id for p in writing if p.statement.verb.id != VERB_VOIDED}
-        stored = self.catalog.get_statements(ids) if ids else {}
-        checked: list[Plan] = []
-        for plan in plans:
-            record = stored.get(plan.statement.statement_id) if plan.writes else None
-            if record is not None and record.content_hash != plan.content_hash and not is_placeholder(record):
-                checked.append(Plan(plan.statement, plan.content_hash, Outcome.CONFLICT, plan.member_id))
-            else:
-                checked.append(plan)
-        return checked
 
     def _catalog_for(self, statements: Iterable[tuple[Statement, str]]) -> dict[str, ActivitySpec]:
         ids = {
@@ -122,23 +150,20 @@ class XapiIngest:
             reads.members[member_id] = self.members.load(member_id)
         return reads.members[member_id]
 
-    def _resolve(self, client: LmsClient, statement: Statement, reads: _Reads) -> tuple[str | None, str]:
-        """(member id or None, reason when None)."""
-        actor = statement.actor
-        if actor.account is not None:
-            if not client.owns(actor.account.home_page):
-                return None, f"account homePage {actor.account.home_page} is not {client.client_id}'s"
-            name = actor.account.name
-            if not re.fullmatch(MEMBER_ID_PATTERN, name):
-                return None, "account name is not a member id"
-            return name, ""
-        email = actor.email
-        if email is not None:
-            if email not in reads.emails:
-                reads.emails[email] = self.members.member_id_by_email(email)
-            found = reads.emails[email]
-            return (found, "") if found else (None, "no member with this e-mail")
-        return None, "actor identifier not supported (use account or mbox)"
+    def _resolve(
+        self, client: LmsClient, statement: Statement, reads: _Reads
+    ) -> tuple[str | None, str, str | None]:
+        """(member id or None, reason when None, whom the actor names: ``actor_claim``)."""
+        claim, why = actor_claim(client, statement)
+        if claim is None:
+            return None, why, None
+        if claim.startswith(MEMBER_CLAIM):
+            return claim.removeprefix(MEMBER_CLAIM), "", claim
+        email = claim.removeprefix(MBOX_CLAIM)
+        if email not in reads.emails:
+            reads.emails[email] = self.members.member_id_by_email(email)
+        found = reads.emails[email]
+        return (found, "", claim) if found else (None, "no member with this e-mail", claim)
 
     # ------------------------------------------------------------------ planning
 
@@ -160,10 +185,10 @@ class XapiIngest:
         course = course_of(statement, specs)
         if course is None:
             return Plan(statement, digest, Outcome.IGNORED, reason="cmi5 block satisfied")
-        member_id, why = self._resolve(client, statement, reads)
+        member_id, why, claim = self._resolve(client, statement, reads)
         member = self._member(reads, member_id) if member_id else None
         if member is None:
-            return plan_unmatched(client, statement, digest, today, why or "unknown member")
+            return plan_unmatched(client, statement, digest, today, why or "unknown member", claim)
         return plan_completion(
             client,
             statement,
@@ -195,7 +220,7 @@ class XapiIngest:
             specs,
         )
         if again.outcome == Outcome.CONFLICT:
-            raise _conflict(plan)
+            raise _StoredWithOtherContent
         if again.writes and not self._write(again) and not self._settled(again):
             raise Conflict(
                 "concurrent writes for this statement, retry later",
@@ -256,7 +281,7 @@ class XapiIngest:
         if stored is None:
             return False
         if stored.content_hash != plan.content_hash:
-            raise _conflict(plan)
+            raise _StoredWithOtherContent
         return stored.outcome != Outcome.UNMATCHED or plan.outcome == Outcome.UNMATCHED
 
     def _write(self, plan: Plan) -> bool:
@@ -269,12 +294,9 @@ class XapiIngest:
                 return True
             if is_placeholder(existing):
                 return False  # _apply records it over the placeholder
-            raise _conflict(plan)
+            raise _StoredWithOtherContent
         return self.catalog.transact_new(self._plan_items(plan, PutIf.ABSENT_OR_SAME_UNMATCHED))
 
 
-def _conflict(plan: Plan) -> Conflict:
-    return Conflict(
-        "statement id already stored with different content",
-        statement_ids=[plan.statement.statement_id],
-    )
+class _StoredWithOtherContent(Exception):
+    """The statement id is stored with other content: this statement is a conflict (not written)."""

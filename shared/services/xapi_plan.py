@@ -60,6 +60,6 @@ class Planned:
     """What the statements planned so far in one request will write (later ones must see it), and
     the statement records read or planned (voids look their targets up here)."""
 
-    facts: set[tuple[str, str]] = field(default_factory=set)  # (member id, fact key)
+    courses: dict[tuple[str, str], str] = field(default_factory=dict)  # (member id, course): fact key
     events: dict[tuple[str, str], str] = field(default_factory=dict)  # (member id, statement id): hash
     records: dict[str, StatementRecord] = field(default_factory=dict)
