@@ -99,8 +99,29 @@ class XapiIngest:
                     outcome = Outcome.CONFLICT
             outcomes[plan.statement.statement_id] = outcome
         logger.info("xapi statements ingested", extra={"client": client.client_id, "outcomes": outcomes})
+        if known_emails is None:  # not a replay by ``credit_awaiting``
+            self._recheck_unmatched(
+                [p for p in plans if outcomes[p.statement.statement_id] == Outcome.UNMATCHED], today
+            )
         conflicts = [sid for sid, outcome in outcomes.items() if outcome == Outcome.CONFLICT]
         return IngestResult([s.statement_id for s, _ in statements], outcomes, conflicts)
+
+    def _recheck_unmatched(self, plans: list[Plan], today: date) -> None:
+        """A roster upsert may have created the member between our read and our write of its
+        unmatched statement, and looked for waiting statements before that write: read the member
+        again (one read per distinct actor, unmatched statements only) and credit what waits for it."""
+        claims = {p.record.awaits for p in plans if p.record is not None and p.record.awaits}
+        for claim in sorted(claims):
+            email: str | None = None
+            if claim.startswith(MEMBER_CLAIM):
+                member_id = claim.removeprefix(MEMBER_CLAIM)
+                found = self.members.load(member_id) is not None
+            else:
+                email = claim.removeprefix(MBOX_CLAIM)
+                member_id = self.members.member_id_by_email(email) or ""
+                found = bool(member_id)
+            if found:
+                self.credit_awaiting(member_id, email, today)
 
     def credit_awaiting(self, member_id: str, email: str | None, today: date) -> int:
         """Credit the unmatched statements that waited for this member (a roster upsert that created

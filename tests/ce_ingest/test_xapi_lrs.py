@@ -332,3 +332,25 @@ def test_a_statement_ralph_accepts_as_xapi_is_accepted(ana: dict[str, Any], fixt
     BaseXapiStatement.model_validate(copy.deepcopy(fixture))  # valid xAPI for an LRS implementation
     response = post(fixture)
     assert response.status == 200, response.body
+
+
+def test_a_member_created_between_the_read_and_the_write_of_its_statement_is_credited(
+    ana: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The roster upsert lands after the statement's read of the member and looks for waiting
+    statements before the statement is written: the statement reads the member again."""
+    from shared.store.members import MemberRepository
+
+    member("m-4", "2022-01-10")
+    real_load = MemberRepository.load
+    calls: list[str] = []
+
+    def not_yet_once(self: MemberRepository, member_id: str) -> Any:
+        calls.append(member_id)
+        return None if len(calls) == 1 else real_load(self, member_id)
+
+    monkeypatch.setattr(MemberRepository, "load", not_yet_once)
+    assert post(statement("completed", "m-4")).status == 200
+    monkeypatch.setattr(MemberRepository, "load", real_load)
+    assert ccp("m-4")["earned"] == 3
+    assert unmatched() == []
