@@ -3,20 +3,21 @@
 Only what crediting needs is modelled strictly (id, actor identifier, verb, object, timestamp,
 ``context.contextActivities``); other xAPI properties (``result``, ``authority``, ...) are accepted
 as they come. Validation errors name the statement index and the field (``statements[2].actor``).
+One concept, the LMS request as it reaches us (its statements and who sent it), hence one module
+over 300 lines; how two statements compare, and ids for statements without one, are in
+``xapi_canonical``.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
-import json
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
-from uuid import UUID, uuid5
+from uuid import UUID
 
 from pydantic import (
     AfterValidator,
@@ -31,6 +32,7 @@ from pydantic import (
 )
 
 from shared.adapters.secrets import get_json_secret
+from shared.adapters.xapi_canonical import as_list, assigned_id, content_hash
 
 VERB_COMPLETED = "http://adlnet.gov/expapi/verbs/completed"
 VERB_PASSED = "http://adlnet.gov/expapi/verbs/passed"
@@ -50,9 +52,6 @@ RESPONSE_VERSION = "1.0.3"
 _IRI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:[^\s<>\"{}|\\^`]+$")
 _MAILTO = re.compile(r"^mailto:[^@\s]+@[^@\s]+\.[^@\s]+$")
 _SHA1 = re.compile(r"^[0-9a-fA-F]{40}$")
-# Properties that are not part of a statement's content when comparing two (xAPI 1.0.3 §2.3.1): the
-# ones an LRS may assign (``id`` is the key itself, compared by the caller)
-_NOT_CONTENT = ("id", "stored", "authority", "version")
 
 
 # IRIs end up in DynamoDB key attributes (``ACTIVITY#{iri}``, ListIndex sort keys of at most 1024
@@ -162,10 +161,6 @@ class OtherObject(_Model):
     object_type: Literal["Agent", "Group", "SubStatement"] = Field(alias="objectType")
 
 
-def _as_list(value: Any) -> Any:
-    return [value] if isinstance(value, dict) else value
-
-
 ActivityList = Annotated[list[Activity], Field(max_length=100)]
 
 
@@ -188,7 +183,7 @@ class ContextActivities(_Model):
     @field_validator("parent", "grouping", "category", "other", mode="before")
     @classmethod
     def _listify(cls, value: Any) -> Any:
-        return _as_list(value)
+        return as_list(value)
 
 
 class Context(_Model):
@@ -263,88 +258,6 @@ def _path(index: int, location: Sequence[int | str]) -> str:
         else:
             path += f".{part}"
     return path
-
-
-def _instant(value: Any) -> Any:
-    """A timestamp as the instant it names (UTC, millisecond precision); other values unchanged."""
-    if not isinstance(value, str):
-        return value
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        return value
-    moment = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
-    return moment.isoformat(timespec="milliseconds")
-
-
-def _activity(value: Any) -> Any:
-    """An Activity without its ``definition`` (not part of the statement, §2.3.1), typed."""
-    if not isinstance(value, dict):
-        return value
-    return {"objectType": "Activity", **{k: v for k, v in value.items() if k != "definition"}}
-
-
-def _canonical_context(value: Any) -> Any:
-    if not isinstance(value, dict) or not isinstance(value.get("contextActivities"), dict):
-        return value
-    activities = {
-        kind: [_activity(a) for a in _as_list(listed)] if isinstance(listed, dict | list) else listed
-        for kind, listed in value["contextActivities"].items()
-    }
-    return {**value, "contextActivities": activities}
-
-
-def _canonical_object(value: Any) -> Any:
-    if not isinstance(value, dict):
-        return value
-    kind = value.get("objectType", "Activity")
-    if kind == "Activity":
-        return _activity(value)
-    if kind == "SubStatement":
-        return _canonical_body(value)
-    return value
-
-
-def _canonical_body(raw: dict[str, Any]) -> dict[str, Any]:
-    """The parts of a statement (or SubStatement) that are compared, in their canonical form."""
-    body = {k: v for k, v in raw.items() if k not in _NOT_CONTENT}
-    if isinstance(body.get("actor"), dict):
-        body["actor"] = {"objectType": "Agent", **body["actor"]}
-    if isinstance(body.get("verb"), dict):
-        body["verb"] = {k: v for k, v in body["verb"].items() if k != "display"}
-    if "object" in body:
-        body["object"] = _canonical_object(body["object"])
-    if "context" in body:
-        body["context"] = _canonical_context(body["context"])
-    if "timestamp" in body:
-        body["timestamp"] = _instant(body["timestamp"])
-    return body
-
-
-def canonical_form(raw: dict[str, Any]) -> str:
-    """A statement's content as xAPI 1.0.3 §2.3.1 compares it: the exceptions to immutability are
-    not content, so they are left out or normalised - ``id``, ``stored``, ``authority``, ``version``
-    left out, ``timestamp`` as its instant (UTC, milliseconds), verb ``display`` and activity
-    ``definition`` left out, single context activities as arrays, default ``objectType``s spelled
-    out, and keys sorted. Everything else (``result``, ``context``, extensions...) is compared as
-    sent. Hand-written: no library we use implements the spec's comparison rules."""
-    return json.dumps(_canonical_body(raw), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def content_hash(raw: dict[str, Any]) -> str:
-    """The digest of the statement's canonical form: two deliveries of one statement id are the same
-    statement exactly when their digests are equal."""
-    return hashlib.sha256(canonical_form(raw).encode()).hexdigest()
-
-
-# The namespace of the ids we assign to statements sent without one (a fixed, random UUID).
-ASSIGNED_ID_NAMESPACE = UUID("6f1d0c1e-7f43-4a59-9a55-3c1f6c0b9e21")
-
-
-def assigned_id(raw: dict[str, Any]) -> str:
-    """The id an LRS assigns to a statement sent without one (§2.4.1): a UUID v5 over its canonical
-    form, so a resend of the same statement gets the same id and is a duplicate."""
-    return str(uuid5(ASSIGNED_ID_NAMESPACE, canonical_form(raw)))
 
 
 def _nesting(value: Any) -> int:

@@ -1,9 +1,12 @@
 """LMS completion callbacks (xAPI/cmi5) → CE facts. See docs/rules.md "CE crediting".
 
 Per request: **plan** every statement from reads only (member partitions, catalog, statement records;
-``xapi_crediting`` and ``xapi_voids`` decide), refuse the whole request with 409 if any statement id
-was seen with different content, then **apply** one write per statement that changes something.
-Costs per statement: docs/data-model.md "CE ingest".
+``xapi_crediting`` and ``xapi_voids`` decide), then **apply** one write per statement that changes
+something; a statement whose id is stored with other content is a conflict and is not written, the
+others are.
+Costs per statement: docs/data-model.md "CE ingest". One concept, the reads and writes of LMS
+statements (a request, and the replay of statements that waited for a member through the same
+path), hence a little over 300 lines; every decision is in the ``xapi_*`` modules.
 """
 
 from __future__ import annotations
