@@ -3,8 +3,9 @@ not IAM).
 
 Order of checks, each before the next: Basic credentials (401 + WWW-Authenticate) ->
 ``X-Experience-API-Version`` 1.0.x (400) -> body size (413) -> JSON and every statement (400 naming
-``statements[i].field``; nothing written) -> same id with different content (409; nothing written).
-Then 200 with the list of statement ids.
+``statements[i].field``; nothing written). Then 200 with the list of statement ids (ids assigned
+to statements sent without one included), or 409 naming the statements whose id is stored with
+other content: those are not written, every other statement of the request is.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from shared.config.settings import get_policy, get_settings
 from shared.errors import DomainError
 from shared.http import load_json, make_resolver, problem, raw_body
 from shared.observability import BusinessMetric, lambda_entry, logger, record
-from shared.services.ce_xapi import CREDITED_OUTCOMES, REJECTED, XapiIngest
+from shared.services.ce_xapi import CREDITED_OUTCOMES, Outcome, XapiIngest
 from shared.store.catalog import CatalogRepository
 from shared.store.members import MemberRepository
 
@@ -65,7 +66,8 @@ def _refuse(status: int, error: str, message: str, **extra: Any) -> Response[Any
     description=(
         "HTTP Basic auth with the LMS client's id and password (not IAM). Header X-Experience-API-Version "
         "1.0.x required. Credits completed/passed (ADL) and cmi5 satisfied once per course; voided "
-        "statements reverse; other verbs are accepted and ignored. Answers 200 with the statement ids."
+        "statements reverse; other verbs are accepted and ignored. A statement without id gets one derived "
+        "from its content (a resend is a duplicate). Answers 200 with the statement ids."
     ),
     responses={
         200: {"description": "Statement ids, in request order (LRS convention)"},
@@ -73,7 +75,10 @@ def _refuse(status: int, error: str, message: str, **extra: Any) -> Response[Any
             "Missing/unsupported version header, invalid JSON, or a statement field (statements[i].field)"
         ),
         401: problem("Missing or invalid Basic credentials"),
-        409: problem("A statement id already stored with different content (nothing written)"),
+        409: problem(
+            "Statement ids already stored with different content (statement_ids): those are not written,"
+            " the other statements are"
+        ),
         413: problem("Body too large"),
     },
 )
@@ -117,11 +122,18 @@ def post_statements() -> Response[Any]:
     result = ingest.ingest(client, statements, business_today(common.zone))
     outcomes = list(result.outcomes.values())
     credited = sum(outcome in CREDITED_OUTCOMES for outcome in outcomes)
-    rejected = outcomes.count(REJECTED)
+    rejected = outcomes.count(Outcome.REJECTED)
     if credited:
         record(BusinessMetric.CE_CREDITED, credited, dimension=("source", "xapi"))
     if rejected:
         record(BusinessMetric.CE_REFUSED, rejected, dimension=("source", "xapi"))
+    if result.conflicts:
+        return _refuse(
+            409,
+            "conflict",
+            "statement id already stored with different content; the other statements were recorded",
+            statement_ids=result.conflicts,
+        )
     return _answer(200, result.statement_ids)
 
 

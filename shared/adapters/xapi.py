@@ -3,15 +3,16 @@
 Only what crediting needs is modelled strictly (id, actor identifier, verb, object, timestamp,
 ``context.contextActivities``); other xAPI properties (``result``, ``authority``, ...) are accepted
 as they come. Validation errors name the statement index and the field (``statements[2].actor``).
+One concept, the LMS request as it reaches us (its statements and who sent it), hence one module
+over 300 lines; how two statements compare, and ids for statements without one, are in
+``xapi_canonical``.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
-import json
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -31,6 +32,7 @@ from pydantic import (
 )
 
 from shared.adapters.secrets import get_json_secret
+from shared.adapters.xapi_canonical import as_list, assigned_id, content_hash
 
 VERB_COMPLETED = "http://adlnet.gov/expapi/verbs/completed"
 VERB_PASSED = "http://adlnet.gov/expapi/verbs/passed"
@@ -50,8 +52,6 @@ RESPONSE_VERSION = "1.0.3"
 _IRI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:[^\s<>\"{}|\\^`]+$")
 _MAILTO = re.compile(r"^mailto:[^@\s]+@[^@\s]+\.[^@\s]+$")
 _SHA1 = re.compile(r"^[0-9a-fA-F]{40}$")
-# Properties that are not part of a statement's content when comparing two (xAPI 2.5.1 / 1.0.3 §2.3.1)
-_NOT_CONTENT = ("stored", "authority", "version")
 
 
 # IRIs end up in DynamoDB key attributes (``ACTIVITY#{iri}``, ListIndex sort keys of at most 1024
@@ -80,7 +80,8 @@ class Account(_Model):
 
 
 class Agent(_Model):
-    """An Agent (or identified Group) with exactly one inverse functional identifier."""
+    """An Agent (or identified Group) with exactly one inverse functional identifier, or an
+    anonymous Group (its ``member`` list, no identifier)."""
 
     object_type: Literal["Agent", "Group"] = Field(default="Agent", alias="objectType")
     name: str | None = None
@@ -106,6 +107,12 @@ class Agent(_Model):
     @model_validator(mode="after")
     def _one_identifier(self) -> Agent:
         found = [n for n in ("mbox", "mbox_sha1sum", "openid", "account") if getattr(self, n) is not None]
+        if (
+            not found
+            and self.object_type == "Group"
+            and isinstance((self.model_extra or {}).get("member"), list)
+        ):
+            return self  # an anonymous Group: identified by its members (valid, never a member of ours)
         if len(found) != 1:
             raise ValueError(
                 "actor needs exactly one identifier among mbox, mbox_sha1sum, openid, account"
@@ -154,10 +161,6 @@ class OtherObject(_Model):
     object_type: Literal["Agent", "Group", "SubStatement"] = Field(alias="objectType")
 
 
-def _as_list(value: Any) -> Any:
-    return [value] if isinstance(value, dict) else value
-
-
 ActivityList = Annotated[list[Activity], Field(max_length=100)]
 
 
@@ -180,7 +183,7 @@ class ContextActivities(_Model):
     @field_validator("parent", "grouping", "category", "other", mode="before")
     @classmethod
     def _listify(cls, value: Any) -> Any:
-        return _as_list(value)
+        return as_list(value)
 
 
 class Context(_Model):
@@ -225,6 +228,12 @@ class Statement(BaseModel):
         return self.timestamp if self.timestamp.tzinfo else self.timestamp.replace(tzinfo=UTC)
 
     @property
+    def registration(self) -> str | None:
+        """The attempt (cmi5: the enrolment) this statement belongs to, when it says."""
+        found = self.context.registration if self.context else None
+        return str(found) if found else None
+
+    @property
     def grouping(self) -> list[Activity]:
         if self.context is None or self.context.context_activities is None:
             return []
@@ -249,12 +258,6 @@ def _path(index: int, location: Sequence[int | str]) -> str:
         else:
             path += f".{part}"
     return path
-
-
-def content_hash(raw: dict[str, Any]) -> str:
-    """The statement's content for the xAPI same-id comparison (``stored``/``authority`` excluded)."""
-    content = {k: v for k, v in raw.items() if k not in _NOT_CONTENT}
-    return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 def _nesting(value: Any) -> int:
@@ -290,8 +293,10 @@ def parse_statements(payload: Any, max_statements: int = 100) -> list[tuple[Stat
             reason = f"nested more than {MAX_NESTING} levels deep"
             problems.append({"field": f"statements[{index}]", "reason": reason})
             continue
+        # A statement without id gets the one an LRS would assign (xAPI 1.0.3 §2.4.1).
+        with_id = raw if "id" in raw else {**raw, "id": assigned_id(raw)}
         try:
-            statement = Statement.model_validate(raw)
+            statement = Statement.model_validate(with_id)
         except ValidationError as error:
             for item in error.errors():
                 loc = [p for p in item["loc"] if not (isinstance(p, str) and p.startswith("function-"))]

@@ -21,10 +21,10 @@ from shared.adapters.csv_batches import BadFile, CsvRow, Rejection, parse_rows
 from shared.adapters.files import FilesBucket
 from shared.observability import BusinessMetric, logger
 from shared.observability import record as record_metric
+from shared.rules.ce_acceptance import rejection_by_every_certification
 from shared.rules.fact_keys import csv_row_fact_key
 from shared.rules.models import ActivitySpec, CeCompletion
 from shared.rules.policy import RulesPolicy
-from shared.rules.status import decide_activity
 from shared.services.ce_evidence import quarantine_upload
 from shared.store.catalog import CatalogRepository
 from shared.store.members import MemberRepository
@@ -180,18 +180,11 @@ class CsvBatchIngest:
                     if same
                     else Rejection(row.line, "certificate_id already recorded with other content")
                 )
-        certs = [
-            c.as_certification() for c in sorted(member.certifications.values(), key=lambda c: c.credential)
-        ]
-        reasons: list[str] = []
-        for cert in certs:
-            decision = decide_activity(cert, member.facts, row.completed_on, row.category, today, self.policy)
-            if decision.accepted:
-                reasons = []
-                break
-            reasons.append(decision.reason or "rejected")
-        if reasons:
-            return Rejection(row.line, reasons[0])
+        reason = rejection_by_every_certification(
+            member.certifications_in_order(), member.facts, row.completed_on, row.category, today, self.policy
+        )
+        if reason is not None:
+            return Rejection(row.line, reason)
         return CeCompletion(
             key=key,
             recorded_on=today,

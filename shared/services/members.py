@@ -47,6 +47,7 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 CatalogLookup = Callable[[set[str]], Mapping[str, ActivitySpec]]
 # Credits payments parked for a member once the roster brings the member/credential.
 ParkedPaymentsHook = Callable[[str, date], int]
+AwaitingStatementsHook = Callable[[str, str | None, date], int]  # (member id, e-mail, today) -> matched
 
 
 class InvalidRoster(DomainError):
@@ -162,11 +163,13 @@ class MemberService:
         policy: RulesPolicy,
         catalog: CatalogLookup | None = None,
         parked_payments: ParkedPaymentsHook | None = None,
+        awaiting_statements: AwaitingStatementsHook | None = None,
     ) -> None:
         self.repository = repository
         self.policy = policy
         self.catalog = catalog
         self.parked_payments = parked_payments or self._default_parked_payments
+        self.awaiting_statements = awaiting_statements or self._default_awaiting_statements
 
     def _default_parked_payments(self, member_id: str, today: date) -> int:
         from shared.services.payments import PaymentService
@@ -174,6 +177,15 @@ class MemberService:
 
         ledger = PaymentLedger(self.repository.table_name, self.repository.client)
         return PaymentService(ledger, self.policy).apply_parked(member_id, today)
+
+    def _default_awaiting_statements(self, member_id: str, email: str | None, today: date) -> int:
+        from shared.config.settings import get_settings
+        from shared.services.ce_xapi import XapiIngest
+        from shared.store.catalog import CatalogRepository
+
+        catalog = CatalogRepository(self.repository.table_name, self.repository.client)
+        ingest = XapiIngest(self.repository, catalog, self.policy, get_settings().zone)
+        return ingest.credit_awaiting(member_id, email, today)
 
     def upsert(self, member_id: str, request: MemberUpsert, today: date) -> bool:
         """Create or update a member; True when the member is new. Certifications missing from the
@@ -277,6 +289,8 @@ class MemberService:
                 )
         if plan.certifications:  # a new member or credential may be what a parked payment was waiting for
             self.parked_payments(plan.profile.member_id, today)
+        if plan.profile_changed:  # a new member or e-mail may be whom LMS statements were waiting for
+            self.awaiting_statements(plan.profile.member_id, plan.profile.email, today)
 
     @staticmethod
     def _check_roster(codes: list[str], request: MemberUpsert, today: date) -> None:

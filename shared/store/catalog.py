@@ -4,7 +4,7 @@ quarantined uploads), in the single table. See docs/data-model.md.
 | item | pk | sk | ListIndex |
 |---|---|---|---|
 | catalog activity | ``ACTIVITY#{iri}`` | ``ACTIVITY`` | ``CATALOG`` / iri |
-| xAPI statement record | ``XAPI#{statement id}`` | ``STATEMENT`` | ``UNMATCHED_STATEMENT`` / date#id while no member matched |
+| xAPI statement record | ``XAPI#{statement id}`` | ``STATEMENT`` | ``UNMATCHED_STATEMENT`` / actor#date#id while no member matched |
 | quarantined upload | ``QUARANTINE#{original key}`` | ``QUARANTINE`` | ``QUARANTINE`` / date#key |
 
 Unmapped completions need no item of their own: the CE fact carries ``list_pk = UNMAPPED_ACTIVITY``.
@@ -85,6 +85,9 @@ class StatementRecord(BaseModel):
     reason: str | None = None
     statement: dict[str, Any] | None = None  # kept whole while unmatched, for staff
     actor: str | None = None
+    # while unmatched: the member it is for once the roster has them (``member:{id}`` or
+    # ``mbox:{e-mail}``); None when no roster change can match it (another LMS's account, ...)
+    awaits: str | None = None
     # outcome "voided_early": a placeholder for a statement that was voided before it arrived; the
     # voiding statement's id, applied when the voided statement arrives (out-of-order delivery)
     voided_by: str | None = None
@@ -181,8 +184,26 @@ class CatalogRepository(TableAccess):
         }
         if record.outcome == "unmatched":
             values[keys.LIST_PK] = UNMATCHED_LIST
-            values[keys.LIST_SK] = f"{record.recorded_on.isoformat()}#{record.statement_id}"
+            values[keys.LIST_SK] = _bounded(
+                f"{record.awaits or 'nobody'}#{record.recorded_on.isoformat()}#{record.statement_id}"
+            )
         return to_item(values)
+
+    def awaiting(self, awaits: str) -> list[StatementRecord]:
+        """The unmatched statement records that wait for ``awaits`` (a ``member:`` or ``mbox:`` key):
+        one Query of the ListIndex on the ``{awaits}#`` sort-key prefix, paginated; it reads only
+        those records (an empty answer costs 0.5 read units)."""
+        found: list[StatementRecord] = []
+        paginator = self.client.get_paginator("query")
+        for page in paginator.paginate(
+            TableName=self.table_name,
+            IndexName=keys.LIST_INDEX,
+            KeyConditionExpression="#l = :l AND begins_with(#s, :prefix)",
+            ExpressionAttributeNames={"#l": keys.LIST_PK, "#s": keys.LIST_SK},
+            ExpressionAttributeValues={":l": {"S": UNMATCHED_LIST}, ":prefix": {"S": f"{awaits}#"}},
+        ):
+            found.extend(StatementRecord.model_validate(from_item(i)["body"]) for i in page.get("Items", []))
+        return found
 
     def get_statements(self, statement_ids: Iterable[str]) -> dict[str, StatementRecord]:
         wanted = sorted(set(statement_ids))

@@ -66,6 +66,11 @@ class MemberRecord(_Frozen):
     facts: tuple[Fact, ...] = ()
     events: tuple[EventRecord, ...] = ()
 
+    def certifications_in_order(self) -> list[Certification]:
+        """The member's certifications as the rules core sees them, by credential code."""
+        ordered = sorted(self.certifications.values(), key=lambda c: c.credential)
+        return [c.as_certification() for c in ordered]
+
 
 class TimelineEntry(_Frozen):
     on: date
