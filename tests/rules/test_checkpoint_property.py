@@ -130,3 +130,71 @@ def test_checkpoint_plus_later_facts_equals_every_fact_fast(
     case: tuple[Certification, list[Fact], date, date, RulesPolicy],
 ) -> None:
     _run(case)
+
+
+# ------------------------------------------------------------------ through the store read (moto)
+
+MEMBERS = iter(range(10**9))
+
+
+def check_store_read(
+    case: tuple[Certification, list[Fact], date, date, RulesPolicy],
+) -> str:
+    """The same property through the store: the facts written to the member partition, the checkpoint
+    the daily run's writer folds, and the status read (``StatusReads``: one bounded Query, or the
+    whole partition after a late fact) against evaluating every stored fact."""
+    from shared.services.checkpoints import CheckpointWriter, StatusReads
+    from shared.store.members import MemberRepository
+    from shared.store.records import CertificationRecord, MemberProfile
+    from tests.conftest import TABLE
+
+    cert, facts, through, as_of, policy = case
+    repository = MemberRepository(TABLE)
+    member_id = f"m{next(MEMBERS)}"
+    profile = MemberProfile(member_id=member_id, first_name="Ana", last_name="Diaz", email="ana@example.org")
+    record = CertificationRecord(credential=cert.credential, certified_on=cert.certified_on)
+    repository.save_member(profile, [record])
+    # each key once, its first arrival (what the writers' conditional puts keep)
+    first = {
+        (f.kind, f.key): f
+        for f in sorted(facts, key=lambda f: (f.recorded_on, f.model_dump_json()), reverse=True)
+    }
+    repository.put_facts((member_id, f) for f in first.values())
+    stored = repository.load(member_id)
+    assert stored is not None
+    written = CheckpointWriter(repository, policy).refresh(
+        stored, cert.credential, through + timedelta(days=1)
+    )
+    reads = StatusReads(repository, policy, lambda _: CATALOG)
+    found = reads.statuses(member_id, as_of)
+    assert found is not None
+    read, statuses = found
+    assert statuses == [evaluate(cert, stored.facts, as_of, policy, CATALOG)]
+    if not written:
+        return "no checkpoint that day"
+    return "continued from the checkpoint" if not read.complete else "late fact: every fact evaluated"
+
+
+@pytest.mark.slow
+@settings(
+    max_examples=200,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(case=CASES)
+def test_store_read_from_checkpoint_equals_every_fact(
+    aws: object, case: tuple[Certification, list[Fact], date, date, RulesPolicy]
+) -> None:
+    event(check_store_read(case))
+
+
+@settings(
+    max_examples=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(case=CASES)
+def test_store_read_from_checkpoint_equals_every_fact_fast(
+    aws: object, case: tuple[Certification, list[Fact], date, date, RulesPolicy]
+) -> None:
+    event(check_store_read(case))
