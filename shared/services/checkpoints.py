@@ -39,8 +39,8 @@ class StatusReads:
     def statuses(self, member_id: str, today: date) -> tuple[MemberRecord, list[CertificationStatus]] | None:
         """(the record read, the statuses in credential order); None for an unknown member."""
         recent = self.repository.load_recent(member_id)
-        if recent is None:
-            return None
+        if recent is None:  # unknown, or (before the index backfill) a member written before it
+            return self._full(member_id, today)
         if set(recent.checkpoints) != set(recent.certifications):  # it read every fact
             return recent, self._evaluate_all(recent, today)
         if self.continuable(recent, today):
@@ -57,6 +57,9 @@ class StatusReads:
                 for credential, cert in sorted(recent.certifications.items())
             ]
         # a late fact behind a checkpoint: every fact (a second Query, until the checkpoint is rebuilt)
+        return self._full(member_id, today)
+
+    def _full(self, member_id: str, today: date) -> tuple[MemberRecord, list[CertificationStatus]] | None:
         record = self.repository.load(member_id)
         if record is None:
             return None
