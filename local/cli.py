@@ -65,6 +65,9 @@ def _ops(args: argparse.Namespace) -> int:
         redriven = sum(item.outcome == "redriven" for item in done)
         print(f"{len(done)} message(s) read from the {args.queue} queue, {redriven} redriven")
         return 0 if all(item.outcome in ("redriven", "would redrive") for item in done) else 1
+    if args.ops_command == "backfill-index":
+        print(f"{ops.backfill_recorded_index(target)} item(s) given their RecordedIndex key")
+        return 0
     if args.ops_command == "replay-daily":
         print("replay is idempotent: notices and transitions already recorded are not recorded or sent again")
         for result in ops.replay_daily(target, args.from_, args.to):
@@ -97,6 +100,9 @@ def _add_ops(commands: Any) -> None:
     )
     replay.add_argument("--from", dest="from_", required=True, metavar="YYYY-MM-DD", type=date.fromisoformat)
     replay.add_argument("--to", required=True, metavar="YYYY-MM-DD", type=date.fromisoformat)
+    ops_commands.add_parser(
+        "backfill-index", help="migration: index items written before RecordedIndex (docs/data-model.md)"
+    )
     inspect = ops_commands.add_parser("inspect", help="status and timeline of a member")
     inspect.add_argument("kind", choices=["member"])
     inspect.add_argument("id")

@@ -287,6 +287,50 @@ def replay_daily(target: Target, first: date, last: date) -> list[dict[str, Any]
     return results
 
 
+# ---------------------------------------------------------------------- migration
+
+
+def backfill_recorded_index(target: Target) -> int:
+    """Give every member-partition item written before RecordedIndex existed its ``rec_sk`` (the
+    status read finds facts, certifications and badges only through that index). One Scan of the
+    table (paginated) and one conditional UpdateItem per item lacking it; idempotent, and safe while
+    the system runs (writers already set ``rec_sk``). Returns the items updated."""
+    from shared.store import keys
+
+    client = target.client("dynamodb")
+    table = target.physical_id("StayCertTable")
+    updated = 0
+    pages = client.get_paginator("scan").paginate(
+        TableName=table,
+        FilterExpression="begins_with(#pk, :member) AND attribute_not_exists(#rec)",
+        ProjectionExpression="#pk, #sk, #body.#recorded",
+        ExpressionAttributeNames={
+            "#pk": keys.PK,
+            "#sk": keys.SK,
+            "#rec": keys.RECORDED_SK,
+            "#body": "body",
+            "#recorded": "recorded_on",
+        },
+        ExpressionAttributeValues={":member": {"S": keys.member_pk("")}},
+    )
+    for page in pages:
+        for item in page["Items"]:
+            recorded = item.get("body", {}).get("M", {}).get("recorded_on", {}).get("S")
+            index_sk = keys.recorded_index_sk(item[keys.SK]["S"], recorded)
+            if index_sk is None:
+                continue
+            client.update_item(
+                TableName=table,
+                Key={keys.PK: item[keys.PK], keys.SK: item[keys.SK]},
+                UpdateExpression="SET #rec = :rec",
+                ConditionExpression="attribute_exists(#pk)",
+                ExpressionAttributeNames={"#rec": keys.RECORDED_SK, "#pk": keys.PK},
+                ExpressionAttributeValues={":rec": {"S": index_sk}},
+            )
+            updated += 1
+    return updated
+
+
 # ---------------------------------------------------------------------- inspect
 
 

@@ -42,11 +42,16 @@ def fees_covered(certified_on: date, paid_through: date) -> int:
 
 
 def fee_allocation(
-    payments: Iterable[FeePayment], certified_on: date, as_of: date, already_paid: int = 0
+    payments: Iterable[FeePayment],
+    certified_on: date,
+    as_of: date,
+    already_paid: int = 0,
+    paid_before: frozenset[int] = frozenset(),
 ) -> dict[int, FeePayment]:
     """Which payment pays which fee number, over the annual-fee payments paid on/after ``certified_on``
     and known by ``as_of`` (the caller passes only effective ones). Fee numbers up to
-    ``already_paid`` are paid by an opening balance: no payment takes them.
+    ``already_paid`` are paid by an opening balance, and those in ``paid_before`` by a checkpoint
+    (``shared.rules.checkpoint``): no payment takes them.
 
     Payments are taken in (paid_on, key) order. A payment naming invoices pays exactly those fee
     numbers (a fee named twice stays with the earlier payment: never a second credit); a payment
@@ -61,15 +66,16 @@ def fee_allocation(
         }.values(),
         key=lambda p: (p.paid_on, p.key),
     )
+    taken = set(range(1, already_paid + 1)) | paid_before
     paid: dict[int, FeePayment] = {}
     for payment in counted:
         for year in payment.fee_years:
             number = fee_number_of_year(certified_on, year)
-            if number > already_paid:
+            if number > 0 and number not in taken:
                 paid.setdefault(number, payment)
-    number = already_paid + 1
+    number = 1
     for payment in (p for p in counted if not p.fee_years):
-        while number in paid:
+        while number in paid or number in taken:
             number += 1
         paid[number] = payment
     return paid
@@ -86,10 +92,15 @@ def first_unpaid_fee(paid: Iterable[int]) -> int:
 
 
 def paid_fee_numbers(
-    payments: Iterable[FeePayment], certified_on: date, as_of: date, already_paid: int = 0
+    payments: Iterable[FeePayment],
+    certified_on: date,
+    as_of: date,
+    already_paid: int = 0,
+    paid_before: frozenset[int] = frozenset(),
 ) -> set[int]:
-    """Fee numbers paid on ``as_of``: those an opening balance covers and those payments pay."""
-    return set(range(1, already_paid + 1)) | set(fee_allocation(payments, certified_on, as_of, already_paid))
+    """Fee numbers paid on ``as_of``: those an opening balance or checkpoint covers and those payments pay."""
+    allocated = fee_allocation(payments, certified_on, as_of, already_paid, paid_before)
+    return set(range(1, already_paid + 1)) | paid_before | set(allocated)
 
 
 def fee_status(
@@ -98,6 +109,8 @@ def fee_status(
     effective_fee_payments: Sequence[FeePayment],
     as_of: date,
     already_paid: int = 0,
+    *,
+    paid_before: frozenset[int] = frozenset(),
 ) -> FeeStatus:
     """Fee position on ``as_of``, given the payments that are effective (not reversed).
 
@@ -107,7 +120,7 @@ def fee_status(
     years an opening balance covers, counted before the payments. ``annual_fee_cents``: the fee, or
     the fee in force in a given due month (a dated fee schedule); ``amount_due_cents`` is next_due's.
     """
-    paid = paid_fee_numbers(effective_fee_payments, certified_on, as_of, already_paid)
+    paid = paid_fee_numbers(effective_fee_payments, certified_on, as_of, already_paid, paid_before)
     next_fee = first_unpaid_fee(paid)
     overdue_from = fee_overdue_from(certified_on, next_fee)
     next_due = fee_due_month(certified_on, next_fee)

@@ -340,6 +340,38 @@ Fact = Annotated[
 ]
 
 
+class Checkpoint(_Frozen):
+    """A certification's folded state at the end of day ``through``: derived from the facts (never the
+    only copy of anything; ``shared.rules.checkpoint.fold`` rebuilds it), so that the rules continue
+    from it with only the facts recorded after ``through`` (``shared.rules.checkpoint``).
+
+    * ``certified_on``: the roster date it was folded with (a changed roster row invalidates it);
+      ``start``: the current epoch's start (roster date or recertification in force).
+    * ``fees_paid``: the fee numbers paid by effective payments paid by ``through`` (and by an
+      imported opening balance).
+    * ``cycle_start``: the cycle containing ``through``; ``points``: what counts for it, uncapped, by
+      source then category. Earlier cycles are settled.
+    * ``lapsed_on`` / ``lapse_reasons``: the lapse in force (lapse is sticky).
+    * ``cutover_on``: the imported opening balance's cutover, if the epoch continues from one.
+    * ``duplicate_refs``: catalog ids and certificate ids of the self-reported activities it counted
+      (a later completion with one of them would make that activity a duplicate: a late fact).
+    * ``policy_digest``: the rules configuration it was folded under (a changed policy invalidates it).
+    """
+
+    credential: str
+    certified_on: date
+    through: date
+    start: date
+    cutover_on: date | None = None
+    fees_paid: tuple[int, ...] = ()
+    cycle_start: date
+    points: dict[str, dict[Category, Points]] = Field(default_factory=dict)
+    lapsed_on: date | None = None
+    lapse_reasons: tuple[Reason, ...] = ()
+    duplicate_refs: tuple[str, ...] = ()
+    policy_digest: str
+
+
 class ActivitySpec(_Frozen):
     """An approved CE activity from the catalog."""
 

@@ -43,6 +43,7 @@ from shared.rules.models import (
     Certification,
     CertificationStatus,
     CeVoid,
+    Checkpoint,
     Fact,
     FeePayment,
     OpeningBalance,
@@ -107,7 +108,7 @@ def _of_type(facts: Iterable[Fact], kind: type[_F]) -> list[_F]:
     return [f for f in facts if isinstance(f, kind)]
 
 
-def _same_credential(a: str, b: str, policy: RulesPolicy | None) -> bool:
+def same_credential(a: str, b: str, policy: RulesPolicy | None) -> bool:
     if policy is not None:
         ca, cb = policy.canonical_code(a), policy.canonical_code(b)
         if ca is not None or cb is not None:
@@ -124,7 +125,7 @@ def effective_certified_on(
     recertified = [
         start
         for f in _of_type(facts, Recertified)
-        if _same_credential(f.credential, cert.credential, policy)
+        if same_credential(f.credential, cert.credential, policy)
         and (start := recertified_from(f, facts, as_of)) is not None
     ]
     return max([cert.certified_on, *recertified])
@@ -141,9 +142,29 @@ def opening_balance(
     found = [
         f
         for f in _of_type(visible, OpeningBalance)
-        if _same_credential(f.credential, cert.credential, policy) and f.cutover_on >= start
+        if same_credential(f.credential, cert.credential, policy) and f.cutover_on >= start
     ]
     return max(found, key=lambda f: (f.cutover_on, f.model_dump_json()), default=None)
+
+
+def _checkpoint_credits(checkpoint: Checkpoint) -> list[tuple[Source, CreditedActivity]]:
+    """The checkpoint's points of its cycle, one activity per source and category, completed on the
+    cycle's first day and recorded on the checkpoint's day (so they count for that cycle only)."""
+    return [
+        (
+            Source(source),
+            CreditedActivity(
+                key=f"checkpoint#{source}#{category.value}",
+                completed_on=checkpoint.cycle_start,
+                recorded_on=checkpoint.through,
+                points=points,
+                category=category,
+            ),
+        )
+        for source, by_category in checkpoint.points.items()
+        for category, points in by_category.items()
+        if points
+    ]
 
 
 def _opening_credits(balance: OpeningBalance) -> list[CreditedActivity]:
@@ -279,20 +300,31 @@ class _Epoch:
         as_of: date,
         policy: RulesPolicy,
         catalog: Mapping[str, ActivitySpec] | None,
+        *,
+        checkpoint: Checkpoint | None = None,
     ) -> None:
         self.policy = policy
         self.as_of = as_of
         self.spec = policy.credential(cert.credential)
         code = self.spec.code
         visible = visible_facts(facts, as_of)
-        self.start = effective_certified_on(cert, visible, as_of, policy)
-        self.opening = opening_balance(cert, visible, as_of, policy)
-        # Nothing before an opening balance's cutover counts: the balance is that history.
-        self.floor = self.opening.cutover_on if self.opening else self.start
+        if checkpoint is not None:
+            # Continue from the checkpoint: it holds everything recorded by its day (its caller checked
+            # with ``shared.rules.checkpoint.continues`` that no later fact reaches behind it).
+            visible = [f for f in visible if f.recorded_on > checkpoint.through]
+            self.start = checkpoint.start
+            self.opening = None
+            self.floor = day_after(checkpoint.through)
+        else:
+            self.start = effective_certified_on(cert, visible, as_of, policy)
+            self.opening = opening_balance(cert, visible, as_of, policy)
+            # Nothing before an opening balance's cutover counts: the balance is that history.
+            self.floor = self.opening.cutover_on if self.opening else self.start
+        self.checkpoint = checkpoint
         start = self.floor
 
         def mine(credential: str) -> bool:
-            return _same_credential(credential, code, policy)
+            return same_credential(credential, code, policy)
 
         self.payments = [
             p
@@ -305,12 +337,22 @@ class _Epoch:
         self.all_completions = _of_type(visible, CeCompletion)
         self.completions = [c for c in self.all_completions if c.completed_on >= start]
         opening_credits = _opening_credits(self.opening) if self.opening else []
-        self.credited = _credit(self.completions, catalog) + opening_credits
-        self.sources = {c.key: source_of(c) for c in self.completions} | {
-            a.key: Source.OPENING_BALANCE for a in opening_credits
-        }
+        carried = _checkpoint_credits(checkpoint) if checkpoint else []
+        self.credited = _credit(self.completions, catalog) + opening_credits + [a for _, a in carried]
+        self.sources = (
+            {c.key: source_of(c) for c in self.completions}
+            | {a.key: Source.OPENING_BALANCE for a in opening_credits}
+            | {a.key: source for source, a in carried}
+        )
         self.reports = _of_type(visible, SelfReported)
         self.already_paid = fees_covered(self.start, self.opening.paid_through) if self.opening else 0
+        self.paid_before = frozenset(checkpoint.fees_paid) if checkpoint else frozenset()
+        # cycles before this one are settled: their outcome is in the balance or checkpoint
+        settled = checkpoint or self.opening
+        self.settled_before = settled.cycle_start if settled else None
+        self.cutover_on = (
+            checkpoint.cutover_on if checkpoint else (self.opening.cutover_on if self.opening else None)
+        )
         self.void_known_from: dict[str, date] = {}
         for v in _of_type(visible, CeVoid):
             known = self.void_known_from.get(v.completion_key)
@@ -447,8 +489,9 @@ class _Epoch:
         return known is not None and known <= known_on
 
     def short(self, cycle: Cycle, known_on: date) -> bool:
-        """Short of points - never for a cycle an opening balance settled (ended before its cycle)."""
-        if self.opening is not None and cycle.start < self.opening.cycle_start:
+        """Short of points - never for a cycle an opening balance or checkpoint settled (ended before
+        its cycle)."""
+        if self.settled_before is not None and cycle.start < self.settled_before:
             return False
         return self.tally(cycle, known_on).earned < self.required
 
@@ -471,8 +514,9 @@ class _Epoch:
         # time passing otherwise only adds payments, and payments/withdrawals only make it false.
         candidates = set(thresholds)
         candidates.update(r.recorded_on for r in self.reversals)
-        if self.opening is not None:
-            # judged from the cutover on: a threshold passed before it lapses on the cutover day
+        if self.opening is not None or self.checkpoint is not None:
+            # judged from the cutover on: a threshold passed before it lapses on the cutover day (a
+            # checkpoint holds no fee lapse before its day: it would be in its lapse)
             first = max(first, self.floor)
             candidates.add(first)
         for day in sorted(c for c in candidates if first <= c <= self.as_of):
@@ -487,6 +531,7 @@ class _Epoch:
             self.start,
             day,
             self.already_paid,
+            self.paid_before,
         )
         return add_years(fee_overdue_from(self.start, first_unpaid_fee(paid)), years) <= day
 
@@ -538,6 +583,8 @@ class _Epoch:
         opening = self.opening
         if opening is not None and opening.lapsed_on is not None and opening.lapse_reason is not None:
             found.append((opening.lapsed_on, opening.lapse_reason))
+        if self.checkpoint is not None and self.checkpoint.lapsed_on is not None:
+            found.extend((self.checkpoint.lapsed_on, reason) for reason in self.checkpoint.lapse_reasons)
         fee_day = self.fee_lapse()
         if fee_day is not None:
             found.append((fee_day, Reason.FEE_UNPAID_3_YEARS))
@@ -628,9 +675,14 @@ def evaluate(
     as_of: date,
     policy: RulesPolicy,
     catalog: Mapping[str, ActivitySpec] | None = None,
+    *,
+    checkpoint: Checkpoint | None = None,
 ) -> CertificationStatus:
-    """The certification's status on ``as_of`` (R1-R8). Raises KeyError for an unknown credential."""
-    epoch = _Epoch(cert, facts, as_of, policy, catalog)
+    """The certification's status on ``as_of`` (R1-R8). Raises KeyError for an unknown credential.
+
+    With a ``checkpoint`` (dated before ``as_of``), only the facts recorded after it are used; the
+    caller checks with ``shared.rules.checkpoint.continues`` that none of them reaches behind it."""
+    epoch = _Epoch(cert, facts, as_of, policy, catalog, checkpoint=checkpoint)
     effective = effective_payment_keys(epoch.payments, epoch.reversals, epoch.withdrawals, as_of)
     fees = fee_status(
         epoch.start,
@@ -638,6 +690,7 @@ def evaluate(
         [p for p in epoch.payments if p.key in effective],
         as_of,
         epoch.already_paid,
+        paid_before=epoch.paid_before,
     )
 
     # R5: while the late window of the just-ended cycle is open and it is short, report that cycle.
@@ -667,7 +720,7 @@ def evaluate(
         ccp=ccp,
         recertification=recertification_paths(lapsed_on, as_of, policy),
         lapsed_on=lapsed_on,
-        cutover_on=epoch.opening.cutover_on if epoch.opening else None,
+        cutover_on=epoch.cutover_on,
     )
 
 

@@ -56,6 +56,7 @@ from shared.rules.models import ActivitySpec, AuditDrawn, CertificationStatus, R
 from shared.rules.policy import RulesPolicy
 from shared.rules.schedule import NoticeDue, next_action_date, notices_due
 from shared.rules.status import catalog_ids_needed, evaluate, standing_history
+from shared.services.checkpoints import CheckpointWriter
 from shared.services.members import CatalogLookup
 from shared.services.notices import TITLES, email_for, print_row
 from shared.services.recertification import RecertificationService, applications_of
@@ -100,6 +101,7 @@ class DailySummary:
     audit_pool: int = 0
     audits_drawn: int = 0
     recertified: int = 0
+    checkpoints: int = 0  # certification checkpoints (re)written
     print_batch: str | None = None
     failed: int = 0
     by_status: dict[str, int] = field(default_factory=dict)
@@ -131,6 +133,7 @@ class DailyRun:
         self.store = store or ScheduleStore(repository.table_name, repository.client)
         self.catalog = catalog
         self.stale_days = stale_days
+        self.checkpoints = CheckpointWriter(repository, policy)  # derived: rebuilt as it evaluates
         # the backstop's catalog entries: those this run already fetched for the member (no read)
         self._member_catalog: Mapping[str, ActivitySpec] = {}
         self.recertification = recertification or RecertificationService(
@@ -241,6 +244,8 @@ class DailyRun:
                 CertificationRecord(credential=credential, certified_on=cert.certified_on, due_on=upcoming),
                 read_from,
             )
+            if self.checkpoints.refresh(record, credential, run_date):
+                summary.checkpoints += 1
 
     def _fetched_catalog(self, ids: set[str]) -> Mapping[str, ActivitySpec]:
         return {i: self._member_catalog[i] for i in ids if i in self._member_catalog}

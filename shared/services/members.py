@@ -25,8 +25,9 @@ from shared.rules.models import (
 from shared.rules.models import Standing as Standings
 from shared.rules.opening import InvalidOpeningBalance, check_opening_balance
 from shared.rules.policy import Category, RulesPolicy
-from shared.rules.status import catalog_ids_needed, evaluate
+from shared.rules.status import catalog_ids_needed
 from shared.services.badges import BadgeRecord, badges_of, imported_badge_event
+from shared.services.checkpoints import StatusReads
 from shared.services.recertification import applications_of
 from shared.services.timeline import timeline_of
 from shared.store import keys
@@ -323,12 +324,12 @@ class MemberService:
         return canonical
 
     def status(self, member_id: str, today: date) -> MemberStatus:
-        record = self.load(member_id)
-        catalog = self.catalog_for(record.facts)
-        statuses = [
-            evaluate(cert.as_certification(), record.facts, today, self.policy, catalog)
-            for cert in sorted(record.certifications.values(), key=lambda c: c.credential)
-        ]
+        """From the certifications' checkpoints and the facts recorded since (one bounded Query),
+        or from the whole partition when they cannot give the exact answer (``StatusReads``)."""
+        found = StatusReads(self.repository, self.policy, self.catalog_for).statuses(member_id, today)
+        if found is None:
+            raise NotFound(f"member {member_id!r} not found")
+        record, statuses = found
         return MemberStatus(
             member_id=member_id, as_of=today, certifications=statuses, badges=badges_of(record)
         )

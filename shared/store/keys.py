@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 PK = "pk"
 SK = "sk"
@@ -14,11 +15,17 @@ EMAIL_PK = "email_pk"
 LIST_INDEX = "ListIndex"  # sparse: admin listings (parked payments, unmatched statements, ...)
 LIST_PK = "list_pk"
 LIST_SK = "list_sk"
+RECORDED_INDEX = "RecordedIndex"  # sparse: a member's header items, then its facts newest-recorded first
+RECORDED_SK = "rec_sk"
 
 PROFILE_SK = "PROFILE"
 CERT_PREFIX = "CERT#"
 FACT_PREFIX = "FACT#"
 EVENT_PREFIX = "EVENT#"
+CHECKPOINT_PREFIX = "CKPT#"
+HEADER_RECORDED_PREFIX = "A#"  # profile, certifications, checkpoints: first in RecordedIndex
+FACT_RECORDED_PREFIX = "F#"  # then facts, by recorded date descending
+_LAST_DAY = 99991231
 
 
 def member_pk(member_id: str) -> str:
@@ -31,6 +38,54 @@ def cert_sk(credential: str) -> str:
 
 def fact_sk(kind: str, key: str) -> str:
     return f"{FACT_PREFIX}{kind}#{key}"
+
+
+def checkpoint_sk(credential: str) -> str:
+    return f"{CHECKPOINT_PREFIX}{credential}"
+
+
+def header_recorded_sk(sort_key: str) -> str:
+    """RecordedIndex sort key of a header item (profile, certification, checkpoint): before every fact."""
+    return f"{HEADER_RECORDED_PREFIX}{sort_key}"
+
+
+def fact_recorded_sk(recorded_on: date, sort_key: str) -> str:
+    """RecordedIndex sort key of a fact: its recorded date *descending* (newest first), then its table
+    sort key, so "the header items and the facts recorded since day X" is one contiguous range read
+    from the start of the member's index partition."""
+    inverted = _LAST_DAY - int(recorded_on.strftime("%Y%m%d"))
+    return f"{FACT_RECORDED_PREFIX}{inverted:08d}#{sort_key}"
+
+
+def recorded_on_of(recorded_sk: str) -> date | None:
+    """The recorded date a fact's RecordedIndex sort key carries (None for a header item)."""
+    if not recorded_sk.startswith(FACT_RECORDED_PREFIX):
+        return None
+    digits = str(_LAST_DAY - int(recorded_sk[len(FACT_RECORDED_PREFIX) :].split("#", 1)[0]))
+    return date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
+
+
+BADGE_EVENT_PREFIX = "EVENT#badge#"  # badges are shown with the status: header items of RecordedIndex
+
+
+def recorded_index_sk(sort_key: str, recorded_on: str | None) -> str | None:
+    """RecordedIndex sort key of an item: header items (profile, certifications, checkpoints, badges)
+    first, then facts by recorded date descending; None for items a status read never needs (events
+    other than badges, which only the timeline reads)."""
+    if sort_key.startswith(FACT_PREFIX) and recorded_on is not None:
+        return fact_recorded_sk(date.fromisoformat(recorded_on), sort_key)
+    if sort_key == PROFILE_SK or sort_key.startswith((CERT_PREFIX, CHECKPOINT_PREFIX, BADGE_EVENT_PREFIX)):
+        return header_recorded_sk(sort_key)
+    return None
+
+
+def indexed(values: dict[str, Any]) -> dict[str, Any]:
+    """An item's attributes plus its RecordedIndex sort key when it belongs in that index (every
+    writer of member-partition items builds them through this, so no writer pays a request for it)."""
+    body = values.get("body")
+    recorded = body.get("recorded_on") if isinstance(body, dict) else None
+    index_sk = recorded_index_sk(values[SK], recorded if isinstance(recorded, str) else None)
+    return {**values, RECORDED_SK: index_sk} if index_sk is not None else values
 
 
 def event_sk(kind: str, key: str) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 from pydantic import ConfigDict, TypeAdapter
 
-from shared.rules.models import Fact
+from shared.rules.models import Checkpoint, Fact
 from shared.store import keys
 from shared.store.dynamo import TableAccess, from_item, json_body, to_item
 from shared.store.records import CertificationRecord, EventRecord, MemberProfile, MemberRecord
@@ -32,6 +32,10 @@ _BACKOFF_CAP_SECONDS = 5.0
 
 
 _BATCH_GET_LIMIT = 100
+# First RecordedIndex page of a bounded read (later pages double): the header items (profile,
+# certifications, checkpoints, badges) and the few facts recorded since a checkpoint fit in it. A
+# Query is charged for every item of a page, so a page larger than what the read needs is paid for.
+RECENT_PAGE_ITEMS = 12
 
 
 def _backoff(attempt: int) -> None:
@@ -58,6 +62,47 @@ def _fact_key(fact: Fact) -> tuple[str, str]:
     return fact.kind, fact.key
 
 
+def _record(items: Iterable[dict[str, Any]], *, complete: bool) -> MemberRecord | None:
+    """A member record from the items of its partition (or of its RecordedIndex range)."""
+    profile: MemberProfile | None = None
+    certifications: dict[str, CertificationRecord] = {}
+    checkpoints: dict[str, Checkpoint] = {}
+    facts: list[Fact] = []
+    events: list[EventRecord] = []
+    for item in items:
+        sort_key: str = item[keys.SK]
+        if sort_key == keys.PROFILE_SK:
+            profile = MemberProfile.model_validate(item["body"])
+        elif sort_key.startswith(keys.CERT_PREFIX):
+            record = CertificationRecord.model_validate(item["body"])
+            certifications[record.credential] = record
+        elif sort_key.startswith(keys.CHECKPOINT_PREFIX):
+            checkpoint = Checkpoint.model_validate(item["body"])
+            checkpoints[checkpoint.credential] = checkpoint
+        elif sort_key.startswith(keys.FACT_PREFIX):
+            facts.append(_FACT_ADAPTER.validate_python(item["body"]))
+        elif sort_key.startswith(keys.EVENT_PREFIX):
+            events.append(EventRecord.model_validate(item["body"]))
+    if profile is None:
+        return None
+    return MemberRecord(
+        profile=profile,
+        certifications=certifications,
+        facts=tuple(facts),
+        events=tuple(events),
+        checkpoints=checkpoints,
+        complete=complete,
+    )
+
+
+def _read_back_to(header: MemberRecord, newest: date) -> date | None:
+    """The recorded day at which a bounded read stops (facts recorded on or before it are folded in
+    every checkpoint); None (read everything) when a certification has no checkpoint."""
+    if set(header.checkpoints) != set(header.certifications):
+        return None
+    return min((c.through for c in header.checkpoints.values()), default=newest)
+
+
 class MemberRepository(TableAccess):
     """DynamoDB access for member partitions. ``client`` defaults to the process-wide client."""
 
@@ -65,27 +110,49 @@ class MemberRepository(TableAccess):
 
     def load(self, member_id: str) -> MemberRecord | None:
         """The whole member partition in one (paginated) Query; None if the member is unknown."""
-        items = list(self._query_partition(member_id))
-        profile: MemberProfile | None = None
-        certifications: dict[str, CertificationRecord] = {}
-        facts: list[Fact] = []
-        events: list[EventRecord] = []
-        for item in items:
-            sort_key: str = item[keys.SK]
-            if sort_key == keys.PROFILE_SK:
-                profile = MemberProfile.model_validate(item["body"])
-            elif sort_key.startswith(keys.CERT_PREFIX):
-                record = CertificationRecord.model_validate(item["body"])
-                certifications[record.credential] = record
-            elif sort_key.startswith(keys.FACT_PREFIX):
-                facts.append(_FACT_ADAPTER.validate_python(item["body"]))
-            elif sort_key.startswith(keys.EVENT_PREFIX):
-                events.append(EventRecord.model_validate(item["body"]))
-        if profile is None:
-            return None
-        return MemberRecord(
-            profile=profile, certifications=certifications, facts=tuple(facts), events=tuple(events)
-        )
+        return _record(self._query_partition(member_id), complete=True)
+
+    def load_recent(self, member_id: str, page_items: int = RECENT_PAGE_ITEMS) -> MemberRecord | None:
+        """The bounded read of a status: ONE Query of RecordedIndex from the start of the member's
+        range - the header items (profile, certifications, checkpoints, badges), then the facts newest
+        recorded first - that stops at the first fact recorded on or before the oldest checkpoint's
+        day. Pages of ``page_items``, then twice as many each: a member with a recent checkpoint is
+        one page whatever their years of history.
+
+        When a certification has no checkpoint yet, the same Query reads on to the end of the range
+        (every fact). None for an unknown member. The record has ``complete=False``: its only events
+        are badges, and its facts are those recorded after the oldest checkpoint (plus at most a
+        page's overrun) - all of them when a certification has no checkpoint."""
+        items: list[dict[str, Any]] = []
+        threshold: date | None = None
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": keys.RECORDED_INDEX,
+            "KeyConditionExpression": "#pk = :pk",
+            "ExpressionAttributeNames": {"#pk": keys.PK},
+            "ExpressionAttributeValues": {":pk": {"S": keys.member_pk(member_id)}},
+            "Limit": page_items,
+        }
+        while True:
+            page = self.client.query(**kwargs)
+            done = "LastEvaluatedKey" not in page
+            for raw in page["Items"]:
+                item = from_item(raw)
+                recorded = keys.recorded_on_of(item[keys.RECORDED_SK])
+                if recorded is not None and threshold is None:  # the header items are all read
+                    header = _record(items, complete=False)
+                    if header is None:
+                        return None
+                    threshold = _read_back_to(header, recorded)
+                if recorded is not None and threshold is not None and recorded <= threshold:
+                    done = True
+                    break
+                items.append(item)
+            if done:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+            kwargs["Limit"] *= 2
+        return _record(items, complete=False)
 
     def _query_partition(self, member_id: str) -> Iterator[dict[str, Any]]:
         paginator = self.client.get_paginator("query")
@@ -98,6 +165,23 @@ class MemberRepository(TableAccess):
         for page in pages:
             for item in page["Items"]:
                 yield from_item(item)
+
+    def put_checkpoint(self, member_id: str, checkpoint: Checkpoint) -> None:
+        """Write (or replace) a certification's checkpoint: derived data, rebuilt from the facts."""
+        item = keys.indexed(
+            {
+                keys.PK: keys.member_pk(member_id),
+                keys.SK: keys.checkpoint_sk(checkpoint.credential),
+                "body": json_body(checkpoint),
+            }
+        )
+        self.client.put_item(TableName=self.table_name, Item=to_item(item))
+
+    def delete_checkpoint(self, member_id: str, credential: str) -> None:
+        self.client.delete_item(
+            TableName=self.table_name,
+            Key={keys.PK: {"S": keys.member_pk(member_id)}, keys.SK: {"S": keys.checkpoint_sk(credential)}},
+        )
 
     def member_id_by_email(self, email: str) -> str | None:
         """Access pattern 7: the member whose profile has this e-mail (EmailIndex), or None."""
@@ -167,13 +251,15 @@ class MemberRepository(TableAccess):
 
     def profile_item(self, profile: MemberProfile) -> dict[str, Any]:
         return to_item(
-            {
-                keys.PK: keys.member_pk(profile.member_id),
-                keys.SK: keys.PROFILE_SK,
-                keys.EMAIL_PK: keys.email_pk(str(profile.email)),
-                "member_id": profile.member_id,
-                "body": json_body(profile),
-            }
+            keys.indexed(
+                {
+                    keys.PK: keys.member_pk(profile.member_id),
+                    keys.SK: keys.PROFILE_SK,
+                    keys.EMAIL_PK: keys.email_pk(str(profile.email)),
+                    "member_id": profile.member_id,
+                    "body": json_body(profile),
+                }
+            )
         )
 
     def existing_members(self, member_ids: Sequence[str]) -> set[str]:
@@ -209,7 +295,7 @@ class MemberRepository(TableAccess):
         if record.due_on is not None:
             values[keys.DUE_PK] = keys.due_pk(record.due_on)
             values[keys.DUE_SK] = keys.due_sk(record.due_on, member_id, record.credential)
-        return to_item(values)
+        return to_item(keys.indexed(values))
 
     def set_due(self, member_id: str, record: CertificationRecord) -> None:
         """Move a certification to its next action date (the scheduler's lazy bookkeeping)."""
@@ -224,7 +310,9 @@ class MemberRepository(TableAccess):
 
     def _put_once(self, member_id: str, sort_key: str, body: dict[str, Any], kind: str) -> WriteOutcome:
         """Conditional put: the deterministic key is the dedup marker. One request either way."""
-        item = to_item({keys.PK: keys.member_pk(member_id), keys.SK: sort_key, "kind": kind, "body": body})
+        item = to_item(
+            keys.indexed({keys.PK: keys.member_pk(member_id), keys.SK: sort_key, "kind": kind, "body": body})
+        )
         try:
             self.client.put_item(
                 TableName=self.table_name,
@@ -249,7 +337,7 @@ class MemberRepository(TableAccess):
         (e.g. ``list_pk``/``list_sk``), for callers that batch or transact several writes."""
         kind, key = _fact_key(fact)
         values = {keys.PK: keys.member_pk(member_id), keys.SK: keys.fact_sk(kind, key), "kind": kind}
-        return to_item({**values, **(attributes or {}), "body": json_body(fact)})
+        return to_item(keys.indexed({**values, **(attributes or {}), "body": json_body(fact)}))
 
     def event_item(
         self, member_id: str, event: EventRecord, attributes: dict[str, str] | None = None
@@ -257,13 +345,15 @@ class MemberRepository(TableAccess):
         """The DynamoDB item of an event (same shape as ``record_event``), with extra index attributes."""
         sort_key = keys.event_sk(event.kind, event.key)
         return to_item(
-            {
-                keys.PK: keys.member_pk(member_id),
-                keys.SK: sort_key,
-                "kind": event.kind,
-                **(attributes or {}),
-                "body": json_body(event),
-            }
+            keys.indexed(
+                {
+                    keys.PK: keys.member_pk(member_id),
+                    keys.SK: sort_key,
+                    "kind": event.kind,
+                    **(attributes or {}),
+                    "body": json_body(event),
+                }
+            )
         )
 
     def put_facts(self, member_facts: Iterable[tuple[str, Fact]]) -> int:

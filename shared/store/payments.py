@@ -269,7 +269,9 @@ class PaymentLedger(TableAccess):
         return writes
 
     def _fact_item(self, member_id: str, sort_key: str, kind: str, body: Any) -> dict[str, Any]:
-        return to_item({keys.PK: keys.member_pk(member_id), keys.SK: sort_key, "kind": kind, "body": body})
+        return to_item(
+            keys.indexed({keys.PK: keys.member_pk(member_id), keys.SK: sort_key, "kind": kind, "body": body})
+        )
 
     def credit(
         self,

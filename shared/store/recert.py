@@ -66,14 +66,16 @@ class RecertStore:
         self, member_id: str, event: EventRecord, list_pk: str | None, list_sk: str | None
     ) -> Any:
         return to_item(
-            {
-                keys.PK: keys.member_pk(member_id),
-                keys.SK: keys.event_sk(event.kind, event.key),
-                "kind": event.kind,
-                "body": json_body(event),
-                keys.LIST_PK: list_pk,
-                keys.LIST_SK: list_sk,
-            }
+            keys.indexed(
+                {
+                    keys.PK: keys.member_pk(member_id),
+                    keys.SK: keys.event_sk(event.kind, event.key),
+                    "kind": event.kind,
+                    "body": json_body(event),
+                    keys.LIST_PK: list_pk,
+                    keys.LIST_SK: list_sk,
+                }
+            )
         )
 
     def put_event(

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
-from shared.rules.models import Certification, Fact
+from shared.rules.models import Certification, Checkpoint, Fact
 
 
 class _Frozen(BaseModel):
@@ -59,12 +59,15 @@ class EventRecord(_Frozen):
 
 
 class MemberRecord(_Frozen):
-    """Everything one Query on the member partition returns."""
+    """Everything one Query on the member partition returns (or, from ``load_recent``, the header
+    items, badges and the facts recorded after the checkpoints: see ``complete``)."""
 
     profile: MemberProfile
     certifications: dict[str, CertificationRecord]
     facts: tuple[Fact, ...] = ()
     events: tuple[EventRecord, ...] = ()
+    checkpoints: dict[str, Checkpoint] = Field(default_factory=dict)
+    complete: bool = True  # False: only what a status read needs (``MemberRepository.load_recent``)
 
     def certifications_in_order(self) -> list[Certification]:
         """The member's certifications as the rules core sees them, by credential code."""

@@ -67,7 +67,7 @@ VARIANTS = (BODIES, CORRECTED)
 
 
 class FakeMembers:
-    """The two calls the service makes of the member repository, over a list of facts."""
+    """The calls the services make of the member repository, over a list of facts."""
 
     def __init__(self) -> None:
         self.facts: list[Fact] = []
@@ -76,6 +76,10 @@ class FakeMembers:
         if member_id != "ana":
             return None
         return MemberRecord(profile=PROFILE, certifications=CERTS, facts=tuple(self.facts))
+
+    def load_recent(self, member_id: str) -> MemberRecord | None:
+        """The status read: no checkpoints here, so every fact (like the repository's bounded read)."""
+        return self.load(member_id)
 
     def record_fact(self, member_id: str, fact: Fact) -> WriteOutcome:
         if any((f.kind, f.key) == (fact.kind, fact.key) for f in self.facts):
