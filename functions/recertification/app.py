@@ -22,12 +22,8 @@ from shared.observability import lambda_entry
 from shared.rules.eligibility import EligibilityAnswers, EligibilityResult
 from shared.services.audits import AuditDecisionRequest, AuditRecord, AuditService
 from shared.services.catalog import CatalogService
-from shared.services.recertification import (
-    ApplicationView,
-    DecisionRequest,
-    OpenApplication,
-    RecertificationService,
-)
+from shared.services.recert_schemas import ApplicationView, DecisionRequest, OpenApplication
+from shared.services.recertification import RecertificationService
 from shared.store.catalog import CatalogRepository
 from shared.store.members import MemberRepository
 

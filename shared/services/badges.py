@@ -43,9 +43,9 @@ from shared.rules.models import (
 )
 from shared.rules.policy import RulesPolicy
 from shared.rules.status import evaluate, recertified_from
-from shared.services.recertification import completion_of
 from shared.store.members import MemberRepository
 from shared.store.recert import BADGE_KIND, BADGE_LIST, RecertStore, StaleWrite
+from shared.store.recert_queries import completion_of
 from shared.store.records import EventRecord, MemberRecord
 
 
