@@ -16,6 +16,9 @@ What it does per due certification (as of the run date):
   if it is ready (:meth:`RecertCompletion.complete_loaded`, from the record already loaded), so
   a fee payment whose stream record went to the on-failure queue is healed by the next run (the
   payment nudged the certification's due date to the day it was credited);
+* badge reconciliation (:mod:`shared.services.badge_reconciliation`): when the Credly badges recorded
+  for the certification disagree with its standing, a ``badge_reconcile`` event the stream consumer
+  carries out, and the certification is due again the next day until they agree;
 * on the audit draw date, the draw (:mod:`shared.services.audit_draw`), with ``AuditDrawn`` facts and notices.
 
 Modules: this one reads what is due and runs each member; :mod:`shared.services.daily_transitions`
@@ -53,17 +56,18 @@ from datetime import date, timedelta
 from shared.adapters.notifier import Notifier
 from shared.observability import logger
 from shared.rules import audit, schedule
-from shared.rules.models import ActivitySpec
+from shared.rules.models import ActivitySpec, CertificationStatus
 from shared.rules.policy import RulesPolicy
 from shared.rules.schedule import next_action_date, notices_due
 from shared.rules.status import catalog_ids_needed, standing_history
 from shared.services.audit_draw import AuditDraw
+from shared.services.badge_reconciliation import badge_plan, reconcile_event
 from shared.services.daily_notices import NoticeNotSent, NoticeSender
 from shared.services.daily_summary import DailySummary
 from shared.services.daily_transitions import TRANSITION, StandingRecorder
 from shared.services.members import CatalogLookup
 from shared.services.recert_completion import RecertCompletion
-from shared.store.members import MemberRepository
+from shared.store.members import MemberRepository, WriteOutcome
 from shared.store.recert_queries import applications_of
 from shared.store.records import CertificationRecord, MemberRecord
 from shared.store.schedule import ScheduleStore
@@ -192,19 +196,33 @@ class DailyRun:
             summary.by_status[status.status.value] = summary.by_status.get(status.status.value, 0) + 1
             self.standing.transitions(record, history, run_date, summary)
             self.standing.rollover(record, status, run_date, summary)
-            for notice in [
-                *(
-                    n for _, s in history for n in self.notices.lapse_notice(s, run_date)
-                ),  # each lapse in the gap
-                *notices_due(status, run_date, self.policy, self.notices.stale_days),
-            ]:
+            lapses = [
+                n for _, s in history for n in self.notices.lapse_notice(s, run_date)
+            ]  # each in the gap
+            for notice in [*lapses, *notices_due(status, run_date, self.policy, self.notices.stale_days)]:
                 self.notices.send(record.profile, credential, notice, run_date, summary)
             upcoming = next_action_date(status, record.facts, run_date, self.policy)
+            if self._badges_disagree(record, status, run_date, summary):
+                # look again tomorrow until the stream consumer has brought Credly in line
+                upcoming = min(upcoming or date.max, run_date + timedelta(days=1))
             self.store.set_next_due(
                 member_id,
                 CertificationRecord(credential=credential, certified_on=cert.certified_on, due_on=upcoming),
                 read_from,
             )
+
+    def _badges_disagree(
+        self, record: MemberRecord, status: CertificationStatus, run_date: date, summary: DailySummary
+    ) -> bool:
+        """The badge reconciliation step (:mod:`shared.services.badge_reconciliation`): from the loaded
+        record, no request unless the badges disagree with the standing."""
+        plan = badge_plan(record, status, run_date)
+        if not plan:
+            return False
+        event = reconcile_event(status, plan, run_date)
+        if self.repository.record_event(record.profile.member_id, event) is WriteOutcome.CREATED:
+            summary.badges_reconciled += 1
+        return True
 
     def load_member(self, member_id: str) -> tuple[MemberRecord, Mapping[str, ActivitySpec]] | None:
         """Every read the run makes for one member: its partition, and the catalog entries of the

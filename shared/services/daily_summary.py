@@ -26,6 +26,7 @@ class DailySummary:
     audit_pool: int = 0
     audits_drawn: int = 0
     recertified: int = 0
+    badges_reconciled: int = 0  # badge_reconcile events recorded (badges disagreeing with the standing)
     print_batch: str | None = None
     failed: int = 0
     by_status: dict[str, int] = field(default_factory=dict)
