@@ -26,7 +26,7 @@ from shared.observability import logger
 from shared.rules.eligibility import EligibilityAnswers, EligibilityResult, EligibilityRoute, assess
 from shared.rules.models import ActivitySpec, Fact, FeePayment, RecertMethod, Standing
 from shared.rules.policy import RulesPolicy
-from shared.rules.recert import Decision, ExamResult, RecertApplication, Requirement
+from shared.rules.recert import Decision, ExamResult, RecertApplication, Requirement, as_of
 from shared.rules.status import catalog_ids_needed, evaluate, recertified_from
 from shared.services.members import CatalogLookup
 from shared.services.recert_completion import RecertCompletion, application_event
@@ -83,7 +83,14 @@ class RecertificationService:
         cert = record.certifications.get(code)
         if cert is None:
             raise NotFound(f"member {member_id!r} holds no {code} certification")
-        existing = open_application(record, code)
+        existing = open_application(record, code) or next(  # or one reopened by a fee reversal
+            (
+                a
+                for a in applications_of(record)
+                if a.credential == code and as_of(a, record.facts, today).status == "open"
+            ),
+            None,
+        )
         if existing is not None:
             raise ApplicationAlreadyOpen(
                 f"an application for {code} is already open", application_id=existing.application_id
@@ -259,13 +266,13 @@ class RecertificationService:
         paid_detail = next(r for r in reqs if r.item == "fee")
         completion = completion_of(record, app.application_id)
         in_force = completion is not None and recertified_from(completion, record.facts, today) is not None
-        fee_owed = app.status == "open" or (app.status == "completed" and not in_force)
+        shown = as_of(app, record.facts, today)  # reopened while its fee is refunded or disputed
         return ApplicationView(
-            application=app,
-            complete=app.status == "completed",
+            application=shown,
+            complete=shown.status == "completed",
             in_force=in_force,
-            fee_due_cents=app.fee_cents if fee_owed and not paid_detail.done else 0,
-            still_required=[r for r in reqs if not r.done] if app.status == "open" else [],
+            fee_due_cents=app.fee_cents if shown.status == "open" and not paid_detail.done else 0,
+            still_required=[r for r in reqs if not r.done] if shown.status == "open" else [],
             requirements=reqs,
         )
 
