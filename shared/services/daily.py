@@ -13,7 +13,7 @@ What it does per due certification (as of the run date):
 * its next action date (``shared.rules.schedule.next_action_date``), written conditionally so a
   payment webhook's nudge in the meantime is kept;
 * the recertification backstop: each open recertification application of the member is completed
-  if it is ready (:meth:`RecertCompletion.complete_loaded`, from the record already loaded), so
+  if it is ready (:meth:`RecertCompletion.complete`, from the record already loaded), so
   a fee payment whose stream record went to the on-failure queue is healed by the next run (the
   payment nudged the certification's due date to the day it was credited);
 * badge reconciliation (:mod:`shared.services.badge_reconciliation`): when the Credly badges recorded
@@ -68,6 +68,7 @@ from shared.services.daily_transitions import TRANSITION, StandingRecorder
 from shared.services.members import CatalogLookup
 from shared.services.recert_completion import RecertCompletion
 from shared.store.members import MemberRepository, WriteOutcome
+from shared.store.recert import StaleWrite
 from shared.store.recert_queries import applications_of
 from shared.store.records import CertificationRecord, MemberRecord
 from shared.store.schedule import ScheduleStore
@@ -245,12 +246,14 @@ class DailyRun:
         with the new ``Recertified`` facts, so this run already evaluates the certification as
         recertified (the completion moved its due date to the next day, which the conditional
         ``set_next_due`` below keeps)."""
-        completed = [
-            fact
-            for app in applications_of(record)
-            if app.status == "open"
-            and (fact := self.completion.complete_loaded(record, app, run_date, catalog)) is not None
-        ]
+        completed = []
+        for app in (a for a in applications_of(record) if a.status == "open"):
+            try:
+                fact = self.completion.complete(record, app, run_date, catalog)
+            except StaleWrite:  # completed (or rejected) meanwhile by the stream or a request
+                continue
+            if fact is not None:
+                completed.append(fact)
         if not completed:
             return record
         summary.recertified += len(completed)

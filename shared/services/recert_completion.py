@@ -27,7 +27,7 @@ from shared.rules.recert import (
 )
 from shared.rules.status import fee_paid_since
 from shared.store.members import MemberRepository
-from shared.store.recert import APPLICATION_KIND, EXAM_RESULT_KIND, RecertStore, StaleWrite
+from shared.store.recert import APPLICATION_KIND, EXAM_RESULT_KIND, RecertStore
 from shared.store.recert_queries import evidence_count, exam_results_of
 from shared.store.records import EventRecord, MemberRecord
 
@@ -80,23 +80,6 @@ class RecertCompletion:
             catalog,
         )
 
-    def complete_loaded(
-        self,
-        record: MemberRecord,
-        app: RecertApplication,
-        today: date,
-        catalog: Mapping[str, ActivitySpec],
-    ) -> Recertified | None:
-        """Complete the open ``app`` from an already loaded ``record`` (no read): the ``Recertified``
-        fact when this call completed it; None when it is not ready or was closed meanwhile. The daily
-        run's backstop calls this for every open application of the members it evaluates."""
-        if app.status != "open":
-            return None
-        try:
-            return self.complete(record, app, today, catalog)
-        except StaleWrite:  # completed (or rejected) meanwhile: the fact key is the dedup marker
-            return None
-
     def complete(
         self,
         record: MemberRecord,
@@ -104,7 +87,9 @@ class RecertCompletion:
         today: date,
         catalog: Mapping[str, ActivitySpec],
     ) -> Recertified | None:
-        """The completion transaction when ``app`` is ready (None when not); StaleWrite if it raced."""
+        """The completion transaction when ``app`` is ready: the ``Recertified`` fact it wrote, or None
+        when it is not ready. ``StaleWrite`` when the application was closed meanwhile (the fact key is
+        the dedup marker). Works from the loaded ``record``: no read."""
         if not is_complete(self.requirements(record, app, today, catalog)):
             return None
         passed = passing_result(app, exam_results_of(record), self.policy)
