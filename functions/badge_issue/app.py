@@ -9,6 +9,8 @@ Per new item (INSERT; the event source mapping's FilterCriteria passes only thes
 * ``payment_reversal`` / ``reversal_withdrawn`` fact -> when it concerns a recertification fee,
   reconcile that completion's badge (revoke while the fee is reversed, issue again when restored);
 * ``transition`` event to ``lapsed`` -> revoke the credential's badge;
+* ``badge_reconcile`` event (daily run: the recorded badges disagree with the standing) -> re-plan
+  from a fresh read and revoke / issue again (shared/services/badge_reconciliation.py);
 * ``audit_drawn`` fact -> index the audit by id for ``POST /audits/{audit_id}/decision``.
 
 Anything else is skipped. Powertools ``BatchProcessor`` reports failed records as
@@ -36,6 +38,7 @@ from shared.observability import BusinessMetric, lambda_entry, logger
 from shared.observability import record as record_metric
 from shared.rules.models import AuditDrawn, FeePayment, PaymentReversal, Recertified, ReversalWithdrawn
 from shared.services.audits import AuditService
+from shared.services.badge_reconciliation import RECONCILE, BadgeReconciler
 from shared.services.badges import LAPSED, BadgeService, default_badge_service
 from shared.services.catalog import CatalogService
 from shared.services.recertification import RecertificationService
@@ -62,6 +65,7 @@ class Consumer:
             catalog=CatalogService(CatalogRepository(settings.table_name)).lookup,
         )
         self.audits = AuditService(repository, get_policy())
+        self.reconciler = BadgeReconciler(self.badges)
 
     def handle(self, record: DynamoDBRecord) -> str:
         if record.event_name is not DynamoDBRecordEventName.INSERT or record.dynamodb is None:
@@ -92,6 +96,9 @@ class Consumer:
             reason = str((body.get("data") or {}).get("reason") or body.get("summary") or LAPSED)
             self.badges.revoke_on_lapse(member_id, credential, reason, self.today)
             return "revoke"
+        if kind == RECONCILE and sort_key.startswith("EVENT#"):
+            self.reconciler.reconcile(member_id, str(body.get("credential") or ""), self.today)
+            return "reconcile"
         if kind == "audit_drawn" and sort_key.startswith("FACT#"):
             self.audits.index(member_id, AuditDrawn.model_validate(body), self.today)
             return "audit"

@@ -23,12 +23,8 @@ from shared.rules.eligibility import EligibilityAnswers, EligibilityResult
 from shared.rules.ids import MEMBER_ID_ANCHORED, MEMBER_ID_PATTERN
 from shared.services.audits import AuditDecisionRequest, AuditRecord, AuditService
 from shared.services.catalog import CatalogService
-from shared.services.recertification import (
-    ApplicationView,
-    DecisionRequest,
-    OpenApplication,
-    RecertificationService,
-)
+from shared.services.recert_schemas import ApplicationView, DecisionRequest, OpenApplication
+from shared.services.recertification import RecertificationService
 from shared.store.catalog import CatalogRepository
 from shared.store.members import MemberRepository
 

@@ -28,7 +28,8 @@ from shared.http import json_response, load_json, make_resolver, problem, raw_bo
 from shared.observability import lambda_entry, logger
 from shared.services.badges import default_badge_service
 from shared.services.catalog import CatalogService
-from shared.services.recertification import ExamResultIn, RecertificationService
+from shared.services.recert_schemas import ExamResultIn
+from shared.services.recertification import RecertificationService
 from shared.store.catalog import CatalogRepository
 from shared.store.members import MemberRepository
 

@@ -29,10 +29,11 @@ from shared.rules.models import (
     CeCompletion,
     CeVoid,
     Fact,
+    Recertified,
     RecertMethod,
 )
 from shared.rules.policy import RulesPolicy
-from shared.rules.status import fee_paid_cents, visible_facts
+from shared.rules.status import fee_paid_cents, recertified_from, visible_facts
 
 
 class _Frozen(BaseModel):
@@ -183,3 +184,21 @@ def is_complete(reqs: Iterable[Requirement]) -> bool:
     done = {r.item: r.done for r in reqs}
     ccp_done = done.get("staff_decision", False) and done.get("evidence", False)
     return done.get("fee", False) and (ccp_done or done.get("exam_passed", False))
+
+
+def as_of(app: RecertApplication, facts: Sequence[Fact], today: date) -> RecertApplication:
+    """The application as the facts stand on ``today``: completion is derived from them. A completed
+    application whose recertification is out of force (its fee refunded, or a dispute lost) is open
+    again - the member pays again on the same application id; once the fee is fully paid again (a
+    new payment, a dispute won) it is completed on the day it is in force from."""
+    if app.status != "completed":
+        return app
+    completion = next(
+        (f for f in facts if isinstance(f, Recertified) and f.application_id == app.application_id), None
+    )
+    if completion is None:
+        return app
+    in_force_from = recertified_from(completion, facts, today)
+    if in_force_from is None:
+        return app.model_copy(update={"status": "open", "completed_on": None})
+    return app.model_copy(update={"completed_on": in_force_from})

@@ -27,9 +27,9 @@ from shared.rules.policy import RulesPolicy
 from shared.rules.self_report import latest_versions
 from shared.rules.status import SELF_REPORT_RECORD, activity_credits, cycle_points, evaluate
 from shared.services.activities import ACTIVITY_ID_PATTERN
-from shared.services.recertification import evidence_of
 from shared.store.members import MemberRepository
 from shared.store.recert import AUDIT_KIND, AUDIT_LIST, RecertStore, StaleWrite
+from shared.store.recert_queries import evidence_of
 from shared.store.records import EventRecord, MemberRecord
 
 # The annual draw's audit ids: ``{year}-{CREDENTIAL}-{member_id}`` (``shared.rules.audit.audit_id``).

@@ -43,9 +43,9 @@ from shared.rules.models import (
 )
 from shared.rules.policy import RulesPolicy
 from shared.rules.status import evaluate, recertified_from
-from shared.services.recertification import completion_of
 from shared.store.members import MemberRepository
 from shared.store.recert import BADGE_KIND, BADGE_LIST, RecertStore, StaleWrite
+from shared.store.recert_queries import completion_of
 from shared.store.records import EventRecord, MemberRecord
 
 
@@ -203,19 +203,26 @@ class BadgeService:
             and status.status is not Standing.LAPSED
             and status.certified_on == in_force_from
         ):
-            return live[0] if live else self._issue(record, fact, in_force_from, issue=len(recorded) + 1)
+            return (
+                live[0]
+                if live
+                else self.issue(record, fact.credential, application_id, in_force_from, len(recorded) + 1)
+            )
         reason = LAPSED if in_force_from else FEE_REVERSED
         for badge in live:
-            self._revoke(member_id, badge, reason, today)
+            self.revoke(member_id, badge, reason, today)
         return None
 
-    def _issue(self, record: MemberRecord, fact: Recertified, completed_on: date, issue: int) -> BadgeRecord:
-        """Issue the badge of a recertification in force from ``completed_on``."""
+    def issue(
+        self, record: MemberRecord, credential: str, application_id: str, completed_on: date, issue: int
+    ) -> BadgeRecord:
+        """Issue badge number ``issue`` of ``application_id`` (a completion, or the imported badge),
+        in force from ``completed_on``."""
         member_id = record.profile.member_id
-        spec = self.policy.credential(fact.credential)
+        spec = self.policy.credential(credential)
         base = {
             "credential": spec.code,
-            "application_id": fact.application_id,
+            "application_id": application_id,
             "completed_on": completed_on,
             "issue": issue,
         }
@@ -275,12 +282,12 @@ class BadgeService:
         if status.status is not Standing.LAPSED:
             return []  # a stale lapse record (the member has recertified since): keep the badge
         return [
-            self._revoke(member_id, badge, reason, today)
+            self.revoke(member_id, badge, reason, today)
             for badge in badges_of(record)
             if badge.credential == credential and badge.badge_id is not None and badge.state != "revoked"
         ]
 
-    def _revoke(self, member_id: str, badge: BadgeRecord, reason: str, today: date) -> BadgeRecord:
+    def revoke(self, member_id: str, badge: BadgeRecord, reason: str, today: date) -> BadgeRecord:
         """Revoke at Credly (a badge that never reached Credly, ``not_configured``, only on our side)."""
         if badge.badge_id is not None:
             self.credly.revoke(badge.badge_id, reason)

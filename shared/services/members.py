@@ -28,11 +28,11 @@ from shared.rules.policy import Category, RulesPolicy
 from shared.rules.status import catalog_ids_needed
 from shared.services.badges import BadgeRecord, badges_of, imported_badge_event
 from shared.services.checkpoints import StatusReads
-from shared.services.recertification import applications_of
 from shared.services.timeline import timeline_of
 from shared.store import keys
 from shared.store.members import MemberRepository
 from shared.store.recert import BADGE_LIST, RecertStore, StaleWrite
+from shared.store.recert_queries import applications_of
 from shared.store.records import (
     CertificationRecord,
     EventRecord,

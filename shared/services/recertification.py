@@ -1,7 +1,8 @@
 """Recertification use cases: open an application, staff decision (CCP), exam results, completion.
 
-Completion is evaluated whenever one of its inputs lands - the staff decision, the exam result, or
-the recertification fee payment - so the order of arrival does not matter:
+Completion (:mod:`shared.services.recert_completion`) is evaluated whenever one of its inputs lands -
+the staff decision, the exam result, or the recertification fee payment - so the order of arrival
+does not matter:
 
 * decision and exam result: synchronously, in the request that records them;
 * payment: the renewal Stripe webhook records a ``FeePayment`` fact (``purpose="recertification"``,
@@ -10,200 +11,44 @@ the recertification fee payment - so the order of arrival does not matter:
   payment code and this module; a redelivered payment record finds the application closed and does
   nothing.
 
-Completion writes the ``Recertified`` fact and closes the application in ONE transaction; the fact
-in the stream is the outbox for the Credly badge.
-
-For other modules (CE ingest evidence uploads): :func:`open_application` answers "does this member
-have an open recertification application (for this credential)?" from a loaded ``MemberRecord``.
-Application ids are ``{member_id}.{CREDENTIAL}.{n}`` (member ids contain no dots), so a route that
-only has the application id finds the member partition without an index read.
+Refusals are :mod:`shared.services.recert_errors`; request and response bodies are
+:mod:`shared.services.recert_schemas`; reads of a loaded member record (applications, evidence,
+exam results) are :mod:`shared.store.recert_queries`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from datetime import date, timedelta
-from typing import Literal
-
-from pydantic import BaseModel, ConfigDict, Field
+from collections.abc import Mapping, Sequence
+from datetime import date
 
 from shared.errors import Conflict, NotFound, UnknownCredential, Unprocessable
 from shared.observability import logger
-from shared.rules.dates import IsoDate
 from shared.rules.eligibility import EligibilityAnswers, EligibilityResult, EligibilityRoute, assess
-from shared.rules.models import (
-    ActivitySpec,
-    Fact,
-    FeePayment,
-    Recertified,
-    RecertMethod,
-    Standing,
-)
+from shared.rules.models import ActivitySpec, Fact, FeePayment, RecertMethod, Standing
 from shared.rules.policy import RulesPolicy
-from shared.rules.recert import (
-    Decision,
-    ExamResult,
-    RecertApplication,
-    Requirement,
-    is_complete,
-    passing_result,
-    requirements,
+from shared.rules.recert import Decision, ExamResult, RecertApplication, Requirement, as_of
+from shared.rules.status import catalog_ids_needed, evaluate, recertified_from
+from shared.services.members import CatalogLookup
+from shared.services.recert_completion import RecertCompletion, application_event
+from shared.services.recert_errors import (
+    ApplicationAlreadyOpen,
+    ApplicationClosed,
+    MethodNotAllowed,
+    NotEligible,
+    NotLapsed,
+    RequirementMissing,
 )
-from shared.rules.status import catalog_ids_needed, evaluate, fee_paid_since, recertified_from
+from shared.services.recert_schemas import (
+    ApplicationView,
+    DecisionRequest,
+    ExamResultIn,
+    ExamResultOutcome,
+    OpenApplication,
+)
 from shared.store.members import MemberRepository, WriteOutcome
-from shared.store.recert import (
-    APPLICATION_KIND,
-    APPLICATION_LIST,
-    EXAM_RESULT_KIND,
-    RecertStore,
-    StaleWrite,
-)
+from shared.store.recert import APPLICATION_LIST, EXAM_RESULT_KIND, RecertStore, StaleWrite
+from shared.store.recert_queries import applications_of, completion_of, member_of, open_application
 from shared.store.records import EventRecord, MemberRecord
-
-EVIDENCE_KIND = "evidence"  # recorded by CE ingest: data.application_id / data.audit_id
-
-# Catalog entries for activities that were unmapped when completed (``CatalogService.lookup``, the
-# one ``MemberService`` gets): one BatchGetItem.
-CatalogLookup = Callable[[set[str]], Mapping[str, ActivitySpec]]
-
-
-# ---------------------------------------------------------------------- errors (409 state, 422 rule)
-
-
-class ApplicationAlreadyOpen(Conflict):
-    code = "application_open"
-
-
-class NotLapsed(Conflict):
-    code = "not_lapsed"
-
-
-class ApplicationClosed(Conflict):
-    code = "application_closed"
-
-
-class MethodNotAllowed(Unprocessable):
-    code = "method_not_allowed"
-
-
-class NotEligible(Unprocessable):
-    code = "not_eligible"
-
-
-class RequirementMissing(Unprocessable):
-    code = "requirement_missing"
-
-
-# ---------------------------------------------------------------------- requests and views
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
-
-
-class OpenApplication(_Strict):
-    """Body of ``POST /members/{member_id}/recertifications``."""
-
-    credential: str = Field(min_length=1, max_length=10)
-    method: RecertMethod
-    eligibility: EligibilityAnswers | None = Field(
-        default=None, description="Exam path: the applicant's answers, checked against CURRENT criteria"
-    )
-
-
-class DecisionRequest(_Strict):
-    decision: Literal["approved", "rejected"]
-    reason: str = Field(default="", max_length=500)
-
-
-class ExamResultIn(_Strict):
-    """The exam vendor's callback body (``POST /exam-results``)."""
-
-    member_id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
-    credential: str = Field(min_length=1, max_length=10)
-    passed: bool
-    exam_date: IsoDate
-    result_id: str = Field(min_length=1, max_length=128)
-
-
-class ApplicationView(_Strict):
-    application: RecertApplication
-    complete: bool
-    in_force: bool = Field(
-        description="completed and its fee still paid: a refund or lost dispute recorded after completion "
-        "takes the recertification out of force (the fee is due again); a dispute won or a new payment "
-        "restores it"
-    )
-    fee_due_cents: int
-    still_required: list[Requirement]
-    requirements: list[Requirement]
-
-
-class ExamResultOutcome(_Strict):
-    result_id: str
-    recorded: Literal["created", "duplicate"]
-    application_id: str | None
-    completed: bool
-
-
-# ---------------------------------------------------------------------- queries over a member record
-
-
-def applications_of(record: MemberRecord) -> list[RecertApplication]:
-    return sorted(
-        (RecertApplication.model_validate(e.data) for e in record.events if e.kind == APPLICATION_KIND),
-        key=lambda a: (a.opened_on, a.application_id),
-    )
-
-
-def open_application(record: MemberRecord, credential: str | None = None) -> RecertApplication | None:
-    """The member's open recertification application (for ``credential`` if given), or None.
-
-    Public helper for other modules (e.g. CE ingest deciding where an evidence upload belongs)."""
-    wanted = credential.strip().upper() if credential else None
-    for app in applications_of(record):
-        if app.status == "open" and (wanted is None or app.credential == wanted):
-            return app
-    return None
-
-
-def completion_of(record: MemberRecord, application_id: str) -> Recertified | None:
-    """The ``Recertified`` fact that completed the application (keyed by its id), if any."""
-    return next((f for f in record.facts if isinstance(f, Recertified) and f.key == application_id), None)
-
-
-def exam_results_of(record: MemberRecord) -> list[ExamResult]:
-    return [ExamResult.model_validate(e.data) for e in record.events if e.kind == EXAM_RESULT_KIND]
-
-
-def evidence_count(
-    record: MemberRecord, *, application_id: str | None = None, audit_id: str | None = None
-) -> int:
-    return len(evidence_of(record, application_id=application_id, audit_id=audit_id))
-
-
-def evidence_of(
-    record: MemberRecord, *, application_id: str | None = None, audit_id: str | None = None
-) -> list[EventRecord]:
-    return [
-        e
-        for e in record.events
-        if e.kind == EVIDENCE_KIND
-        and (
-            (application_id is not None and e.data.get("application_id") == application_id)
-            or (audit_id is not None and e.data.get("audit_id") == audit_id)
-        )
-    ]
-
-
-def member_of(application_id: str) -> str:
-    member_id, _, rest = application_id.partition(".")
-    if not member_id or not rest:
-        raise NotFound(f"application {application_id!r} not found")
-    return member_id
-
-
-# ---------------------------------------------------------------------- the service
 
 
 class RecertificationService:
@@ -219,6 +64,7 @@ class RecertificationService:
         self.policy = policy
         self.criteria = criteria
         self.store = store or RecertStore(repository)
+        self.completion = RecertCompletion(repository, policy, self.store)
         self.catalog = catalog
         self._catalog_seen: dict[str, ActivitySpec] = {}
         self._catalog_asked: set[str] = set()
@@ -237,7 +83,14 @@ class RecertificationService:
         cert = record.certifications.get(code)
         if cert is None:
             raise NotFound(f"member {member_id!r} holds no {code} certification")
-        existing = open_application(record, code)
+        existing = open_application(record, code) or next(  # or one reopened by a fee reversal
+            (
+                a
+                for a in applications_of(record)
+                if a.credential == code and as_of(a, record.facts, today).status == "open"
+            ),
+            None,
+        )
         if existing is not None:
             raise ApplicationAlreadyOpen(
                 f"an application for {code} is already open", application_id=existing.application_id
@@ -385,88 +238,17 @@ class RecertificationService:
         if app.status != "open":
             return app.status == "completed"
         try:
-            return self._complete(record, app, today) is not None
+            return self.completion.complete(record, app, today, self._catalog_for(record.facts)) is not None
         except StaleWrite:
             again = next(
                 a for a in applications_of(self._load(member_id)) if a.application_id == application_id
             )
             return again.status == "completed"
 
-    def complete_loaded(
-        self, record: MemberRecord, app: RecertApplication, today: date
-    ) -> Recertified | None:
-        """Complete the open ``app`` from an already loaded ``record`` (no read): the ``Recertified``
-        fact when this call completed it; None when it is not ready or was closed meanwhile. The daily
-        run's backstop calls this for every open application of the members it evaluates."""
-        if app.status != "open":
-            return None
-        try:
-            return self._complete(record, app, today)
-        except StaleWrite:  # completed (or rejected) meanwhile: the fact key is the dedup marker
-            return None
-
-    def _complete(self, record: MemberRecord, app: RecertApplication, today: date) -> Recertified | None:
-        """The completion transaction when ``app`` is ready (None when not); StaleWrite if it raced."""
-        reqs = self._requirements(record, app, today)
-        if not is_complete(reqs):
-            return None
-        passed = passing_result(app, exam_results_of(record), self.policy)
-        completed_on = self._last_input_on(record, app, passed, today)
-        closed = app.model_copy(
-            update={
-                "status": "completed",
-                "completed_on": completed_on,
-                "exam_result_id": passed.result_id if passed else None,
-            }
-        )
-        fact = Recertified(
-            key=app.application_id,
-            recorded_on=today,
-            credential=app.credential,
-            completed_on=completed_on,
-            method=app.method,
-            application_id=app.application_id,
-            fee_cents=app.fee_cents,
-        )
-        self.store.complete(app.member_id, fact, self._event(closed, today), today + timedelta(days=1))
-        logger.info("recertification completed", extra={"application_id": app.application_id})
-        return fact
-
-    def _last_input_on(
-        self, record: MemberRecord, app: RecertApplication, passed: ExamResult | None, today: date
-    ) -> date:
-        """The business date the last required input was recorded (never after ``today``): the staff
-        approval, the passing exam result's recording, the day the fee became fully paid."""
-        inputs = [app.opened_on]
-        if app.method is RecertMethod.CCP and app.decision is not None:
-            inputs.append(app.decision.decided_on)
-        if passed is not None:
-            inputs.append(
-                next(
-                    (
-                        e.recorded_on
-                        for e in record.events
-                        if e.kind == EXAM_RESULT_KIND and e.key == passed.result_id
-                    ),
-                    passed.exam_date,
-                )
-            )
-        # the day the fee became (last) fully paid: payments and reversals change it
-        inputs.append(fee_paid_since(record.facts, app.application_id, app.fee_cents, today) or today)
-        return min(max(inputs), today)
-
     # -- helpers
 
     def _requirements(self, record: MemberRecord, app: RecertApplication, today: date) -> list[Requirement]:
-        return requirements(
-            app,
-            record.facts,
-            exam_results_of(record),
-            evidence_count(record, application_id=app.application_id),
-            self.policy,
-            today,
-            self._catalog_for(record.facts),
-        )
+        return self.completion.requirements(record, app, today, self._catalog_for(record.facts))
 
     def _catalog_for(self, facts: Sequence[Fact]) -> Mapping[str, ActivitySpec]:
         """Catalog entries the rules need for ``facts`` (``catalog_ids_needed``): one batched read for
@@ -484,34 +266,14 @@ class RecertificationService:
         paid_detail = next(r for r in reqs if r.item == "fee")
         completion = completion_of(record, app.application_id)
         in_force = completion is not None and recertified_from(completion, record.facts, today) is not None
-        fee_owed = app.status == "open" or (app.status == "completed" and not in_force)
+        shown = as_of(app, record.facts, today)  # reopened while its fee is refunded or disputed
         return ApplicationView(
-            application=app,
-            complete=app.status == "completed",
+            application=shown,
+            complete=shown.status == "completed",
             in_force=in_force,
-            fee_due_cents=app.fee_cents if fee_owed and not paid_detail.done else 0,
-            still_required=[r for r in reqs if not r.done] if app.status == "open" else [],
+            fee_due_cents=app.fee_cents if shown.status == "open" and not paid_detail.done else 0,
+            still_required=[r for r in reqs if not r.done] if shown.status == "open" else [],
             requirements=reqs,
-        )
-
-    def _event(self, app: RecertApplication, today: date) -> EventRecord:
-        summary = {
-            "open": f"applied to recertify {app.credential} by {app.method.value} ({app.application_id})",
-            "rejected": f"recertification {app.application_id} rejected"
-            + (f": {app.decision.reason}" if app.decision and app.decision.reason else ""),
-            "completed": f"recertification {app.application_id} by {app.method.value} completed on "
-            f"{app.completed_on}",
-        }[app.status]
-        if app.status == "open" and app.decision is not None:
-            summary += f"; approved on {app.decision.decided_on}"
-        return EventRecord(
-            kind=APPLICATION_KIND,
-            key=app.application_id,
-            occurred_on=app.opened_on,
-            recorded_on=today,
-            credential=app.credential,
-            summary=summary,
-            data=app.model_dump(mode="json"),
         )
 
     def _save(
@@ -519,7 +281,7 @@ class RecertificationService:
     ) -> None:
         self.store.put_event(
             app.member_id,
-            self._event(app, today),
+            application_event(app, today),
             list_keys=(APPLICATION_LIST, app.application_id),
             create=create,
             expect={"status": "open"} if expect_open else None,

@@ -34,6 +34,7 @@ APPLICATION_KIND = "recert_application"
 AUDIT_KIND = "audit"
 BADGE_KIND = "badge"
 EXAM_RESULT_KIND = "exam_result"
+EVIDENCE_KIND = "evidence"  # recorded by CE ingest: data.application_id / data.audit_id
 APPLICATION_LIST = "RECERT_APPLICATION"
 AUDIT_LIST = "AUDIT"
 BADGE_LIST = "CREDLY_BADGE"

@@ -214,7 +214,7 @@ def test_fee_dispute_after_completion_revokes_and_a_dispute_won_issues_again(
     assert (badge["state"], badge["revoke_reason"]) == ("revoked", FEE_REVERSED)
     view = application("ana.RMA.1")
     assert (view["application"]["status"], view["in_force"], view["fee_due_cents"]) == (
-        "completed",
+        "open",  # reopened while its fee is disputed
         False,
         12500,
     )

@@ -134,7 +134,7 @@ def test_complete_needs_the_fee_and_the_deciding_item() -> None:
 
 
 def test_open_application_helper_for_other_modules() -> None:
-    from shared.services.recertification import open_application
+    from shared.store.recert_queries import open_application
     from shared.store.records import EventRecord, MemberProfile, MemberRecord
 
     def event(application: RecertApplication) -> EventRecord:

@@ -255,6 +255,7 @@ def check_converges(harness: Any, scenario: Scenario, schedule: Schedule) -> Non
     assert permuted.invoices == reference.invoices, context
     assert permuted.exceptions == reference.exceptions, context
     assert permuted.badges == reference.badges, context
+    assert permuted.applications == reference.applications, context  # exactly, reversed fees included
 
 
 def _diff(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> str:
