@@ -18,9 +18,8 @@ from shared.clock import business_today
 from shared.config.settings import get_policy, get_settings
 from shared.http import json_response, make_resolver, problem
 from shared.observability import lambda_entry
-from shared.rules.ids import MEMBER_ID_ANCHORED
+from shared.rules.ids import ACTIVITY_ID_PATTERN, MEMBER_ID_ANCHORED
 from shared.services.activities import (
-    ACTIVITY_ID_PATTERN,
     ACTOR_PATTERN,
     ActivityAnswer,
     ActivityList,

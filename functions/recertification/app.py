@@ -7,7 +7,7 @@ points or evidence missing for an approval); 404 unknown member/application/audi
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
@@ -15,18 +15,22 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared.clock import business_today
-from shared.config.integrations import eligibility_criteria
 from shared.config.settings import get_policy, get_settings
 from shared.http import json_response, make_resolver, problem
 from shared.observability import lambda_entry
 from shared.rules.eligibility import EligibilityAnswers, EligibilityResult
 from shared.rules.ids import MEMBER_ID_ANCHORED, MEMBER_ID_PATTERN
-from shared.services.audits import AuditDecisionRequest, AuditRecord, AuditService
-from shared.services.catalog import CatalogService
-from shared.services.recert_schemas import ApplicationView, DecisionRequest, OpenApplication
-from shared.services.recertification import RecertificationService
-from shared.store.catalog import CatalogRepository
-from shared.store.members import MemberRepository
+from shared.services.recert_schemas import (
+    ApplicationView,
+    AuditDecisionRequest,
+    AuditRecord,
+    DecisionRequest,
+    OpenApplication,
+)
+
+if TYPE_CHECKING:
+    from shared.services.audits import AuditService
+    from shared.services.recertification import RecertificationService
 
 MemberIdPath = Annotated[str, Path(pattern=MEMBER_ID_ANCHORED, description="Member id")]
 ApplicationIdPath = Annotated[
@@ -42,7 +46,18 @@ CredentialPath = Annotated[str, Path(pattern=r"^[A-Za-z]{1,10}$", description="C
 app = make_resolver()
 
 
+# The services (and the stores, members and catalog code under them) are imported by the first
+# request that needs one, not at cold start: the routes declare only the wire models above, and a
+# cold start pays for the route it serves (tests/unit/test_import_closure.py keeps it so).
+
+
 def recertifications() -> RecertificationService:
+    from shared.config.integrations import eligibility_criteria
+    from shared.services.catalog import CatalogService
+    from shared.services.recertification import RecertificationService
+    from shared.store.catalog import CatalogRepository
+    from shared.store.members import MemberRepository
+
     settings = get_settings()
     return RecertificationService(
         MemberRepository(settings.table_name),
@@ -53,6 +68,9 @@ def recertifications() -> RecertificationService:
 
 
 def audits() -> AuditService:
+    from shared.services.audits import AuditService
+    from shared.store.members import MemberRepository
+
     return AuditService(MemberRepository(get_settings().table_name), get_policy())
 
 

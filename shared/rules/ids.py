@@ -16,6 +16,7 @@ MEMBER_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}"  # unanchored, to embed in
 MEMBER_ID_ANCHORED = rf"^{MEMBER_ID_PATTERN}$"  # for pydantic and Powertools ``pattern=`` (whole value)
 MEMBER_ID = re.compile(MEMBER_ID_PATTERN)  # use ``MEMBER_ID.fullmatch``: ``$`` would accept a final "\n"
 MemberId = Annotated[str, StringConstraints(pattern=MEMBER_ID_ANCHORED)]
+ACTIVITY_ID_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"  # a self-reported activity's id (anchored, for pydantic)
 
 
 def is_member_id(value: str) -> bool:

@@ -61,7 +61,6 @@ from shared.services.transcript import TranscriptCycle, TranscriptRow, render
 from shared.store.members import MemberRepository, WriteOutcome
 from shared.store.records import MemberRecord
 
-ACTIVITY_ID_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
 ACTOR_PATTERN = r"^(member|staff|system):[A-Za-z0-9._-]{1,64}$"
 EARLIEST_ACTIVITY = date(1950, 1, 1)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")

@@ -16,17 +16,14 @@ from __future__ import annotations
 import re
 from contextlib import suppress
 from datetime import date
-from typing import Annotated, Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from shared.errors import Conflict, DomainError, NotFound
 from shared.rules.ids import MEMBER_ID_PATTERN
-from shared.rules.models import AuditDecided, AuditDrawn, Points, Standing
+from shared.rules.models import AuditDecided, AuditDrawn, Standing
 from shared.rules.policy import RulesPolicy
 from shared.rules.self_report import latest_versions
 from shared.rules.status import SELF_REPORT_RECORD, activity_credits, cycle_points, evaluate
-from shared.services.activities import ACTIVITY_ID_PATTERN
+from shared.services.recert_schemas import AuditActivity, AuditDecisionRequest, AuditRecord, EvidenceItem
 from shared.store.members import MemberRepository
 from shared.store.recert import AUDIT_KIND, AUDIT_LIST, RecertStore, StaleWrite
 from shared.store.recert_queries import evidence_of
@@ -42,59 +39,8 @@ def member_of_audit(audit_id: str) -> str | None:
     return found["member"] if found else None
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
-
-
-class AuditDecisionRequest(_Strict):
-    decision: Literal["passed", "failed"]
-    reason: str = Field(default="", max_length=500)
-    disallowed_activities: list[Annotated[str, StringConstraints(pattern=ACTIVITY_ID_PATTERN)]] = Field(
-        default_factory=list,
-        max_length=200,
-        description="Self-reported activities of the audited cycle whose points are removed; a cycle "
-        "short after that fails the audit",
-    )
-
-
 class InvalidAuditDecision(DomainError):
     code = "invalid_audit_decision"
-
-
-class AuditActivity(_Strict):
-    """A self-reported activity of the audited cycle, and whether evidence names it."""
-
-    activity_id: str
-    title: str
-    category: str
-    completed_on: date
-    points: Points
-    counted: bool
-    reason: str | None
-    evidence_present: bool
-
-
-class EvidenceItem(_Strict):
-    key: str
-    recorded_on: date
-    summary: str
-    data: dict[str, Any]
-
-
-class AuditRecord(_Strict):
-    audit_id: str
-    member_id: str
-    credential: str
-    drawn_on: date
-    deadline: date
-    cycle_start: date
-    cycle_end: date
-    decision: AuditDecided | None
-    status: str = Field(description="the certification's status as of today")
-    evidence: list[EvidenceItem]
-    activities: list[AuditActivity] = Field(
-        default_factory=list, description="self-reported activities of the audited cycle"
-    )
 
 
 class AuditService:
