@@ -26,12 +26,7 @@ from shared.config.settings import get_policy, get_settings
 from shared.errors import DomainError, Unauthorized
 from shared.http import json_response, load_json, make_resolver, problem, raw_body, validation_problems
 from shared.observability import lambda_entry, logger
-from shared.services.badges import default_badge_service
-from shared.services.catalog import CatalogService
 from shared.services.recert_schemas import ExamResultIn
-from shared.services.recertification import RecertificationService
-from shared.store.catalog import CatalogRepository
-from shared.store.members import MemberRepository
 
 SIGNATURE_HEADER = "exam-signature"
 MAX_BODY_BYTES = 16 * 1024  # a result is ~200 bytes; refuse big bodies before computing an HMAC
@@ -78,6 +73,12 @@ def exam_result() -> Response[Any]:
         result = ExamResultIn.model_validate_json(raw)
     except ValidationError as error:
         raise InvalidBody("invalid exam result", problems=validation_problems(error)) from None
+    # imported by the first exam result, not at cold start (each route pays for its own service)
+    from shared.services.catalog import CatalogService
+    from shared.services.recertification import RecertificationService
+    from shared.store.catalog import CatalogRepository
+    from shared.store.members import MemberRepository
+
     base = get_settings()
     service = RecertificationService(
         MemberRepository(base.table_name),
@@ -102,6 +103,8 @@ def credly_webhook() -> Response[Any]:
     if not isinstance(envelope, dict):
         logger.info("credly webhook ignored", extra={"outcome": "ignored: not a JSON object"})
         return json_response(200, {"outcome": "ignored"})
+    from shared.services.badges import default_badge_service  # on the first Credly event
+
     base = get_settings()
     outcome = default_badge_service(base.table_name, get_policy(), base.zone).apply_webhook(
         envelope, business_today(base.zone)
