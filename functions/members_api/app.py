@@ -19,13 +19,13 @@ from shared.config.settings import get_policy, get_settings
 from shared.http import json_response, make_resolver, problem
 from shared.observability import lambda_entry
 from shared.rules.ids import MEMBER_ID_ANCHORED
-from shared.services.activities import (
+from shared.services.activities import ActivityService
+from shared.services.activity_schemas import (
     ACTIVITY_ID_PATTERN,
     ACTOR_PATTERN,
     ActivityAnswer,
     ActivityList,
     ActivityRequest,
-    ActivityService,
     CycleFilter,
 )
 from shared.services.catalog import CatalogService

@@ -26,7 +26,7 @@ from shared.rules.models import AuditDecided, AuditDrawn, Points, Standing
 from shared.rules.policy import RulesPolicy
 from shared.rules.self_report import latest_versions
 from shared.rules.status import SELF_REPORT_RECORD, activity_credits, cycle_points, evaluate
-from shared.services.activities import ACTIVITY_ID_PATTERN
+from shared.services.activity_schemas import ACTIVITY_ID_PATTERN
 from shared.store.members import MemberRepository
 from shared.store.recert import AUDIT_KIND, AUDIT_LIST, RecertStore, StaleWrite
 from shared.store.recert_queries import evidence_of
