@@ -26,7 +26,7 @@ from shared.rules.models import Standing as Standings
 from shared.rules.opening import InvalidOpeningBalance, check_opening_balance
 from shared.rules.policy import Category, RulesPolicy
 from shared.rules.status import catalog_ids_needed
-from shared.services.badges import BadgeRecord, badges_of, imported_badge_event
+from shared.services.badge_records import BadgeRecord, badges_of, imported_badge_event
 from shared.services.checkpoints import StatusReads
 from shared.services.timeline import timeline_of
 from shared.store import keys
