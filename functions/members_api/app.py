@@ -29,7 +29,8 @@ from shared.services.activity_schemas import (
     CycleFilter,
 )
 from shared.services.catalog import CatalogService
-from shared.services.members import Invoices, MemberService, MemberStatus, MemberUpsert, Standing, Timeline
+from shared.services.member_schemas import Invoices, MemberStatus, MemberUpsert, Timeline
+from shared.services.members import MemberService, Standing
 from shared.services.payment_links import PaymentLink, PaymentLinkRequest, PaymentLinkService
 from shared.store.catalog import CatalogRepository
 from shared.store.members import MemberRepository

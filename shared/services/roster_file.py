@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from shared.adapters.csv_batches import Rejection, read_records
 from shared.adapters.notifier import safe_cell
 from shared.rules.ids import is_member_id
-from shared.services.members import MemberUpsert
+from shared.services.member_schemas import MemberUpsert
 
 IMPORT_PREFIX = "roster-imports/"
 DRY_RUN_PREFIX = "roster-imports/dry-run/"
