@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from shared.adapters.csv_batches import Rejection, read_records
+from shared.adapters.files import match_upload_key
 from shared.adapters.notifier import safe_cell
 from shared.rules.ids import is_member_id
 from shared.services.member_schemas import MemberUpsert
@@ -60,10 +61,8 @@ class ImportKey:
 
 
 def parse_import_key(key: str) -> ImportKey | None:
-    match = _KEY.fullmatch(key)
-    if match is None or ".." in key:
-        return None
-    return ImportKey(match["name"], bool(match["dry"]))
+    match = match_upload_key(_KEY, key)
+    return None if match is None else ImportKey(match["name"], bool(match["dry"]))
 
 
 @dataclass(frozen=True)
