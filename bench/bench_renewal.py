@@ -75,7 +75,7 @@ def _post(payload: dict[str, Any]) -> str:
 
 
 def bench_webhooks(counter: Counting) -> dict[str, Any]:
-    from shared.services.members import MemberUpsert
+    from shared.services.member_schemas import MemberUpsert
     from tests.helpers import call_api
 
     body = MemberUpsert.model_validate(

@@ -39,7 +39,8 @@ from shared.observability import record as record_metric
 from shared.rules.models import AuditDrawn, FeePayment, PaymentReversal, Recertified, ReversalWithdrawn
 from shared.services.audits import AuditService
 from shared.services.badge_reconciliation import RECONCILE, BadgeReconciler
-from shared.services.badges import LAPSED, BadgeService, default_badge_service
+from shared.services.badge_records import LAPSED
+from shared.services.badges import BadgeService, default_badge_service
 from shared.services.catalog import CatalogService
 from shared.services.recertification import RecertificationService
 from shared.store.catalog import CatalogRepository

@@ -23,7 +23,8 @@ from shared.observability import record as record_metric
 from shared.services.ce_batches import BATCH_PREFIX, CsvBatchIngest
 from shared.services.ce_evidence import EVIDENCE_PREFIX, EvidenceIntake
 from shared.services.members import MemberService
-from shared.services.roster_import import IMPORT_PREFIX, ImportIncomplete, RosterImport
+from shared.services.roster_file import IMPORT_PREFIX
+from shared.services.roster_import import ImportIncomplete, RosterImport
 from shared.store.catalog import CatalogRepository
 from shared.store.members import MemberRepository
 

@@ -19,16 +19,17 @@ from shared.config.settings import get_policy, get_settings
 from shared.http import json_response, make_resolver, problem
 from shared.observability import lambda_entry
 from shared.rules.ids import ACTIVITY_ID_PATTERN, MEMBER_ID_ANCHORED
-from shared.services.activities import (
+from shared.services.activities import ActivityService
+from shared.services.activity_schemas import (
     ACTOR_PATTERN,
     ActivityAnswer,
     ActivityList,
     ActivityRequest,
-    ActivityService,
     CycleFilter,
 )
 from shared.services.catalog import CatalogService
-from shared.services.members import Invoices, MemberService, MemberStatus, MemberUpsert, Standing, Timeline
+from shared.services.member_schemas import Invoices, MemberStatus, MemberUpsert, Timeline
+from shared.services.members import MemberService, Standing
 from shared.services.payment_links import PaymentLink, PaymentLinkRequest, PaymentLinkService
 from shared.store.catalog import CatalogRepository
 from shared.store.members import MemberRepository

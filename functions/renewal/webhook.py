@@ -25,13 +25,8 @@ from shared.clock import business_today, wall_clock_seconds
 from shared.config.settings import get_policy, get_settings
 from shared.http import json_response, load_json, make_resolver, problem, raw_body
 from shared.observability import BusinessMetric, lambda_entry, logger, record
-from shared.services.payments import (
-    ParkedItem,
-    PaymentExceptionItem,
-    PaymentService,
-    Resolution,
-    WebhookResult,
-)
+from shared.services.payment_schemas import ParkedItem, PaymentExceptionItem, Resolution, WebhookResult
+from shared.services.payments import PaymentService
 from shared.store.payments import PaymentLedger
 
 MAX_BODY_BYTES = 64 * 1024  # Stripe events are a few KiB; anything bigger is refused before the HMAC

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from shared import aws
+
+
+def match_upload_key(layout: re.Pattern[str], key: str) -> re.Match[str] | None:
+    """The match of an uploaded object's whole key against its documented layout, or None when the
+    key does not follow it or holds ``..`` (a key that names no file of ours is ignored)."""
+    if ".." in key:
+        return None
+    return layout.fullmatch(key)
 
 
 def default_client() -> Any:

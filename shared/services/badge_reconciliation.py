@@ -29,7 +29,8 @@ from datetime import date
 from shared.observability import logger
 from shared.rules.models import CertificationStatus, Recertified, Standing
 from shared.rules.status import evaluate, recertified_from
-from shared.services.badges import FEE_REVERSED, IMPORTED, LAPSED, BadgeRecord, BadgeService, badges_of
+from shared.services.badge_records import FEE_REVERSED, IMPORTED, LAPSED, BadgeRecord, badges_of
+from shared.services.badges import BadgeService
 from shared.store.records import EventRecord, MemberRecord
 
 RECONCILE = "badge_reconcile"

@@ -18,7 +18,7 @@ from datetime import date
 from typing import Any
 
 from shared.adapters.csv_batches import BadFile, CsvRow, Rejection, parse_rows
-from shared.adapters.files import FilesBucket
+from shared.adapters.files import FilesBucket, match_upload_key
 from shared.observability import BusinessMetric, logger
 from shared.observability import record as record_metric
 from shared.rules.ce_acceptance import rejection_by_every_certification
@@ -50,10 +50,8 @@ class BatchKey:
 
 
 def parse_batch_key(key: str) -> BatchKey | None:
-    match = _KEY.fullmatch(key)
-    if match is None or ".." in key:
-        return None
-    return BatchKey(match["provider"], match["file"])
+    match = match_upload_key(_KEY, key)
+    return None if match is None else BatchKey(match["provider"], match["file"])
 
 
 class CsvBatchIngest:

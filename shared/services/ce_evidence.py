@@ -22,10 +22,11 @@ from urllib.parse import unquote_plus
 from shared.adapters.files import FilesBucket
 from shared.observability import BusinessMetric, logger
 from shared.observability import record as record_metric
-from shared.rules.ids import is_member_id
+from shared.rules.ids import ACTIVITY_ID_PATTERN, is_member_id
 from shared.rules.models import AuditDecided, AuditDrawn
 from shared.store.catalog import CatalogRepository, QuarantineRecord
 from shared.store.members import MemberRepository, WriteOutcome
+from shared.store.recert import APPLICATION_KIND, EVIDENCE_KIND
 from shared.store.records import EventRecord, MemberRecord
 
 EVIDENCE_PREFIX = "evidence/"
@@ -37,12 +38,8 @@ CONTENT_TYPES: dict[str, tuple[bytes, ...]] = {
     "image/jpeg": (b"\xff\xd8\xff",),
     "image/png": (b"\x89PNG\r\n\x1a\n",),
 }
-EVIDENCE_KIND = "evidence"
-# A recertification application is stored as an EventRecord of this kind in the member
-# partition, ``data.status`` = "open" while it takes documents (shared/store/recert.py).
-APPLICATION_KIND = "recert_application"
 Purpose = Literal["audit", "recertification"]
-_ACTIVITY_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_ACTIVITY_ID = re.compile(ACTIVITY_ID_PATTERN)
 _FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._()-]{0,200}$")
 
 

@@ -30,7 +30,7 @@ from shared.store.dynamo import from_item, json_body, to_item
 from shared.store.members import MemberRepository
 from shared.store.records import EventRecord
 
-APPLICATION_KIND = "recert_application"
+APPLICATION_KIND = "recert_application"  # data.status = "open" while the application takes documents
 AUDIT_KIND = "audit"
 BADGE_KIND = "badge"
 EXAM_RESULT_KIND = "exam_result"

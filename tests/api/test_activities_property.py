@@ -22,7 +22,8 @@ from hypothesis import strategies as st
 
 from shared.config.settings import Settings
 from shared.rules.models import Fact
-from shared.services.activities import ActivityRequest, ActivityService, ActivityWithdrawn, CycleFilter
+from shared.services.activities import ActivityService
+from shared.services.activity_schemas import ActivityRequest, ActivityWithdrawn, CycleFilter
 from shared.services.members import MemberService
 from shared.store.members import WriteOutcome
 from shared.store.records import CertificationRecord, MemberProfile, MemberRecord

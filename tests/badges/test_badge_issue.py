@@ -11,7 +11,7 @@ from typing import Any, Literal
 import pytest
 
 from shared.rules.models import AuditDrawn
-from shared.services.badges import FEE_REVERSED
+from shared.services.badge_records import FEE_REVERSED
 from shared.services.ce_evidence import record_evidence
 from shared.store.records import EventRecord
 from tests.helpers import call_api

@@ -14,8 +14,9 @@ from shared.adapters.csv_batches import parse_rows
 from shared.adapters.xapi import parse_statements
 from shared.rules.dates import IsoDate, parse_iso_date
 from shared.services.audits import member_of_audit
-from shared.services.ce_batches import parse_batch_key
+from shared.services.ce_batches import BatchKey, parse_batch_key
 from shared.services.ce_evidence import parse_evidence_key
+from shared.services.roster_file import ImportKey, parse_import_key
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,6 +41,15 @@ def test_a_date_written_as_documented_and_a_date_object_pass() -> None:
     assert parse_iso_date("2024-02-29") == date(2024, 2, 29)
     with pytest.raises(ValueError, match="day is out of range"):
         parse_iso_date("2024-02-30")
+
+
+def test_an_upload_key_outside_its_layout_names_no_file() -> None:
+    assert parse_import_key("roster-imports/dry-run/r.csv") == ImportKey("r", dry_run=True)
+    assert parse_batch_key("ce-batches/acme/a.csv") == BatchKey("acme", "a")
+    assert parse_import_key("roster-imports/a..b.csv") is None  # the layout allows dots, not ".."
+    assert parse_batch_key("ce-batches/acme/a..b.csv") is None
+    assert parse_import_key("roster-imports/r.csv\n") is None
+    assert parse_import_key("x/roster-imports/r.csv") is None
 
 
 def test_a_trailing_newline_is_not_part_of_an_id() -> None:
