@@ -15,7 +15,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
 from shared.adapters.secrets import RotatingSecret
 from shared.adapters.signatures import SignatureError, verify_with_refresh
@@ -30,6 +30,7 @@ from shared.services.payments import (
     PaymentExceptionItem,
     PaymentService,
     Resolution,
+    ResolutionRequest,
     WebhookResult,
 )
 from shared.store.payments import PaymentLedger
@@ -64,13 +65,6 @@ class PaymentExceptions(BaseModel):
     model_config = ConfigDict(defer_build=True)
 
     items: list[PaymentExceptionItem]
-
-
-class ResolutionRequest(BaseModel):
-    model_config = ConfigDict(defer_build=True, extra="forbid")
-
-    action: Resolution
-    note: str = Field(min_length=1, max_length=500, description="Why (kept on the member's timeline)")
 
 
 class ResolutionAnswer(BaseModel):

@@ -312,7 +312,11 @@ class MemberService:
         return canonical
 
     def status(self, member_id: str, today: date) -> MemberStatus:
-        record = self.load(member_id)
+        return self.status_of(member_id, self.load(member_id), today)
+
+    def status_of(self, member_id: str, record: MemberRecord, today: date) -> MemberStatus:
+        """The status of an already loaded member (a page showing status, invoices and timeline
+        reads the partition once)."""
         catalog = self.catalog_for(record.facts)
         statuses = [
             evaluate(cert.as_certification(), record.facts, today, self.policy, catalog)
@@ -325,7 +329,9 @@ class MemberService:
     def invoices(self, member_id: str, today: date) -> Invoices:
         """Every invoice of the member's certifications - each annual fee year, then each
         recertification application's fee - derived from the facts and applications (one Query)."""
-        record = self.load(member_id)
+        return self.invoices_of(member_id, self.load(member_id), today)
+
+    def invoices_of(self, member_id: str, record: MemberRecord, today: date) -> Invoices:
         applications = applications_of(record)
         found = [
             invoice

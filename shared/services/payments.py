@@ -25,7 +25,7 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.adapters.stripe_events import MEMBER_ID, Ignored, PaymentSeen, ReversalSeen, StripeAction
 from shared.clock import business_date_of
@@ -58,6 +58,15 @@ class WebhookResult(StrEnum):
 class Resolution(StrEnum):
     CREDIT = "credit"  # credit the invoices the payment names (staff accept the amount)
     REFUND = "refund"  # staff refund it in Stripe; nothing is credited
+
+
+class ResolutionRequest(BaseModel):
+    """Body of ``POST /admin/payment-exceptions/{payment_key}/resolution`` (and of the console's form)."""
+
+    model_config = ConfigDict(defer_build=True, extra="forbid")
+
+    action: Resolution
+    note: str = Field(min_length=1, max_length=500, description="Why (kept on the member's timeline)")
 
 
 class PaymentExceptionItem(BaseModel):
