@@ -645,7 +645,8 @@ def _console_paths(stack: LocalStack) -> None:
     and an action confirmed then performed (a catalog mapping)."""
     base = stack.url
     found = requests.get(f"{base}/console/members", params={"q": ZOE["email"]}, timeout=30)
-    assert found.status_code == 200 and "Zoe" in found.text, found.text
+    assert found.status_code == 200, found.text
+    assert "Zoe" in found.text
     for queue in (
         "audits",
         "recertifications",
