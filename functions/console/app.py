@@ -77,22 +77,30 @@ app: APIGatewayHttpResolver = make_resolver()
 # ---------------------------------------------------------------------- wiring
 
 
-def _services() -> tuple[MemberService, AuditService, RecertificationService, CatalogService]:
+def catalog() -> CatalogService:
+    return CatalogService(CatalogRepository(get_settings().table_name))
+
+
+def audits() -> AuditService:
+    return AuditService(MemberRepository(get_settings().table_name), get_policy())
+
+
+def recertifications() -> RecertificationService:
     settings = get_settings()
-    members = MemberRepository(settings.table_name)
-    catalog = CatalogService(CatalogRepository(settings.table_name))
-    policy = get_policy()
-    return (
-        MemberService(members, policy, catalog.lookup),
-        AuditService(members, policy),
-        RecertificationService(members, policy, eligibility_criteria(), catalog=catalog.lookup),
-        catalog,
+    return RecertificationService(
+        MemberRepository(settings.table_name),
+        get_policy(),
+        eligibility_criteria(),
+        catalog=catalog().lookup,
     )
 
 
 def console() -> ConsoleService:
-    member_service, audits, _, catalog = _services()
-    return ConsoleService(member_service, audits, catalog.repository)
+    """Cheap to build per request: the settings and the DynamoDB client behind them are cached."""
+    table = get_settings().table_name
+    listings = CatalogRepository(table)
+    members = MemberService(MemberRepository(table), get_policy(), CatalogService(listings).lookup)
+    return ConsoleService(members, audits(), listings)
 
 
 def payments() -> PaymentService:
@@ -232,10 +240,10 @@ def _queue(queue: Queue, token: str | None) -> QueuePage:
         return QueuePage(list(payments().parked()), None, 0)
     if queue is Queue.PAYMENT_EXCEPTIONS:
         return QueuePage(list(payments().exceptions()), None, 0)
-    catalog = _services()[3]
+    entries = catalog()
     if queue is Queue.UNMAPPED_ACTIVITIES:
-        return QueuePage(list(catalog.unmapped().activities), None, 0)
-    listing = catalog.quarantined if queue is Queue.QUARANTINED_UPLOADS else catalog.unmatched_statements
+        return QueuePage(list(entries.unmapped().activities), None, 0)
+    listing = entries.quarantined if queue is Queue.QUARANTINED_UPLOADS else entries.unmatched_statements
     found = listing(100, token)
     return QueuePage(found.items, found.next_token, len(found.items))
 
@@ -261,7 +269,7 @@ class ActionSpec:
 
 
 def _explain_audit(audit_id: str, body: AuditDecisionRequest) -> str:
-    audit = _services()[1].record(audit_id, _today())
+    audit = audits().record(audit_id, _today())
     subject = f"Audit {audit_id} of {audit.member_id}'s {audit.credential} certification"
     if body.decision == "failed":
         return (
@@ -280,13 +288,13 @@ def _explain_audit(audit_id: str, body: AuditDecisionRequest) -> str:
 
 
 def _perform_audit(audit_id: str, body: AuditDecisionRequest) -> str:
-    audit = _services()[1].decide(audit_id, body, _today())
+    audit = audits().decide(audit_id, body, _today())
     assert audit.decision is not None
     return f"Audit {audit_id} recorded as {audit.decision.outcome}. The certification is now {audit.status}."
 
 
 def _explain_application(application_id: str, body: DecisionRequest) -> str:
-    view = _services()[2].get(application_id, _today())
+    view = recertifications().get(application_id, _today())
     subject = f"Application {application_id} ({view.application.member_id}, {view.application.credential})"
     if body.decision == "approved":
         fee = (
@@ -302,7 +310,7 @@ def _explain_application(application_id: str, body: DecisionRequest) -> str:
 
 
 def _perform_application(application_id: str, body: DecisionRequest) -> str:
-    view = _services()[2].decide(application_id, body, _today())
+    view = recertifications().decide(application_id, body, _today())
     if view.complete:
         return f"Application {application_id} {body.decision}: the certification is recertified; the badge is on its way."
     still = ", ".join(r.item for r in view.still_required) or "nothing"
@@ -328,7 +336,7 @@ def _perform_payment(payment_key: str, body: ResolutionRequest) -> str:
 
 
 def _explain_mapping(activity_id: str, body: ActivityUpsert) -> str:
-    waiting = next((a for a in _services()[3].unmapped().activities if a.activity_id == activity_id), None)
+    waiting = next((a for a in catalog().unmapped().activities if a.activity_id == activity_id), None)
     counted = (
         f" The {waiting.completions} completion(s) recorded while it was unmapped count from now on."
         if waiting
@@ -341,7 +349,7 @@ def _explain_mapping(activity_id: str, body: ActivityUpsert) -> str:
 
 
 def _perform_mapping(activity_id: str, body: ActivityUpsert) -> str:
-    created = _services()[3].upsert(body, _today())
+    created = catalog().upsert(body, _today())
     return f"{activity_id} {'added to' if created else 'updated in'} the catalog: {body.points} points of {body.category.value}."
 
 

@@ -80,8 +80,27 @@ def story() -> Iterator[tuple[LocalStack, Demo, dict[str, str]]]:
         demo.daily("2026-04-20")
         _stripe_fee(demo, "dana", dana_app, 12500)
         _exam(demo, "dana", "RMA", "2026-04-18", "vendor-dana-1")
+        demo.daily("2026-04-25")
+        demo.call(
+            "PUT",
+            "/members/dana/activities/wound-care-day",
+            json={
+                "category": "professional_education",
+                "title": "Wound care study day",
+                "provider": "State society",
+                "completed_on": "2026-04-24",
+                "units": {"contact_hours": 3},
+                "attestation": ATTESTED,
+            },
+        )
         audit_id = _draw_audit(demo, "dana", "RMA", "2026-05-02", 2026)
         demo.daily("2026-05-02")
+        demo.call(
+            "PUT",
+            "/_local/uploads/evidence/dana/audit/wound-care-day/certificate.pdf",
+            data=b"%PDF-1.7 console test",
+            headers={"content-type": "application/pdf"},
+        )
         short = {
             "id": EXCEPTION_PAYMENT,
             "object": "payment_intent",
@@ -209,7 +228,8 @@ def test_3_a_failed_audit_lapses_the_member_and_revokes_the_badge(
     assert console.badge_states() == ["pending"]
     card = console.card("audits", ids["audit_id"])
     assert "dana" in card.text
-    assert "Evidence uploaded" in card.text
+    evidence = card.find_element(By.XPATH, ".//tr[td[contains(., 'Wound care study day')]]/td[4]")
+    assert evidence.text == "present"
     console.shot("console-queue-audits.png", tmp_path)
     confirmation, answer = console.act(card, "failed", {"reason": "CE log does not match the providers"})
     assert "FAILED" in confirmation
