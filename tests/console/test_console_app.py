@@ -3,12 +3,17 @@ actions and the refusals in words. The browser tests drive the same pages in Chr
 
 from __future__ import annotations
 
+from datetime import date
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
 
 from local.events import http_api_event, route_for
+from shared.rules.models import CeCompletion
+from shared.rules.policy import Category
+from shared.store.members import MemberRepository
 from tests.helpers import HttpResult, call_api, invoke
 
 FORM = {"content-type": "application/x-www-form-urlencoded"}
@@ -113,3 +118,42 @@ def test_search_answers_a_redirect_or_a_not_found_in_words(aws: dict[str, Any]) 
     odd = call_api("GET", "/console/members?q=" + "%3Cscript%3E")
     assert odd.status == 404
     assert "&lt;script&gt;" in odd.raw
+
+
+def test_the_timeline_is_paged_newest_first_and_filtered_by_kind(
+    aws: dict[str, Any], business_date: Any
+) -> None:
+    business_date("2024-06-01")
+    member = {
+        "first_name": "Tim",
+        "last_name": "Lee",
+        "email": "tim@example.org",
+        "certifications": [{"credential": "RMA", "certified_on": "2023-01-10"}],
+    }
+    assert call_api("PUT", "/members/tim", member).status == 201
+    repository = MemberRepository(aws["table"])
+    for day in range(1, 31):  # 30 CE completions, one a day in April
+        completed = date(2024, 4, day)
+        repository.record_fact(
+            "tim",
+            CeCompletion(
+                key=f"course-{day:02d}",
+                recorded_on=completed,
+                activity_id=f"https://courses.example.org/c/{day}",
+                completed_on=completed,
+                points=Decimal(1),
+                category=Category.PROFESSIONAL_EDUCATION,
+            ),
+        )
+    first = call_api("GET", "/console/members/tim?kind=ce")
+    assert first.status == 200, first.raw
+    assert "page 1 of 2" in first.raw
+    assert first.raw.index("2024-04-30") < first.raw.index("2024-04-06")  # newest first
+    assert "2024-04-05" not in first.raw
+    assert '<a href="?page=2&amp;kind=ce">Older</a>' in first.raw
+    second = call_api("GET", "/console/members/tim?kind=ce&page=2")
+    assert "page 2 of 2" in second.raw
+    assert "2024-04-01" in second.raw
+    assert "2024-04-06" not in second.raw
+    assert '<a href="?page=1&amp;kind=ce">Newer</a>' in second.raw
+    assert "30 of 30 points earned" in first.raw  # the same completions, counted in the CCP progress

@@ -323,7 +323,7 @@ def test_a_typed_title_with_script_and_formula_characters_renders_as_text(consol
 
 
 def test_keyboard_only_search_and_readable_at_200_percent_zoom(console: Console) -> None:
-    console.open("/console")
+    console.open("/console/")  # as the README gives it: the trailing slash too
     body = console.browser.find_element(By.TAG_NAME, "body")
     body.send_keys(Keys.TAB)
     for _ in range(5):
