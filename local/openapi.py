@@ -60,6 +60,17 @@ def _document_errors(operation: dict[str, Any]) -> None:
     # declares itself (a rule refusing the request) stays.
     if "HTTPValidationError" in json.dumps(responses.get("422", {})):
         del responses["422"]
+    if "text/html" in json.dumps(responses):
+        # an HTML page (the staff console): every answer is a page, refusals included
+        page = {"text/html": {"schema": {"type": "string"}}}
+        responses["400"] = {
+            "description": "Invalid input: a page naming the field and the reason",
+            "content": page,
+        }
+        for answer in responses.values():
+            if "content" in answer:
+                answer["content"] = page
+        return
     responses.setdefault("400", _ref_response("Invalid input", "ValidationProblem"))
     if "parameters" in operation or "requestBody" in operation:
         # validated input: the 400 is either a validation problem (field paths) or a domain problem

@@ -48,8 +48,16 @@ from shared.store.payments import PaymentLedger
 
 STAFF_GROUP = "staff"
 MemberIdPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$", description="Member id")]
+
+
+def html(description: str) -> OpenAPIResponse:
+    """OpenAPI entry for a page the console answers with (its refusals are pages too)."""
+    return {"description": description, "content": {"text/html": {"schema": {"type": "string"}}}}
+
+
 HTML_OK: dict[int, OpenAPIResponse] = {
-    200: {"description": "An HTML page", "content": {"text/html": {"schema": {"type": "string"}}}}
+    200: html("An HTML page"),
+    403: html("Not signed in with the staff group"),
 }
 
 _TEMPLATES = FilePath(__file__).parent / "templates"
@@ -172,7 +180,11 @@ def home() -> Response[str]:
 @app.get(
     "/console/members",
     summary="Staff console: find a member by id or e-mail (redirects to the member page)",
-    responses={303: {"description": "To the member page"}, 404: {"description": "No such member (HTML)"}},
+    responses={
+        303: {"description": "To the member page"},
+        403: html("Not signed in with the staff group"),
+        404: html("No such member"),
+    },
 )
 def search(
     q: Annotated[str, Query(min_length=1, max_length=320, description="Member id or e-mail")],
@@ -189,7 +201,7 @@ def search(
 @app.get(
     "/console/members/<member_id>",
     summary="Staff console: a member's status with reasons, CCP progress, invoices, badges, timeline",
-    responses={**HTML_OK, 404: {"description": "Unknown member (HTML)"}},
+    responses={**HTML_OK, 404: html("Unknown member")},
 )
 def member(
     member_id: MemberIdPath,
@@ -203,7 +215,7 @@ def member(
 @app.get(
     "/console/queues/<queue>",
     summary="Staff console: a work queue",
-    responses={**HTML_OK, 400: {"description": "Unknown queue or bad next_token (HTML)"}},
+    responses={**HTML_OK, 400: html("Unknown queue or bad next_token")},
 )
 def queue(
     queue: Annotated[Queue, Path(description="Which queue")],
@@ -398,10 +410,10 @@ def _form() -> dict[str, list[str]]:
     summary="Staff console: confirm, then perform, an action (a form POST)",
     responses={
         **HTML_OK,
-        400: {"description": "A field is invalid (HTML, with the field and the reason)"},
-        404: {"description": "Unknown audit, application, payment exception (HTML)"},
-        409: {"description": "The state forbids it (HTML, with the reason)"},
-        422: {"description": "A rule refuses it (HTML, with the reason)"},
+        400: html("A field is invalid: the field and the reason"),
+        404: html("Unknown audit, application or payment exception"),
+        409: html("The state forbids it, with the reason"),
+        422: html("A rule refuses it, with the reason"),
     },
 )
 def act(action: Annotated[Action, Path(description="Which action")]) -> Response[str]:
