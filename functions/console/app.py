@@ -30,21 +30,24 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from pydantic import BaseModel, ValidationError
 
 from shared.clock import business_today
-from shared.config.integrations import eligibility_criteria
-from shared.config.settings import get_policy, get_settings
+from shared.config.settings import get_settings
 from shared.errors import DomainError
 from shared.http import make_resolver, validation_problems
 from shared.observability import lambda_entry, logger
 from shared.rules.policy import Category
-from shared.services.audits import AuditDecisionRequest, AuditService
-from shared.services.catalog import ActivityUpsert, CatalogService
+from shared.services.audits import AuditDecisionRequest
+from shared.services.catalog import ActivityUpsert
 from shared.services.console import REASON_WORDS, ConsoleService, Queue, QueuePage
-from shared.services.members import MemberService
-from shared.services.payments import PaymentService, Resolution, ResolutionRequest
-from shared.services.recertification import DecisionRequest, RecertificationService
+from shared.services.factories import (
+    audit_service,
+    catalog_service,
+    member_service,
+    payment_service,
+    recertification_service,
+)
+from shared.services.payments import Resolution, ResolutionRequest
+from shared.services.recertification import DecisionRequest
 from shared.store.catalog import CatalogRepository
-from shared.store.members import MemberRepository
-from shared.store.payments import PaymentLedger
 
 STAFF_GROUP = "staff"
 MemberIdPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$", description="Member id")]
@@ -85,35 +88,9 @@ app: APIGatewayHttpResolver = make_resolver()
 # ---------------------------------------------------------------------- wiring
 
 
-def catalog() -> CatalogService:
-    return CatalogService(CatalogRepository(get_settings().table_name))
-
-
-def audits() -> AuditService:
-    return AuditService(MemberRepository(get_settings().table_name), get_policy())
-
-
-def recertifications() -> RecertificationService:
-    settings = get_settings()
-    return RecertificationService(
-        MemberRepository(settings.table_name),
-        get_policy(),
-        eligibility_criteria(),
-        catalog=catalog().lookup,
-    )
-
-
 def console() -> ConsoleService:
-    """Cheap to build per request: the settings and the DynamoDB client behind them are cached."""
-    table = get_settings().table_name
-    listings = CatalogRepository(table)
-    members = MemberService(MemberRepository(table), get_policy(), CatalogService(listings).lookup)
-    return ConsoleService(members, audits(), listings)
-
-
-def payments() -> PaymentService:
-    settings = get_settings()
-    return PaymentService(PaymentLedger(settings.table_name), get_policy(), settings.zone)
+    members = member_service()
+    return ConsoleService(members, audit_service(), CatalogRepository(get_settings().table_name))
 
 
 def _today() -> date:
@@ -249,10 +226,10 @@ def _queue(queue: Queue, token: str | None) -> QueuePage:
     if queue is Queue.RECERTIFICATIONS:
         return service.pending_applications(token)
     if queue is Queue.PARKED_PAYMENTS:
-        return QueuePage(list(payments().parked()), None, 0)
+        return QueuePage(list(payment_service().parked()), None, 0)
     if queue is Queue.PAYMENT_EXCEPTIONS:
-        return QueuePage(list(payments().exceptions()), None, 0)
-    entries = catalog()
+        return QueuePage(list(payment_service().exceptions()), None, 0)
+    entries = catalog_service()
     if queue is Queue.UNMAPPED_ACTIVITIES:
         return QueuePage(list(entries.unmapped().activities), None, 0)
     listing = entries.quarantined if queue is Queue.QUARANTINED_UPLOADS else entries.unmatched_statements
@@ -281,7 +258,7 @@ class ActionSpec:
 
 
 def _explain_audit(audit_id: str, body: AuditDecisionRequest) -> str:
-    audit = audits().record(audit_id, _today())
+    audit = audit_service().record(audit_id, _today())
     subject = f"Audit {audit_id} of {audit.member_id}'s {audit.credential} certification"
     if body.decision == "failed":
         return (
@@ -300,13 +277,13 @@ def _explain_audit(audit_id: str, body: AuditDecisionRequest) -> str:
 
 
 def _perform_audit(audit_id: str, body: AuditDecisionRequest) -> str:
-    audit = audits().decide(audit_id, body, _today())
+    audit = audit_service().decide(audit_id, body, _today())
     assert audit.decision is not None
     return f"Audit {audit_id} recorded as {audit.decision.outcome}. The certification is now {audit.status}."
 
 
 def _explain_application(application_id: str, body: DecisionRequest) -> str:
-    view = recertifications().get(application_id, _today())
+    view = recertification_service().get(application_id, _today())
     subject = f"Application {application_id} ({view.application.member_id}, {view.application.credential})"
     if body.decision == "approved":
         fee = (
@@ -322,7 +299,7 @@ def _explain_application(application_id: str, body: DecisionRequest) -> str:
 
 
 def _perform_application(application_id: str, body: DecisionRequest) -> str:
-    view = recertifications().decide(application_id, body, _today())
+    view = recertification_service().decide(application_id, body, _today())
     if view.complete:
         return f"Application {application_id} {body.decision}: the certification is recertified; the badge is on its way."
     still = ", ".join(r.item for r in view.still_required) or "nothing"
@@ -330,7 +307,7 @@ def _perform_application(application_id: str, body: DecisionRequest) -> str:
 
 
 def _explain_payment(payment_key: str, body: ResolutionRequest) -> str:
-    found = next((e for e in payments().exceptions() if e.payment_key == payment_key), None)
+    found = next((e for e in payment_service().exceptions() if e.payment_key == payment_key), None)
     what = (
         f"payment {payment_key} of {found.amount_cents / 100:.2f} {found.currency.upper()} from {found.member_id} ({found.reason})"
         if found
@@ -343,12 +320,12 @@ def _explain_payment(payment_key: str, body: ResolutionRequest) -> str:
 
 
 def _perform_payment(payment_key: str, body: ResolutionRequest) -> str:
-    payments().resolve(payment_key, body.action, body.note, _today())
+    payment_service().resolve(payment_key, body.action, body.note, _today())
     return f"Payment {payment_key} resolved: {body.action.value}. The resolution is on the member's timeline."
 
 
 def _explain_mapping(activity_id: str, body: ActivityUpsert) -> str:
-    waiting = next((a for a in catalog().unmapped().activities if a.activity_id == activity_id), None)
+    waiting = next((a for a in catalog_service().unmapped().activities if a.activity_id == activity_id), None)
     counted = (
         f" The {waiting.completions} completion(s) recorded while it was unmapped count from now on."
         if waiting
@@ -361,7 +338,7 @@ def _explain_mapping(activity_id: str, body: ActivityUpsert) -> str:
 
 
 def _perform_mapping(activity_id: str, body: ActivityUpsert) -> str:
-    created = catalog().upsert(body, _today())
+    created = catalog_service().upsert(body, _today())
     return f"{activity_id} {'added to' if created else 'updated in'} the catalog: {body.points} points of {body.category.value}."
 
 

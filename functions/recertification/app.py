@@ -15,21 +15,18 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared.clock import business_today
-from shared.config.integrations import eligibility_criteria
-from shared.config.settings import get_policy, get_settings
+from shared.config.settings import get_settings
 from shared.http import json_response, make_resolver, problem
 from shared.observability import lambda_entry
 from shared.rules.eligibility import EligibilityAnswers, EligibilityResult
 from shared.services.audits import AuditDecisionRequest, AuditRecord, AuditService
-from shared.services.catalog import CatalogService
+from shared.services.factories import audit_service, recertification_service
 from shared.services.recertification import (
     ApplicationView,
     DecisionRequest,
     OpenApplication,
     RecertificationService,
 )
-from shared.store.catalog import CatalogRepository
-from shared.store.members import MemberRepository
 
 MemberIdPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$", description="Member id")]
 ApplicationIdPath = Annotated[
@@ -46,17 +43,11 @@ app = make_resolver()
 
 
 def recertifications() -> RecertificationService:
-    settings = get_settings()
-    return RecertificationService(
-        MemberRepository(settings.table_name),
-        get_policy(),
-        eligibility_criteria(),
-        catalog=CatalogService(CatalogRepository(settings.table_name)).lookup,
-    )
+    return recertification_service()
 
 
 def audits() -> AuditService:
-    return AuditService(MemberRepository(get_settings().table_name), get_policy())
+    return audit_service()
 
 
 def _today() -> Any:
