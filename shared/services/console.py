@@ -58,7 +58,7 @@ REASON_WORDS: dict[Reason, str] = {
 
 
 class TimelinePage(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     entries: list[TimelineEntry]
     kinds: list[str]  # every kind the member's timeline has, for the filter
@@ -68,7 +68,7 @@ class TimelinePage(BaseModel):
 
 
 class MemberPage(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     profile: MemberProfile
     status: MemberStatus
@@ -77,13 +77,13 @@ class MemberPage(BaseModel):
 
 
 class PendingAudit(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     audit: AuditRecord
 
 
 class PendingApplication(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     application_id: str
     member_id: str
