@@ -20,7 +20,8 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webelement import WebElement
-from selenium.webdriver.support.ui import Select
+from selenium.webdriver.support.expected_conditions import staleness_of
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from local.demo import Demo
 from local.demo.ce import _post_statements, _statement
@@ -159,10 +160,15 @@ class Console:
     def main(self) -> str:
         return self.browser.find_element(By.TAG_NAME, "main").text
 
+    def submitted(self, element: WebElement) -> None:
+        """Wait until the page holding ``element`` is gone: the form's answer has loaded."""
+        WebDriverWait(self.browser, 60).until(staleness_of(element))
+
     def find(self, query: str) -> str:
         self.open("/console")
         box = self.browser.find_element(By.ID, "q")
         box.send_keys(query, Keys.ENTER)
+        self.submitted(box)
         return self.main()
 
     def card(self, queue: str, naming: str) -> WebElement:
@@ -182,9 +188,13 @@ class Console:
                 Select(element).select_by_value(value)
             else:
                 element.send_keys(value)
-        card.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        submit = card.find_element(By.CSS_SELECTOR, "button[type=submit]")
+        submit.click()
+        self.submitted(submit)
         confirmation = self.browser.find_element(By.ID, "what-changes").text
-        self.browser.find_element(By.XPATH, "//button[normalize-space()='Yes, do it']").click()
+        yes = self.browser.find_element(By.XPATH, "//button[normalize-space()='Yes, do it']")
+        yes.click()
+        self.submitted(yes)
         return confirmation, self.main()
 
     def badge_states(self) -> list[str]:
@@ -208,7 +218,9 @@ def test_1_2_find_the_member_by_email_and_read_why_they_lapsed(console: Console,
     ]
     # the timeline, filtered to the transitions, says when
     Select(console.browser.find_element(By.ID, "kind")).select_by_value("transition")
-    console.browser.find_element(By.XPATH, "//button[normalize-space()='Filter']").click()
+    filter_button = console.browser.find_element(By.XPATH, "//button[normalize-space()='Filter']")
+    filter_button.click()
+    console.submitted(filter_button)
     kinds = {row.text for row in console.browser.find_elements(By.CSS_SELECTOR, "#timeline td:nth-child(2)")}
     assert kinds == {"transition"}
     assert "lapsed" in console.browser.find_element(By.ID, "timeline").text
@@ -334,6 +346,7 @@ def test_keyboard_only_search_and_readable_at_200_percent_zoom(console: Console)
     assert focused.get_attribute("id") == "q"
     assert console.browser.find_element(By.CSS_SELECTOR, "label[for=q]").text == "Member id or e-mail"
     focused.send_keys("pat", Keys.ENTER)
+    console.submitted(focused)
     assert "Pat Kim" in console.main()
     # 200 % zoom of a 1280 px wide window: 640 CSS pixels; nothing needs horizontal scrolling
     console.browser.execute_cdp_cmd(
