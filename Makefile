@@ -8,7 +8,7 @@ export POWERTOOLS_METRICS_DISABLED := true
 export AWS_DEFAULT_REGION := us-east-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: constraints demo test gates pytest pytest-schemathesis test-slow lint typecheck contracts complexity template checkov sam-build bench clean
+.PHONY: constraints demo test gates pytest pytest-schemathesis pytest-browser chromium test-slow lint typecheck contracts complexity template checkov sam-build bench clean
 
 # constraints.txt pins every package to the versions the checks last passed with (regenerate with
 # `make constraints` after changing dependencies), so CI installs what developers ran.
@@ -35,20 +35,39 @@ demo: $(STAMP)
 # its own plain pytest process beside them: its last test checks the figures every operation's
 # generated test collected in module globals, which needs the whole module in one process, in order.
 # Set PYTEST_WORKERS=0 to run the rest in one process too (e.g. to debug with -s).
+# The staff console's browser tests (headless Chromium) run beside them too, in their own process:
+# one Chromium and one local stack for the file, started while the other parts run.
 PYTEST_WORKERS ?= auto
 SCHEMATHESIS_TESTS := tests/reliability/test_schemathesis.py
+BROWSER_TESTS := tests/console/test_console_browser.py
 test: $(STAMP) $(CHECKOV_STAMP)
-	@$(MAKE) --no-print-directory -j 7 --output-sync=target gates pytest pytest-schemathesis
+	@$(MAKE) --no-print-directory -j 8 --output-sync=target gates pytest pytest-schemathesis pytest-browser
 
 gates: lint typecheck contracts complexity template checkov
 
 # Coverage of shared/, functions/ and local/ by this run (pytest-cov combines the xdist workers'
 # data); below the floor in pyproject.toml ([tool.coverage.report] fail_under) the target fails.
 pytest: $(STAMP)
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile --ignore=$(SCHEMATHESIS_TESTS) --cov --cov-report=term:skip-covered
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile --ignore=$(SCHEMATHESIS_TESTS) --ignore=$(BROWSER_TESTS) --cov --cov-report=term:skip-covered
 
 pytest-schemathesis: $(STAMP)
 	$(BIN)/pytest $(SCHEMATHESIS_TESTS)
+
+pytest-browser: $(STAMP) chromium
+	$(BIN)/pytest $(BROWSER_TESTS)
+
+# Debian's chromium and chromium-driver: installed when missing and we can (root with apt-get, as CI
+# runs); otherwise a clear failure - the browser tests are never skipped.
+chromium:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then exit 0; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing chromium and chromium-driver (apt-get)"; \
+		apt-get install -y -qq chromium chromium-driver >/dev/null 2>&1 || \
+		{ apt-get update -qq && apt-get install -y -qq chromium chromium-driver; }; \
+	else \
+		echo "The staff console's browser tests need Chromium: run 'apt-get install -y chromium chromium-driver' as root (Debian), or put chromium and chromedriver on PATH" >&2; \
+		exit 1; \
+	fi
 
 # The long part of the reliability suite (convergence property at full example count, ...).
 test-slow: $(STAMP)

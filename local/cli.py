@@ -21,6 +21,7 @@ def _up(args: argparse.Namespace) -> int:
     stack.start()
     print(f"Stay Certified local stack on {stack.url} (AWS APIs: {stack.endpoint_url}); Ctrl-C stops it.")
     print("Local only: no IAM auth on any route; secrets hold the documented development defaults.")
+    print(f"Staff console: {stack.url}/console/ (no sign-in locally).")
     if stack.fake_credly is not None:
         print(f"Fake Credly on {stack.credly_url} (organization local-org, token local-credly-token).")
     stopped = threading.Event()
@@ -37,7 +38,7 @@ def _up(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from local.demo import run_demo
 
-    return run_demo(port=args.port)
+    return run_demo(port=args.port, keep=args.keep)
 
 
 def _simulate(args: argparse.Namespace) -> int:
@@ -119,6 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     up.set_defaults(run=_up)
     demo = commands.add_parser("demo", help="play a scripted multi-year lifecycle on the local stack")
     demo.add_argument("--port", type=int, default=0)
+    demo.add_argument(
+        "--keep", action="store_true", help="keep the stack up after the story (browse it in the console)"
+    )
     demo.set_defaults(run=_demo)
     sim = commands.add_parser("simulate", help="policy simulation of a synthetic population (rules core)")
     sim.add_argument("--members", type=int, default=10_000)

@@ -60,6 +60,17 @@ def _document_errors(operation: dict[str, Any]) -> None:
     # declares itself (a rule refusing the request) stays.
     if "HTTPValidationError" in json.dumps(responses.get("422", {})):
         del responses["422"]
+    if "text/html" in json.dumps(responses):
+        # an HTML page (the staff console): every answer is a page, refusals included
+        page = {"text/html": {"schema": {"type": "string"}}}
+        responses["400"] = {
+            "description": "Invalid input: a page naming the field and the reason",
+            "content": page,
+        }
+        for answer in responses.values():
+            if "content" in answer:
+                answer["content"] = page
+        return
     responses.setdefault("400", _ref_response("Invalid input", "ValidationProblem"))
     if "parameters" in operation or "requestBody" in operation:
         # validated input: the 400 is either a validation problem (field paths) or a domain problem
@@ -101,7 +112,8 @@ def build() -> dict[str, Any]:
             document["components"].setdefault(section, {}).update(entries)
     document["info"]["description"] = (
         "HTTP API of Stay Certified. Admin and portal routes use IAM (SigV4) authorization; "
-        "webhooks and LMS callbacks authenticate by signature or Basic auth instead."
+        "webhooks and LMS callbacks authenticate by signature or Basic auth instead; the staff "
+        "console's HTML pages (/console) take a staff Cognito token."
     )
     document["components"].setdefault("securitySchemes", {})["sigv4"] = {
         "type": "apiKey",
@@ -109,6 +121,13 @@ def build() -> dict[str, Any]:
         "in": "header",
         "x-amazon-apigateway-authtype": "awsSigv4",
     }
+    document["components"]["securitySchemes"]["staffJwt"] = {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": "A token of the staff Cognito user pool whose cognito:groups holds staff (docs/console.md)",
+    }
+    jwt_names = tpl.jwt_authorizers()
     schemas = document["components"].setdefault("schemas", {})
     schemas.pop("HTTPValidationError", None)
     schemas.pop("ValidationError", None)
@@ -122,10 +141,14 @@ def build() -> dict[str, Any]:
                     f"{method.upper()} {path} is served by code but not routed in template.yaml"
                 )
             _document_errors(operation)
-            if not any(code.startswith("2") for code in operation["responses"]):
-                raise LookupError(f"{method.upper()} {path} documents no 2xx response: add one to responses=")
+            if not any(code.startswith(("2", "303")) for code in operation["responses"]):
+                raise LookupError(
+                    f"{method.upper()} {path} documents no 2xx (or 303) response: add one to responses="
+                )
             if route.authorizer == "AWS_IAM":
                 operation["security"] = [{"sigv4": []}]
+            elif route.authorizer in jwt_names:
+                operation["security"] = [{"staffJwt": []}]
     missing = {f"{m.upper()} {p}" for m, p in template_routes} - {
         f"{m.upper()} {p}" for p, ops in document["paths"].items() for m in ops
     }

@@ -3,7 +3,9 @@ the DynamoDB stream and the scheduler for the real handlers - all on loopback, a
 
 Local only, and without authentication: the gateway does not enforce IAM (routes marked AWS_IAM in
 the template are open to anyone who can reach loopback; only the handlers' own signature and Basic
-checks run), and secrets hold the documented development defaults in ``LOCAL_SECRETS``.
+checks run), it hands the staff console's routes (the template's JWT authorizer) the claims of a
+signed-in staff member (``local.events.LOCAL_STAFF_CLAIMS``) without any sign-in, and secrets hold the
+documented development defaults in ``LOCAL_SECRETS``.
 """
 
 from __future__ import annotations
@@ -451,6 +453,9 @@ class LocalStack:
             key = unquote(path.removeprefix("/_local/uploads/"))
             results = self.upload(key, request.get_data(), request.content_type or "application/octet-stream")
             return _json_response(200, {"key": key, "results": _jsonable(results)})
+        # "/console/" (a trailing slash, as people type it) is "/console": API Gateway routes no empty segment.
+        if path.endswith("/") and len(path) > 1 and not any(p.match(path) for _, p in self.routes):
+            path = path.rstrip("/")
         for route, pattern in self.routes:
             match = pattern.match(path)
             if match and route.method == request.method:

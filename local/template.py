@@ -67,7 +67,7 @@ class RouteDef:
     method: str
     path: str  # API Gateway path, e.g. /members/{member_id}/status
     function: str  # logical id
-    authorizer: str  # AWS_IAM or NONE
+    authorizer: str  # AWS_IAM, NONE or the name of one of the HTTP API's JWT authorizers (StaffJwt)
 
     @property
     def route_key(self) -> str:
@@ -116,6 +116,17 @@ def routes(template: dict[str, Any] | None = None) -> list[RouteDef]:
             authorizer = props.get("Auth", {}).get("Authorizer", api_auth)
             found.append(RouteDef(props["Method"].upper(), props["Path"], function.logical_id, authorizer))
     return found
+
+
+def jwt_authorizers(template: dict[str, Any] | None = None) -> set[str]:
+    """Names of the HTTP API's JWT authorizers (``Auth.Authorizers`` with a ``JwtConfiguration``)."""
+    return {
+        name
+        for resource in resources(template or load_template()).values()
+        if resource["Type"] == "AWS::Serverless::HttpApi"
+        for name, spec in resource["Properties"].get("Auth", {}).get("Authorizers", {}).items()
+        if "JwtConfiguration" in spec
+    }
 
 
 def functions_with_event(

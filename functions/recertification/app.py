@@ -15,7 +15,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared.clock import business_today
-from shared.config.settings import get_policy, get_settings
+from shared.config.settings import get_settings
 from shared.http import json_response, make_resolver, problem
 from shared.observability import lambda_entry
 from shared.rules.eligibility import EligibilityAnswers, EligibilityResult
@@ -52,26 +52,15 @@ app = make_resolver()
 
 
 def recertifications() -> RecertificationService:
-    from shared.config.integrations import eligibility_criteria
-    from shared.services.catalog import CatalogService
-    from shared.services.recertification import RecertificationService
-    from shared.store.catalog import CatalogRepository
-    from shared.store.members import MemberRepository
+    from shared.services.factories import recertification_service
 
-    settings = get_settings()
-    return RecertificationService(
-        MemberRepository(settings.table_name),
-        get_policy(),
-        eligibility_criteria(),
-        catalog=CatalogService(CatalogRepository(settings.table_name)).lookup,
-    )
+    return recertification_service()
 
 
 def audits() -> AuditService:
-    from shared.services.audits import AuditService
-    from shared.store.members import MemberRepository
+    from shared.services.factories import audit_service
 
-    return AuditService(MemberRepository(get_settings().table_name), get_policy())
+    return audit_service()
 
 
 def _today() -> Any:

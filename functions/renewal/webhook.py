@@ -16,7 +16,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from shared.adapters.secrets import RotatingSecret
 from shared.adapters.signatures import verify_with_refresh
@@ -25,7 +25,13 @@ from shared.clock import business_today, wall_clock_seconds
 from shared.config.settings import get_policy, get_settings
 from shared.http import json_response, load_json, make_resolver, problem, raw_body
 from shared.observability import BusinessMetric, lambda_entry, logger, record
-from shared.services.payment_schemas import ParkedItem, PaymentExceptionItem, Resolution, WebhookResult
+from shared.services.payment_schemas import (
+    ParkedItem,
+    PaymentExceptionItem,
+    Resolution,
+    ResolutionRequest,
+    WebhookResult,
+)
 from shared.services.payments import PaymentService
 from shared.store.payments import PaymentLedger
 
@@ -50,13 +56,6 @@ class PaymentExceptions(BaseModel):
     model_config = ConfigDict(defer_build=True)
 
     items: list[PaymentExceptionItem]
-
-
-class ResolutionRequest(BaseModel):
-    model_config = ConfigDict(defer_build=True, extra="forbid")
-
-    action: Resolution
-    note: str = Field(min_length=1, max_length=500, description="Why (kept on the member's timeline)")
 
 
 class ResolutionAnswer(BaseModel):

@@ -6,9 +6,11 @@ clock moves only through ``demo.daily(date)`` (the local stack's POST /_local/da
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import os
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,15 +79,23 @@ class Demo:
             print(f"    {entry['on']}  {entry['kind']:<18} {entry['summary']}")
 
 
-def run_demo(port: int = 0) -> int:
+def run_demo(port: int = 0, keep: bool = False) -> int:
     from local.stack import LocalStack
 
     log_level = os.environ.get("STAYCERT_DEMO_LOG_LEVEL", "WARNING")
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     with LocalStack(port=port, env_overrides={"POWERTOOLS_LOG_LEVEL": log_level}) as stack:
         print(f"Local stack up at {stack.url} (moto at {stack.endpoint_url}).")
+        print(f"Staff console: {stack.url}/console/ (no sign-in locally).")
         demo = Demo(stack.url, stripe_url=stack.fake_stripe.url)
         for chapter in CHAPTERS:
             importlib.import_module(chapter).play(demo)
+        print(f"\nStaff console of this story: {stack.url}/console/ (search dana, omar or gil).")
+        if keep:
+            print("Kept running (--keep); Ctrl-C stops it.")
+            with contextlib.suppress(KeyboardInterrupt):
+                threading.Event().wait()
+        else:
+            print("The stack stops now: `staycert demo --keep` keeps it up to browse the console.")
     print("\nDemo complete.")
     return 0

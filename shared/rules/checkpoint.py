@@ -20,9 +20,10 @@ A checkpoint is derived: :func:`fold` computes it from the facts, and evaluating
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from shared.rules.cycles import current_cycle, previous_cycle_in_window
 from shared.rules.dates import day_after
@@ -161,33 +162,69 @@ def _late(fact: Fact, checkpoint: Checkpoint, later: Sequence[Fact], policy: Rul
     """Whether ``fact`` (recorded after the checkpoint) reaches behind it (module docstring)."""
     if any(day <= checkpoint.through for day in _dated(fact, policy)):
         return True
-    match fact:
-        case Recertified() | OpeningBalance():
-            return same_credential(fact.credential, checkpoint.credential, policy)
-        case FeePayment():
-            return fact.purpose == "recertification" or (
-                same_credential(fact.credential, checkpoint.credential, policy)
-                and any(
-                    fee_number_of_year(checkpoint.start, y) in checkpoint.fees_paid for y in fact.fee_years
-                )
-            )
-        case PaymentReversal():
-            return fact.payment_key not in {f.key for f in later if isinstance(f, FeePayment)}
-        case ReversalWithdrawn():
-            return fact.reversal_key not in {f.key for f in later if isinstance(f, PaymentReversal)}
-        case CeVoid():
-            return fact.completion_key not in {f.key for f in later if isinstance(f, CeCompletion)}
-        case CeCompletion():
-            refs = set(checkpoint.duplicate_refs)
-            return bool(refs & {fact.activity_id, fact.certificate_id, fact.key.rpartition("/")[2]})
-        case SelfReported():
-            first = {f.activity_id for f in later if isinstance(f, SelfReported) and f.version == 1}
-            entry = fact.entry
-            duplicate_prone = entry is not None and (entry.catalog_activity_id or entry.certificate_id)
-            return fact.activity_id not in first or bool(duplicate_prone)
-        case AuditDecided():
-            drawn = {f.audit_id for f in later if isinstance(f, AuditDrawn)}
-            reported = {f.activity_id for f in later if isinstance(f, SelfReported) and f.version == 1}
-            return fact.audit_id not in drawn or not set(fact.disallowed) <= reported
-        case _:
-            return False
+    reaches = next((rule for kind, rule in _REACHES_BEHIND if isinstance(fact, kind)), None)
+    return reaches is not None and reaches(fact, checkpoint, later, policy)
+
+
+def _keys_of(later: Sequence[Fact], kind: type[FeePayment | PaymentReversal | CeCompletion]) -> set[str]:
+    return {f.key for f in later if isinstance(f, kind)}
+
+
+def _first_reports(later: Sequence[Fact]) -> set[str]:
+    """The self-reported activities whose first version was recorded after the checkpoint."""
+    return {f.activity_id for f in later if isinstance(f, SelfReported) and f.version == 1}
+
+
+def _completion_or_balance(
+    fact: Any, checkpoint: Checkpoint, _later: Sequence[Fact], policy: RulesPolicy
+) -> bool:
+    return same_credential(fact.credential, checkpoint.credential, policy)
+
+
+def _payment(fact: Any, checkpoint: Checkpoint, _later: Sequence[Fact], policy: RulesPolicy) -> bool:
+    return fact.purpose == "recertification" or (
+        same_credential(fact.credential, checkpoint.credential, policy)
+        and any(fee_number_of_year(checkpoint.start, y) in checkpoint.fees_paid for y in fact.fee_years)
+    )
+
+
+def _reversal(fact: Any, _checkpoint: Checkpoint, later: Sequence[Fact], _policy: RulesPolicy) -> bool:
+    return fact.payment_key not in _keys_of(later, FeePayment)
+
+
+def _withdrawal(fact: Any, _checkpoint: Checkpoint, later: Sequence[Fact], _policy: RulesPolicy) -> bool:
+    return fact.reversal_key not in _keys_of(later, PaymentReversal)
+
+
+def _void(fact: Any, _checkpoint: Checkpoint, later: Sequence[Fact], _policy: RulesPolicy) -> bool:
+    return fact.completion_key not in _keys_of(later, CeCompletion)
+
+
+def _completion(fact: Any, checkpoint: Checkpoint, _later: Sequence[Fact], _policy: RulesPolicy) -> bool:
+    refs = set(checkpoint.duplicate_refs)
+    return bool(refs & {fact.activity_id, fact.certificate_id, fact.key.rpartition("/")[2]})
+
+
+def _self_report(fact: Any, _checkpoint: Checkpoint, later: Sequence[Fact], _policy: RulesPolicy) -> bool:
+    entry = fact.entry
+    duplicate_prone = entry is not None and (entry.catalog_activity_id or entry.certificate_id)
+    return fact.activity_id not in _first_reports(later) or bool(duplicate_prone)
+
+
+def _audit_decision(fact: Any, _checkpoint: Checkpoint, later: Sequence[Fact], _policy: RulesPolicy) -> bool:
+    drawn = {f.audit_id for f in later if isinstance(f, AuditDrawn)}
+    return fact.audit_id not in drawn or not set(fact.disallowed) <= _first_reports(later)
+
+
+# Per fact type: does a fact of it, recorded after the checkpoint, change what the checkpoint folded?
+_REACHES_BEHIND: tuple[tuple[type, Callable[[Any, Checkpoint, Sequence[Fact], RulesPolicy], bool]], ...] = (
+    (Recertified, _completion_or_balance),
+    (OpeningBalance, _completion_or_balance),
+    (FeePayment, _payment),
+    (PaymentReversal, _reversal),
+    (ReversalWithdrawn, _withdrawal),
+    (CeVoid, _void),
+    (CeCompletion, _completion),
+    (SelfReported, _self_report),
+    (AuditDecided, _audit_decision),
+)

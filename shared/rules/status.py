@@ -290,6 +290,35 @@ def _credit(
 # ---------------------------------------------------------------- per-epoch evaluation
 
 
+def _epoch_origin(
+    cert: Certification,
+    facts: Sequence[Fact],
+    as_of: date,
+    policy: RulesPolicy,
+    checkpoint: Checkpoint | None,
+) -> tuple[list[Fact], date, OpeningBalance | None, date]:
+    """The facts an epoch evaluates, its start, its opening balance and the day before which nothing
+    counts. From a checkpoint: only the facts recorded after its day (its caller checked with
+    ``shared.rules.checkpoint.continues`` that none reaches behind it)."""
+    visible = visible_facts(facts, as_of)
+    if checkpoint is not None:
+        later = [f for f in visible if f.recorded_on > checkpoint.through]
+        return later, checkpoint.start, None, day_after(checkpoint.through)
+    start = effective_certified_on(cert, visible, as_of, policy)
+    opening = opening_balance(cert, visible, as_of, policy)
+    # Nothing before an opening balance's cutover counts: the balance is that history.
+    return visible, start, opening, opening.cutover_on if opening else start
+
+
+def _earliest(pairs: Iterable[tuple[str, date]]) -> dict[str, date]:
+    """Each key with the earliest of its dates."""
+    earliest: dict[str, date] = {}
+    for key, day in pairs:
+        if key not in earliest or day < earliest[key]:
+            earliest[key] = day
+    return earliest
+
+
 class _Epoch:
     """The facts of one certification epoch, already filtered to what is visible on ``as_of``."""
 
@@ -307,19 +336,7 @@ class _Epoch:
         self.as_of = as_of
         self.spec = policy.credential(cert.credential)
         code = self.spec.code
-        visible = visible_facts(facts, as_of)
-        if checkpoint is not None:
-            # Continue from the checkpoint: it holds everything recorded by its day (its caller checked
-            # with ``shared.rules.checkpoint.continues`` that no later fact reaches behind it).
-            visible = [f for f in visible if f.recorded_on > checkpoint.through]
-            self.start = checkpoint.start
-            self.opening = None
-            self.floor = day_after(checkpoint.through)
-        else:
-            self.start = effective_certified_on(cert, visible, as_of, policy)
-            self.opening = opening_balance(cert, visible, as_of, policy)
-            # Nothing before an opening balance's cutover counts: the balance is that history.
-            self.floor = self.opening.cutover_on if self.opening else self.start
+        visible, self.start, self.opening, self.floor = _epoch_origin(cert, facts, as_of, policy, checkpoint)
         self.checkpoint = checkpoint
         start = self.floor
 
@@ -350,22 +367,12 @@ class _Epoch:
         # cycles before this one are settled: their outcome is in the balance or checkpoint
         settled = checkpoint or self.opening
         self.settled_before = settled.cycle_start if settled else None
-        self.cutover_on = (
-            checkpoint.cutover_on if checkpoint else (self.opening.cutover_on if self.opening else None)
-        )
-        self.void_known_from: dict[str, date] = {}
-        for v in _of_type(visible, CeVoid):
-            known = self.void_known_from.get(v.completion_key)
-            if known is None or v.recorded_on < known:
-                self.void_known_from[v.completion_key] = v.recorded_on
+        self.cutover_on = settled.cutover_on if settled else None
+        self.void_known_from = _earliest((v.completion_key, v.recorded_on) for v in _of_type(visible, CeVoid))
         self.drawn = [a for a in _of_type(visible, AuditDrawn) if mine(a.credential) and a.drawn_on >= start]
         self.decided = [d for d in _of_type(visible, AuditDecided) if mine(d.credential)]
-        self.disallowed_from: dict[str, date] = {}  # self-reported activity id -> audit decision recorded
-        for decision in self.decided:
-            for activity_id in decision.disallowed:
-                known = self.disallowed_from.get(activity_id)
-                if known is None or decision.recorded_on < known:
-                    self.disallowed_from[activity_id] = decision.recorded_on
+        # self-reported activity id -> the day the first audit decision disallowing it was recorded
+        self.disallowed_from = _earliest((a, d.recorded_on) for d in self.decided for a in d.disallowed)
         self.mandatory = self.start >= policy.ccp_mandatory_from
         self.required = self.spec.ccp_points
 

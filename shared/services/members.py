@@ -19,7 +19,7 @@ from shared.rules.models import (
 )
 from shared.rules.opening import InvalidOpeningBalance, check_opening_balance
 from shared.rules.policy import RulesPolicy
-from shared.rules.status import catalog_ids_needed
+from shared.rules.status import catalog_ids_needed, evaluate
 from shared.services.badge_records import badges_of, imported_badge_event
 from shared.services.checkpoints import StatusReads
 from shared.services.member_schemas import (
@@ -254,10 +254,24 @@ class MemberService:
             member_id=member_id, as_of=today, certifications=statuses, badges=badges_of(record)
         )
 
+    def status_of(self, member_id: str, record: MemberRecord, today: date) -> MemberStatus:
+        """The status of an already loaded member (a page showing status, invoices and timeline
+        reads the partition once)."""
+        catalog = self.catalog_for(record.facts)
+        statuses = [
+            evaluate(cert.as_certification(), record.facts, today, self.policy, catalog)
+            for cert in sorted(record.certifications.values(), key=lambda c: c.credential)
+        ]
+        return MemberStatus(
+            member_id=member_id, as_of=today, certifications=statuses, badges=badges_of(record)
+        )
+
     def invoices(self, member_id: str, today: date) -> Invoices:
         """Every invoice of the member's certifications - each annual fee year, then each
         recertification application's fee - derived from the facts and applications (one Query)."""
-        record = self.load(member_id)
+        return self.invoices_of(member_id, self.load(member_id), today)
+
+    def invoices_of(self, member_id: str, record: MemberRecord, today: date) -> Invoices:
         applications = applications_of(record)
         found = [
             invoice

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.errors import Conflict, NotFound, Unprocessable
 from shared.rules.invoices import ExceptionReason
@@ -26,6 +26,15 @@ class WebhookResult(StrEnum):
 class Resolution(StrEnum):
     CREDIT = "credit"  # credit the invoices the payment names (staff accept the amount)
     REFUND = "refund"  # staff refund it in Stripe; nothing is credited
+
+
+class ResolutionRequest(BaseModel):
+    """Body of ``POST /admin/payment-exceptions/{payment_key}/resolution`` (and of the console's form)."""
+
+    model_config = ConfigDict(defer_build=True, extra="forbid")
+
+    action: Resolution
+    note: str = Field(min_length=1, max_length=500, description="Why (kept on the member's timeline)")
 
 
 class PaymentExceptionItem(BaseModel):

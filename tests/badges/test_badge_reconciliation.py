@@ -106,8 +106,9 @@ def test_a_certification_without_badges_costs_no_request(env: Env, business_date
     env.member("bob", "RMA", "2015-03-10")  # lapsed long ago, never recertified: no badge
     calls = Calls()
     summary = daily(env, "2026-05-01")
-    assert (summary.evaluated, summary.badges_reconciled) == (1, 0)
-    assert calls.take() == {"GetItem": 1, "PutItem": 5, "Query": 18, "DeleteItem": 1}
+    assert (summary.evaluated, summary.badges_reconciled, summary.checkpoints) == (1, 0, 1)
+    # 6 PutItem: the run's own 5 and the certification's checkpoint (shared/services/checkpoints.py)
+    assert calls.take() == {"GetItem": 1, "PutItem": 6, "Query": 18, "DeleteItem": 1}
     assert "badge_reconcile" not in kinds(env.tap.drain())
 
 

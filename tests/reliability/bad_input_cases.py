@@ -1487,7 +1487,7 @@ class Shape:
     params: dict[str, str]
     body: Any = None
     query: dict[str, str] = field(default_factory=dict)
-    signer: Literal["iam", "stripe", "exam", "xapi", "credly"] = "iam"
+    signer: Literal["iam", "stripe", "exam", "xapi", "credly", "form"] = "iam"
 
 
 def _xapi_statement(member_id: str) -> dict[str, Any]:
@@ -1583,7 +1583,53 @@ ROUTE_SHAPES: list[Shape] = [
         {"payment_key": "pi_variant"},
         {"action": "credit", "note": "checked with the member"},
     ),
+    # The staff console: HTML pages and form POSTs (application/x-www-form-urlencoded), confirmed.
+    Shape("GET /console", {}),
+    Shape("GET /console/members", {}, query={"q": "m-1"}),
+    Shape(
+        "GET /console/members/{member_id}", {"member_id": "m-1"}, query={"kind": "transition", "page": "2"}
+    ),
+    Shape("GET /console/queues/{queue}", {"queue": "quarantined-uploads"}, query={"next_token": "x"}),
+    Shape(
+        "POST /console/actions/{action}",
+        {"action": "catalog-mapping"},
+        {
+            "activity_id": "https://acme.example.org/console-variants",
+            "title": "Variants",
+            "category": "professional_education",
+            "points": "2",
+            "provider_id": "acme",
+            "confirmed": "yes",
+        },
+        signer="form",
+    ),
+    Shape(
+        "POST /console/actions/{action}",
+        {"action": "audit-decision"},
+        {
+            "audit_id": "2024-RMA-m-1",
+            "decision": "passed",
+            "disallowed_activities": "a-1",
+            "confirmed": "yes",
+        },
+        signer="form",
+    ),
 ]
+
+# Form fields (the console's POSTs) given hostile text, percent-encoded as a browser would send it, or
+# raw bytes that are not UTF-8.
+FORM_VALUES: dict[str, str] = {
+    "empty": "",
+    "nul": "a%00b",
+    "newline": "a%0A",
+    "lone-surrogate": "%ED%A0%80",
+    "not-utf-8": "%FF%FE",
+    "float-1e400": "1e400",
+    "int-42-digits": "1" + "0" * 41,
+    "nan": "NaN",
+    "date": "2022-01-10",
+    "string-100k": "x" * 100_000,
+}
 
 
 def _base_body(shape: Shape) -> Any:
@@ -1688,6 +1734,8 @@ def send_raw(
     for name, value in params.items():
         path = path.replace("{" + name + "}", value)
     headers = {"content-type": "application/json"}
+    if shape.signer == "form":
+        headers["content-type"] = "application/x-www-form-urlencoded"
     if shape.signer == "stripe":
         headers["stripe-signature"] = sign(body, STRIPE_CURRENT, wall_clock_seconds())
     elif shape.signer == "exam":
@@ -1766,6 +1814,9 @@ def variants() -> list[Variant]:
                 add(shape, "text", f"query {name} {tag}", query={**shape.query, name: hostile})
         add(shape, "text", "query unknown-parameter", query={**shape.query, "x\n": "\x00" + "y" * 2000})
         body = _base_body(shape)
+        if shape.signer == "form":
+            _form_variants(shape, add)
+            continue
         if body is None:  # a body where none is read
             add(shape, "depth", "unread body nested-5000", _deep(5000).encode())
             continue
@@ -1802,6 +1853,29 @@ def variants() -> list[Variant]:
             if isinstance(leaf, str):
                 add(shape, "text", f"{_label(path)} trailing-newline", splice=(path, json.dumps(leaf + "\n")))
     return found
+
+
+def _form_variants(shape: Shape, add: Callable[..., None]) -> None:
+    """A form POST: every field given every FORM_VALUES entry, a field twice, fields missing or
+    unknown, too many fields, and whole bodies that are not a form in UTF-8."""
+    fields: dict[str, str] = shape.body
+
+    def encoded(values: dict[str, str]) -> bytes:
+        return "&".join(f"{quote_plus(k)}={v}" for k, v in values.items()).encode("latin-1")
+
+    plain = {k: quote_plus(v) for k, v in fields.items()}
+    for name in fields:
+        for tag, value in FORM_VALUES.items():
+            add(shape, "text", f"field {name} {tag}", encoded({**plain, name: value}))
+        add(shape, "text", f"field {name} twice", encoded(plain) + f"&{name}=other".encode())
+        add(shape, "text", f"field {name} missing", encoded({k: v for k, v in plain.items() if k != name}))
+    add(shape, "text", "unknown field", encoded({**plain, "x%0A": "y" * 2000}))
+    add(shape, "size", "fields-10k", encoded(plain) + b"&a=1" * 10_000)
+    add(shape, "size", "body-450k", encoded(plain) + b"&title=" + b"x" * 450_000)
+    add(shape, "encoding", "utf-16", "&".join(f"{k}={v}" for k, v in fields.items()).encode("utf-16"))
+    add(shape, "encoding", "invalid-utf-8", encoded(plain) + b"&title=\xff\xfe")
+    add(shape, "type", "json-body", json.dumps(fields).encode())
+    add(shape, "depth", "root nested-5000", _deep(5000).encode())
 
 
 VARIANTS = variants()

@@ -283,7 +283,9 @@ def test_every_route_but_the_signed_callers_requires_iam() -> None:
     assert api["Properties"]["Auth"]["DefaultAuthorizer"] == "AWS_IAM"
     assert api["Properties"]["Auth"]["EnableIamAuthorizer"] is True
     routes = tpl.routes()
-    open_routes = {route.route_key for route in routes if route.authorizer != "AWS_IAM"}
+    # the staff console's routes take the staff JWT instead (tests/ops/test_console_template.py)
+    console = tpl.jwt_authorizers()
+    open_routes = {r.route_key for r in routes if r.authorizer != "AWS_IAM" and r.authorizer not in console}
     assert open_routes == set(UNAUTHENTICATED_ROUTES)
     for route in routes:
         staff = route.path.startswith("/admin") or (
@@ -464,6 +466,11 @@ NOT_EXERCISED: dict[tuple[str, str, str], str] = {
         "a recertification fee landing after the decision/exam result: the stream's payment record -> "
         "RecertificationService.on_payment -> try_complete -> RecertStore.complete (Update as above)"
     ),
+    ("ConsoleFunction", "dynamodb:DeleteItem", "table/StayCertTable"): (
+        "a payment exception credited from the console while a refund or dispute of that payment is "
+        "held for it: PaymentService.resolve -> _credit -> PaymentLedger.credit deletes the pending "
+        "reversal it applies (as WebhookFunction does when the payment itself arrives)"
+    ),
 }
 
 
@@ -501,6 +508,7 @@ def _demo_and_extras(stack: LocalStack) -> None:
     assert requests.post(f"{base}/webhooks/credly", json=envelope, timeout=30).status_code == 200
     _payment_paths(stack)
     _versioned_uploads(stack)
+    _console_paths(stack)
     # a CE batch over the size limit is quarantined unread (moved: copy, then delete)
     oversized = b"x" * (5 * 1024 * 1024 + 1)
     stack.upload("ce-batches/provider-policy/too-big.csv", oversized, "text/csv")
@@ -630,6 +638,54 @@ def _versioned_uploads(stack: LocalStack) -> None:
             },
         }
         stack.invoke("CeUploadFunction", {"Records": [record]})
+
+
+def _console_paths(stack: LocalStack) -> None:
+    """The staff console after the demo: search by e-mail (EmailIndex), a member page, every queue,
+    and an action confirmed then performed (a catalog mapping)."""
+    base = stack.url
+    found = requests.get(f"{base}/console/members", params={"q": ZOE["email"]}, timeout=30)
+    assert found.status_code == 200, found.text
+    assert "Zoe" in found.text
+    for queue in (
+        "audits",
+        "recertifications",
+        "parked-payments",
+        "payment-exceptions",
+        "quarantined-uploads",
+        "unmapped-activities",
+        "unmatched-statements",
+    ):
+        assert requests.get(f"{base}/console/queues/{queue}", timeout=30).status_code == 200, queue
+    mapping = {
+        "activity_id": "https://courses.example.org/ccp/policy-console",
+        "title": "Policy console",
+        "category": "professional_education",
+        "points": "1",
+        "provider_id": "acme",
+        "confirmed": "yes",
+    }
+    done = requests.post(f"{base}/console/actions/catalog-mapping", data=mapping, timeout=30)
+    assert done.status_code == 200, done.text
+    short = {
+        "id": "pi_policy_console",
+        "object": "payment_intent",
+        "amount": 100,
+        "amount_received": 100,
+        "currency": "usd",
+        "created": 1_748_883_900,
+        "status": "succeeded",
+        "metadata": {
+            "member_id": "zoe",
+            "credential": "RMA",
+            "purpose": "annual_fee",
+            "invoices": "zoe-RMA-2026",
+        },
+    }
+    assert _stripe(base, "payment_intent.succeeded", short)["result"] == "exception"
+    credit = {"payment_key": "pi_policy_console", "action": "credit", "note": "policy", "confirmed": "yes"}
+    done = requests.post(f"{base}/console/actions/payment-resolution", data=credit, timeout=30)
+    assert done.status_code == 200, done.text
 
 
 @pytest.fixture(scope="module")
