@@ -208,13 +208,15 @@ class DailyRun:
             if self._badges_disagree(record, status, run_date, summary):
                 # look again tomorrow until the stream consumer has brought Credly in line
                 upcoming = min(upcoming or date.max, run_date + timedelta(days=1))
+            # The checkpoint before the next action date: that write marks the certification done for
+            # the day, so a crash between the two re-runs it and the checkpoint is written again.
+            if self.checkpoints.refresh(record, credential, run_date):
+                summary.checkpoints += 1
             self.store.set_next_due(
                 member_id,
                 CertificationRecord(credential=credential, certified_on=cert.certified_on, due_on=upcoming),
                 read_from,
             )
-            if self.checkpoints.refresh(record, credential, run_date):
-                summary.checkpoints += 1
 
     def _badges_disagree(
         self, record: MemberRecord, status: CertificationStatus, run_date: date, summary: DailySummary

@@ -567,15 +567,18 @@ DAILY_WRITES = {
         "dynamodb:PutItem:EVENT",
         "ses:SendEmail",
         SETTLE,
+        "dynamodb:PutItem:CKPT",  # ana's checkpoint (the first run finds none), before her next action date
         "dynamodb:PutItem:CERT",
         "dynamodb:PutItem:EVENT",
         "ses:SendEmail",
         SETTLE,
+        "dynamodb:PutItem:CKPT",
         "dynamodb:PutItem:CERT",
         "dynamodb:PutItem:EVENT",  # cy became delinquent
         "dynamodb:PutItem:EVENT",  # cy's renewal-due notice (first sent today)
         "ses:SendEmail",
         SETTLE,
+        "dynamodb:PutItem:CKPT",
         "dynamodb:PutItem:CERT",
         "s3:PutObject",
         "dynamodb:DeleteItem:BATCH",
