@@ -147,40 +147,40 @@ def opening_balance(
     return max(found, key=lambda f: (f.cutover_on, f.model_dump_json()), default=None)
 
 
-def _checkpoint_credits(checkpoint: Checkpoint) -> list[tuple[Source, CreditedActivity]]:
-    """The checkpoint's points of its cycle, one activity per source and category, completed on the
-    cycle's first day and recorded on the checkpoint's day (so they count for that cycle only)."""
+def _credits_on_cycle_start(
+    key_prefix: str, points: Mapping[Category, Decimal], cycle_start: date, recorded_on: date
+) -> list[CreditedActivity]:
+    """Points carried over as one activity per category, completed on the cycle's first day and
+    recorded on ``recorded_on`` (so R3's cycle window, R5's recording limit and the employment
+    cut-off treat them like any other completion, and they count for that cycle only)."""
     return [
-        (
-            Source(source),
-            CreditedActivity(
-                key=f"checkpoint#{source}#{category.value}",
-                completed_on=checkpoint.cycle_start,
-                recorded_on=checkpoint.through,
-                points=points,
-                category=category,
-            ),
+        CreditedActivity(
+            key=f"{key_prefix}#{category.value}",
+            completed_on=cycle_start,
+            recorded_on=recorded_on,
+            points=category_points,
+            category=category,
         )
+        for category, category_points in points.items()
+        if category_points
+    ]
+
+
+def _checkpoint_credits(checkpoint: Checkpoint) -> list[tuple[Source, CreditedActivity]]:
+    """The checkpoint's points of its cycle, one activity per source and category, recorded on the
+    checkpoint's day."""
+    return [
+        (Source(source), credit)
         for source, by_category in checkpoint.points.items()
-        for category, points in by_category.items()
-        if points
+        for credit in _credits_on_cycle_start(
+            f"checkpoint#{source}", by_category, checkpoint.cycle_start, checkpoint.through
+        )
     ]
 
 
 def _opening_credits(balance: OpeningBalance) -> list[CreditedActivity]:
-    """The balance's points as activities completed on its cycle's first day (so R3's cycle window,
-    R5's recording limit and the employment cut-off treat them like any other completion)."""
-    return [
-        CreditedActivity(
-            key=f"opening_balance#{category.value}",
-            completed_on=balance.cycle_start,
-            recorded_on=balance.cutover_on,
-            points=points,
-            category=category,
-        )
-        for category, points in balance.points.items()
-        if points
-    ]
+    """The balance's points, recorded on its cutover day."""
+    return _credits_on_cycle_start("opening_balance", balance.points, balance.cycle_start, balance.cutover_on)
 
 
 def recertified_from(fact: Recertified, facts: Sequence[Fact], as_of: date) -> date | None:
