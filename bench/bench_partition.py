@@ -18,14 +18,10 @@ Run: ``.venv/bin/python bench/bench_partition.py`` (or ``make bench``); merges `
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-import uuid
 from datetime import date, timedelta
-from decimal import Decimal
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,40 +40,23 @@ from moto import mock_aws  # noqa: E402
 
 from bench.counting import Counting, bulk_put, merge_results, query_rcu  # noqa: E402
 from local import template as tpl  # noqa: E402
-from local.events import http_api_event, route_for  # noqa: E402
 
 YEARS = (1, 10, 30)
 
 
 def _call(method: str, path: str, body: Any = None) -> dict[str, Any]:
-    import importlib
+    from tests.helpers import call_api
 
-    route, params = route_for(method, path)
-    fn = tpl.functions()[route.function]
-    handler = getattr(importlib.import_module(fn.module), fn.attribute)
-    raw = json.dumps(body).encode() if body is not None else b""
-    event = http_api_event(route, path, params, headers={"content-type": "application/json"}, body=raw)
-    context = SimpleNamespace(
-        function_name=route.function,
-        function_version="$LATEST",
-        invoked_function_arn=f"arn:aws:lambda:us-east-1:123456789012:function:{route.function}",
-        memory_limit_in_mb=512,
-        aws_request_id=str(uuid.uuid4()),
-        log_group_name=route.function,
-        log_stream_name="bench",
-        get_remaining_time_in_millis=lambda: 30_000,
-    )
-    response: dict[str, Any] = handler(event, context)
-    assert int(response["statusCode"]) < 300, response
-    return response
+    response = call_api(method, path, body)
+    assert response.status < 300, response.raw
+    return response.body  # type: ignore[no-any-return]
 
 
 def _history(member_id: str, certified: date) -> list[dict[str, Any]]:
     from shared.rules.dates import add_years
-    from shared.rules.models import CeCompletion, FeePayment
-    from shared.rules.policy import Category
     from shared.store.members import MemberRepository
     from shared.store.records import EventRecord
+    from tests.rules.rules_helpers import ce, pay
 
     repo = MemberRepository(os.environ["TABLE_NAME"])
     items: list[dict[str, Any]] = []
@@ -85,35 +64,11 @@ def _history(member_id: str, certified: date) -> list[dict[str, Any]]:
     while add_years(certified, year + 1) <= AS_OF:
         anniversary = add_years(certified, year + 1)
         paid = anniversary - timedelta(days=20)
-        items.append(
-            repo.fact_item(
-                member_id,
-                FeePayment(
-                    key=f"pi_{member_id}_{year}",
-                    recorded_on=paid,
-                    credential="RMA",
-                    purpose="annual_fee",
-                    paid_on=paid,
-                    amount_cents=5000,
-                ),
-            )
-        )
+        items.append(repo.fact_item(member_id, pay(f"pi_{member_id}_{year}", paid)))
         for n in range(4):
             done = add_years(certified, year) + timedelta(days=60 + 70 * n)
-            items.append(
-                repo.fact_item(
-                    member_id,
-                    CeCompletion(
-                        key=f"https://courses.example.org/{year}/{n}",
-                        recorded_on=done,
-                        activity_id=f"https://courses.example.org/{year}/{n}",
-                        completed_on=done,
-                        points=Decimal(3),
-                        category=Category.PROFESSIONAL_EDUCATION,
-                        source="xapi",
-                    ),
-                )
-            )
+            course = f"https://courses.example.org/{year}/{n}"
+            items.append(repo.fact_item(member_id, ce(course, done, 3, activity_id=course, source="xapi")))
         for kind, days in (("renewal_60", 60), ("renewal_30", 30)):
             sent = anniversary - timedelta(days=days)
             items.append(
@@ -153,13 +108,12 @@ def _status_read(counter: Any, member_id: str) -> dict[str, Any]:
     counter.take()
     response = _call("GET", f"/members/{member_id}/status")
     calls, items, size = counter.take()
-    status = json.loads(response["body"])
     return {
         "requests": dict(calls),
         "items_read": items,
         "bytes_read": size,
         "rcu_eventually_consistent": query_rcu(size),
-        "status": [cert.get("status") for cert in status.get("certifications", [])],
+        "status": [cert.get("status") for cert in response.get("certifications", [])],
     }
 
 

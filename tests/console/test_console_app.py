@@ -4,17 +4,15 @@ actions and the refusals in words. The browser tests drive the same pages in Chr
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
 
 from local.events import http_api_event, route_for
-from shared.rules.models import CeCompletion
-from shared.rules.policy import Category
 from shared.store.members import MemberRepository
 from tests.helpers import HttpResult, call_api, invoke
+from tests.rules.rules_helpers import ce
 
 FORM = {"content-type": "application/x-www-form-urlencoded"}
 COURSE = "https://courses.example.org/ccp/console-test"
@@ -135,15 +133,7 @@ def test_the_timeline_is_paged_newest_first_and_filtered_by_kind(
     for day in range(1, 31):  # 30 CE completions, one a day in April
         completed = date(2024, 4, day)
         repository.record_fact(
-            "tim",
-            CeCompletion(
-                key=f"course-{day:02d}",
-                recorded_on=completed,
-                activity_id=f"https://courses.example.org/c/{day}",
-                completed_on=completed,
-                points=Decimal(1),
-                category=Category.PROFESSIONAL_EDUCATION,
-            ),
+            "tim", ce(f"course-{day:02d}", completed, 1, activity_id=f"https://courses.example.org/c/{day}")
         )
     first = call_api("GET", "/console/members/tim?kind=ce")
     assert first.status == 200, first.raw

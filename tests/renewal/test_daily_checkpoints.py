@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import date, timedelta
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -16,7 +15,6 @@ from shared.config.settings import get_policy
 from shared.rules.models import (
     AuditDecided,
     AuditDrawn,
-    CeCompletion,
     CertificationStatus,
     CeVoid,
     Fact,
@@ -24,7 +22,6 @@ from shared.rules.models import (
     PaymentReversal,
     ReversalWithdrawn,
 )
-from shared.rules.policy import Category
 from shared.rules.status import evaluate
 from shared.services.checkpoints import CheckpointWriter
 from shared.store import dynamo
@@ -33,6 +30,7 @@ from shared.store.records import CertificationRecord
 from tests.conftest import TABLE
 from tests.helpers import call_api
 from tests.renewal.test_daily import daily, member_body, notifier  # noqa: F401 - fixtures
+from tests.rules.rules_helpers import ce, pay
 
 CERTIFIED = date(2015, 3, 10)  # RMA: fees due each March, 3-year cycles from 2015-03-10
 
@@ -62,14 +60,7 @@ class Reads:
 
 
 def _payment(k: int, paid_on: date) -> FeePayment:
-    return FeePayment(
-        key=f"pi_{k}",
-        recorded_on=paid_on,
-        credential="RMA",
-        purpose="annual_fee",
-        paid_on=paid_on,
-        amount_cents=5000,
-    )
+    return pay(f"pi_{k}", paid_on)
 
 
 def _history(until: date) -> list[Fact]:
@@ -82,17 +73,7 @@ def _history(until: date) -> list[Fact]:
             facts.append(_payment(k, paid))
         done = date(2015 + k, 6, 1)
         if done <= until:
-            facts.append(
-                CeCompletion(
-                    key=f"course-{k}",
-                    recorded_on=done,
-                    activity_id=f"course-{k}",
-                    completed_on=done,
-                    points=Decimal(10),
-                    category=Category.PROFESSIONAL_EDUCATION,
-                    source="xapi",
-                )
-            )
+            facts.append(ce(f"course-{k}", done, 10, activity_id=f"course-{k}", source="xapi"))
     return facts
 
 
@@ -195,13 +176,12 @@ LATE_FACTS: dict[str, tuple[list[Fact], Fact, date, date]] = {
     # window after the cycle
     "late CE record inside R5's window": (
         [CeVoid(key="void-11", recorded_on=date(2026, 7, 1), completion_key="course-11")],
-        CeCompletion(
-            key="late-course",
+        ce(
+            "late-course",
+            date(2027, 1, 15),
+            10,
             recorded_on=date(2027, 4, 1),
             activity_id="late-course",
-            completed_on=date(2027, 1, 15),
-            points=Decimal(10),
-            category=Category.PROFESSIONAL_EDUCATION,
             source="xapi",
         ),
         date(2027, 2, 2),

@@ -45,8 +45,8 @@ PE = Category.PROFESSIONAL_EDUCATION
 EMP = Category.EMPLOYMENT
 
 
-def d(iso: str) -> date:
-    return date.fromisoformat(iso)
+def d(day: str | date) -> date:
+    return day if isinstance(day, date) else date.fromisoformat(day)
 
 
 def make_policy(**overrides: Any) -> RulesPolicy:
@@ -74,8 +74,8 @@ def cert(certified_on: str, credential: str = "RMA") -> Certification:
 
 def pay(
     key: str,
-    paid_on: str,
-    recorded_on: str | None = None,
+    paid_on: str | date,
+    recorded_on: str | date | None = None,
     *,
     credential: str = "RMA",
     purpose: Literal["annual_fee", "recertification"] = "annual_fee",
@@ -108,12 +108,13 @@ def withdraw(key: str, reversal_key: str, on: str) -> ReversalWithdrawn:
 
 def ce(
     key: str,
-    completed_on: str,
+    completed_on: str | date,
     points: int | str | None = 30,
     category: Category | None = PE,
     *,
-    recorded_on: str | None = None,
+    recorded_on: str | date | None = None,
     activity_id: str | None = None,
+    source: str = "manual",
 ) -> CeCompletion:
     return CeCompletion(
         key=key,
@@ -122,6 +123,7 @@ def ce(
         completed_on=d(completed_on),
         points=None if points is None else Decimal(points),
         category=category,
+        source=source,
     )
 
 
