@@ -67,6 +67,15 @@ def ce(aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[st
     CACHE.forget()
 
 
+@pytest.fixture
+def ana(ce: dict[str, Any], business_date: Any) -> dict[str, Any]:
+    """Member m-1 (RMA since 2022-01-10) and the default catalog course, on 2024-03-20."""
+    business_date("2024-03-20")
+    member("m-1", "2022-01-10")
+    catalog()
+    return ce
+
+
 def member(member_id: str, certified_on: str, credential: str = "RMA", email: str | None = None) -> None:
     body = {
         "first_name": "Ana",

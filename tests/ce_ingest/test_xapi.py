@@ -26,14 +26,6 @@ from tests.ce_ingest.conftest import (
 from tests.helpers import call_api
 
 
-@pytest.fixture
-def ana(ce: dict[str, Any], business_date: Any) -> dict[str, Any]:
-    business_date("2024-03-20")
-    member("m-1", "2022-01-10")
-    catalog()
-    return ce
-
-
 def ce_entries(member_id: str = "m-1") -> list[dict[str, Any]]:
     return [e for e in timeline(member_id) if e["kind"] in ("ce", "ce_void")]
 

@@ -30,12 +30,10 @@ OTHER = "https://courses.example.org/ccp/phlebotomy"
 
 
 @pytest.fixture
-def ana(ce: dict[str, Any], business_date: Any) -> dict[str, Any]:
-    business_date("2024-03-20")
-    member("m-1", "2022-01-10")
-    catalog()
+def ana(ana: dict[str, Any]) -> dict[str, Any]:
+    """The package's ``ana`` (tests/ce_ingest/conftest.py) with a second catalog course."""
     catalog(OTHER, points=2)
-    return ce
+    return ana
 
 
 def unmatched() -> list[dict[str, Any]]:
