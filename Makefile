@@ -80,7 +80,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy shared functions local
 
-# Cyclomatic complexity budget (radon's ranks, via xenon): no function above D (today's worst: 27),
+# Cyclomatic complexity budget (radon's ranks, via xenon): no function above D (today's worst: 28),
 # no module above C, the average A. Lower a rank when the worst function gets simpler.
 complexity: $(STAMP)
 	$(BIN)/xenon --max-absolute D --max-modules C --max-average A shared functions local

@@ -1,4 +1,8 @@
-"""Member use cases: roster upsert, status, timeline, standing. The wire shapes are ``member_schemas``."""
+"""Member use cases: roster upsert, status, timeline, standing. The wire shapes are ``member_schemas``.
+
+One concept at a little over 300 lines: the member record as the roster and the member's own pages
+see it - the upsert that writes it (planned from reads, then written) and the reads derived
+from it (status, invoices, standing, timeline); every rule is in ``shared.rules``."""
 
 from __future__ import annotations
 

@@ -14,6 +14,9 @@ does not matter:
 Refusals are :mod:`shared.services.recert_errors`; request and response bodies are
 :mod:`shared.services.recert_schemas`; reads of a loaded member record (applications, evidence,
 exam results) are :mod:`shared.store.recert_queries`.
+
+One concept at a little over 300 lines: the life of one recertification application (eligibility,
+open, staff decision, exam result, completion attempt) against the member record.
 """
 
 from __future__ import annotations
