@@ -15,7 +15,6 @@ import time
 import uuid
 from datetime import date
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,6 +35,7 @@ from moto import mock_aws  # noqa: E402
 from bench.counting import Counting, fast_partition_queries, merge_results  # noqa: E402
 from local import template as tpl  # noqa: E402
 from local.events import http_api_event, route_for  # noqa: E402
+from tests.helpers import handler_of, lambda_context  # noqa: E402
 
 HOME = "https://lms.example.org"
 COURSE = "https://courses.example.org/ccp/bench-course"
@@ -44,23 +44,10 @@ ADL = "http://adlnet.gov/expapi/verbs/"
 
 
 def _context(name: str) -> Any:
-    return SimpleNamespace(
-        function_name=name,
-        function_version="$LATEST",
-        invoked_function_arn=f"arn:aws:lambda:us-east-1:123456789012:function:{name}",
-        memory_limit_in_mb=1024,
-        aws_request_id=str(uuid.uuid4()),
-        log_group_name=name,
-        log_stream_name="bench",
-        get_remaining_time_in_millis=lambda: 600_000,
-    )
+    return lambda_context(name, memory_mb=1024, remaining_ms=600_000, request_id=str(uuid.uuid4()))
 
 
-def _handler(logical_id: str) -> Any:
-    import importlib
-
-    function = tpl.functions()[logical_id]
-    return getattr(importlib.import_module(function.module), function.attribute)
+_handler = handler_of
 
 
 def post_statements(body: Any) -> int:

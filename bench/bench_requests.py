@@ -23,7 +23,6 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,6 +43,7 @@ from moto import mock_aws  # noqa: E402
 from bench.counting import Counting, merge_results  # noqa: E402
 from local import template as tpl  # noqa: E402
 from local.events import http_api_event, route_for  # noqa: E402
+from tests.helpers import lambda_context  # noqa: E402
 
 IDEMPOTENCY_TABLE = "BenchIdempotency"
 STRIPE_SECRET = "whsec_bench"  # noqa: S105 - moto-only
@@ -53,16 +53,7 @@ CREATED = 1_718_000_000  # 2024-06-10
 
 
 def _context(name: str) -> Any:
-    return SimpleNamespace(
-        function_name=name,
-        function_version="$LATEST",
-        invoked_function_arn=f"arn:aws:lambda:us-east-1:123456789012:function:{name}",
-        memory_limit_in_mb=512,
-        aws_request_id=str(uuid.uuid4()),
-        log_group_name=name,
-        log_stream_name="bench",
-        get_remaining_time_in_millis=lambda: 30_000,
-    )
+    return lambda_context(name, request_id=str(uuid.uuid4()))
 
 
 class Invoker:

@@ -20,17 +20,26 @@ class HttpResult:
     raw: str
 
 
-def lambda_context(name: str = "test") -> Any:
+def lambda_context(
+    name: str = "test", *, memory_mb: int = 512, remaining_ms: int = 30_000, request_id: str = "req-1"
+) -> Any:
+    """The Lambda context object a handler receives (the fields Powertools and our handlers read)."""
     return SimpleNamespace(
         function_name=name,
         function_version="$LATEST",
         invoked_function_arn=f"arn:aws:lambda:us-east-1:123456789012:function:{name}",
-        memory_limit_in_mb=512,
-        aws_request_id="req-1",
+        memory_limit_in_mb=memory_mb,
+        aws_request_id=request_id,
         log_group_name=f"/aws/lambda/{name}",
         log_stream_name="test",
-        get_remaining_time_in_millis=lambda: 30_000,
+        get_remaining_time_in_millis=lambda: remaining_ms,
     )
+
+
+def handler_of(logical_id: str) -> Any:
+    """The handler of a template.yaml function, imported the way Lambda imports it."""
+    function = tpl.functions()[logical_id]
+    return getattr(importlib.import_module(function.module), function.attribute)
 
 
 def call_api(
@@ -45,8 +54,7 @@ def call_api(
     parsed response."""
     path, _, query = path.partition("?")
     route, params = route_for(method, path)
-    function = tpl.functions()[route.function]
-    handler = getattr(importlib.import_module(function.module), function.attribute)
+    handler = handler_of(route.function)
     data = raw_body if raw_body is not None else (b"" if body is None else json.dumps(body).encode())
     all_headers = {"content-type": "application/json", **(headers or {})}
     event = http_api_event(route, path, params, headers=all_headers, body=data, query=query)
@@ -60,6 +68,4 @@ def call_api(
 
 
 def invoke(logical_id: str, event: dict[str, Any]) -> Any:
-    function = tpl.functions()[logical_id]
-    handler = getattr(importlib.import_module(function.module), function.attribute)
-    return handler(event, lambda_context(logical_id))
+    return handler_of(logical_id)(event, lambda_context(logical_id))
