@@ -8,13 +8,14 @@ from typing import Any
 import pytest
 
 from shared.config.settings import get_policy
-from shared.rules.models import PaymentReversal, Recertified
+from shared.rules.models import Recertified
 from shared.services.daily import DailyRun, DailySummary
 from shared.store.payments import PaymentLedger
 from tests.helpers import call_api
 from tests.recertification.fixtures import Env
 from tests.recertification.test_recertification import exam, open_app
 from tests.renewal.test_daily import FakeNotifier
+from tests.rules.rules_helpers import reverse
 
 
 @pytest.fixture
@@ -113,13 +114,7 @@ def test_completed_on_counts_the_fee_from_the_payment_that_made_it_paid_again(
     business_date("2026-05-12")
     lapsed.fact(
         "ana",
-        PaymentReversal(
-            key="re_1",
-            recorded_on=date(2026, 5, 12),
-            payment_key="pi_refunded",
-            reason="refund",
-            reversed_on=date(2026, 5, 12),
-        ),
+        reverse("re_1", "pi_refunded", date(2026, 5, 12)),
     )
     business_date("2026-05-21")
     assert lapsed.exam_result(exam("ana")).body["completed"] is False  # the fee was refunded

@@ -11,7 +11,6 @@ from shared.rules.models import (
     CeCompletion,
     CeVoid,
     FeePayment,
-    PaymentReversal,
     RecertMethod,
     ReversalWithdrawn,
 )
@@ -26,6 +25,7 @@ from shared.rules.recert import (
     requirements,
 )
 from shared.rules.status import fee_paid_cents
+from tests.rules.rules_helpers import reverse
 
 POLICY = Settings().policy()
 D = date.fromisoformat
@@ -101,13 +101,7 @@ def test_unmapped_completions_count_once_the_catalog_maps_them() -> None:
 def test_fee_counts_only_this_applications_effective_payments() -> None:
     other = pay("pi_other", application_id="ana.RMA.2")
     refunded = pay("pi_r")
-    reversal = PaymentReversal(
-        key="re_1",
-        recorded_on=D("2026-05-03"),
-        payment_key="pi_r",
-        reason="dispute",
-        reversed_on=D("2026-05-03"),
-    )
+    reversal = reverse("re_1", "pi_r", D("2026-05-03"), reason="dispute")
     assert fee_paid_cents([other, refunded, reversal], "ana.RMA.1", D("2026-05-02")) == 12500  # not known yet
     assert fee_paid_cents([other, refunded, reversal], "ana.RMA.1", D("2026-05-03")) == 0
     won = ReversalWithdrawn(

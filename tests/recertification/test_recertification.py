@@ -14,6 +14,7 @@ from shared.rules.models import CeCompletion
 from shared.rules.policy import Category
 from tests.helpers import call_api
 from tests.recertification.fixtures import EXAM_SECRET, Env
+from tests.rules.rules_helpers import reverse
 
 ELIGIBLE = {"work": [{"start": "2020-01-01", "end": None, "full_time": True}]}
 
@@ -166,7 +167,6 @@ def test_exam_completion_result_first_then_fee_through_the_stream(lapsed: Env, b
 
 
 def test_partial_or_refunded_fee_does_not_complete(lapsed: Env, business_date: Any) -> None:
-    from shared.rules.models import PaymentReversal
 
     open_app("ana")
     business_date("2026-05-21")
@@ -174,13 +174,7 @@ def test_partial_or_refunded_fee_does_not_complete(lapsed: Env, business_date: A
     lapsed.pay("ana", "ana.RMA.1", 12500, "2026-05-21", key="pi_refunded")
     lapsed.fact(
         "ana",
-        PaymentReversal(
-            key="re_1",
-            recorded_on=date(2026, 5, 21),
-            payment_key="pi_refunded",
-            reason="refund",
-            reversed_on=date(2026, 5, 21),
-        ),
+        reverse("re_1", "pi_refunded", date(2026, 5, 21)),
     )
     lapsed.pay("ana", "ana.RMA.1", 5000, "2026-05-21", key="pi_partial")
     lapsed.tap.settle()

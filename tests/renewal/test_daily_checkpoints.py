@@ -19,7 +19,6 @@ from shared.rules.models import (
     CeVoid,
     Fact,
     FeePayment,
-    PaymentReversal,
     ReversalWithdrawn,
 )
 from shared.rules.status import evaluate
@@ -30,7 +29,7 @@ from shared.store.records import CertificationRecord
 from tests.conftest import TABLE
 from tests.helpers import call_api
 from tests.renewal.test_daily import daily, member_body, notifier  # noqa: F401 - fixtures
-from tests.rules.rules_helpers import ce, pay
+from tests.rules.rules_helpers import ce, pay, reverse
 
 CERTIFIED = date(2015, 3, 10)  # RMA: fees due each March, 3-year cycles from 2015-03-10
 
@@ -161,13 +160,7 @@ LATE_FACTS: dict[str, tuple[list[Fact], Fact, date, date]] = {
     # a refund of the March 2023 payment, three years later
     "refund of a 3-year-old payment": (
         [],
-        PaymentReversal(
-            key="re_1",
-            recorded_on=date(2026, 4, 20),
-            payment_key="pi_8",
-            reason="refund",
-            reversed_on=date(2026, 4, 20),
-        ),
+        reverse("re_1", "pi_8", date(2026, 4, 20)),
         date(2026, 4, 15),
         date(2026, 5, 1),
     ),
@@ -191,15 +184,7 @@ LATE_FACTS: dict[str, tuple[list[Fact], Fact, date, date]] = {
     "audit decision on an old cycle": (*_audit_failed_long_ago(), date(2026, 4, 15), date(2026, 5, 1)),
     # the March 2023 payment disputed in 2023, the dispute won in 2026
     "dispute won years later": (
-        [
-            PaymentReversal(
-                key="dp_1",
-                recorded_on=date(2023, 5, 1),
-                payment_key="pi_8",
-                reason="dispute",
-                reversed_on=date(2023, 5, 1),
-            )
-        ],
+        [reverse("dp_1", "pi_8", date(2023, 5, 1), reason="dispute")],
         ReversalWithdrawn(
             key="dp_1#won", recorded_on=date(2026, 4, 20), reversal_key="dp_1", withdrawn_on=date(2026, 4, 20)
         ),

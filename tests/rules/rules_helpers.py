@@ -95,7 +95,7 @@ def pay(
 
 
 def reverse(
-    key: str, payment_key: str, on: str, *, reason: Literal["refund", "dispute"] = "refund"
+    key: str, payment_key: str, on: str | date, *, reason: Literal["refund", "dispute"] = "refund"
 ) -> PaymentReversal:
     return PaymentReversal(
         key=key, recorded_on=d(on), payment_key=payment_key, reason=reason, reversed_on=d(on)
