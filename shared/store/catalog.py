@@ -217,20 +217,10 @@ class CatalogRepository(TableAccess):
 
     def put_statement_once(self, record: StatementRecord) -> StatementRecord | None:
         """Conditional put; on an existing id returns what is stored (the caller compares)."""
-        try:
-            self.client.put_item(
-                TableName=self.table_name,
-                Item=self.statement_item(record),
-                ConditionExpression="attribute_not_exists(#pk)",
-                ExpressionAttributeNames={"#pk": keys.PK},
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
-            existing = from_item(error.response.get("Item") or {})  # type: ignore[arg-type]
-            return StatementRecord.model_validate(existing["body"]) if existing else record
-        return None
+        existing = self.put_new(self.statement_item(record))
+        if existing is None:
+            return None
+        return StatementRecord.model_validate(existing["body"]) if existing else record
 
     def transact_new(self, items: list[tuple[dict[str, Any], PutCondition | None]]) -> bool:
         """Put several items in one TransactWriteItems, each with its condition (None: none).

@@ -8,9 +8,11 @@ from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from shared import aws
+from shared.store.keys import PK
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -37,6 +39,23 @@ class TableAccess:
     @property
     def client(self) -> Any:
         return self._client if self._client is not None else default_client()
+
+    def put_new(self, item: dict[str, Any]) -> dict[str, Any] | None:
+        """Put ``item`` (wire form) unless an item with its key is stored: one request either way.
+        None when written; otherwise the stored item, deserialised (what the caller compares)."""
+        try:
+            self.client.put_item(
+                TableName=self.table_name,
+                Item=item,
+                ConditionExpression="attribute_not_exists(#pk)",
+                ExpressionAttributeNames={"#pk": PK},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return from_item(error.response.get("Item") or {})  # type: ignore[arg-type]
+        return None
 
 
 # DynamoDB nests maps and lists at most 32 levels deep (the item's ``body`` attribute is the first)

@@ -15,7 +15,6 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
-from botocore.exceptions import ClientError
 from pydantic import ConfigDict, TypeAdapter
 
 from shared.rules.models import Checkpoint, Fact
@@ -313,22 +312,12 @@ class MemberRepository(TableAccess):
         item = to_item(
             keys.indexed({keys.PK: keys.member_pk(member_id), keys.SK: sort_key, "kind": kind, "body": body})
         )
-        try:
-            self.client.put_item(
-                TableName=self.table_name,
-                Item=item,
-                ConditionExpression="attribute_not_exists(#pk)",
-                ExpressionAttributeNames={"#pk": keys.PK},
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
-            existing = from_item(error.response.get("Item") or {})  # type: ignore[arg-type]
-            if existing.get("body") in (None, body):
-                return WriteOutcome.DUPLICATE
-            return WriteOutcome.CONFLICT
-        return WriteOutcome.CREATED
+        existing = self.put_new(item)
+        if existing is None:
+            return WriteOutcome.CREATED
+        if existing.get("body") in (None, body):
+            return WriteOutcome.DUPLICATE
+        return WriteOutcome.CONFLICT
 
     def fact_item(
         self, member_id: str, fact: Fact, attributes: dict[str, str] | None = None

@@ -126,20 +126,10 @@ class ScheduleStore(TableAccess):
         if mailed_on is not None:
             values[keys.LIST_PK] = print_list_pk(mailed_on)
             values[keys.LIST_SK] = f"{member_id}#{event.key}"
-        try:
-            self.client.put_item(
-                TableName=self.table_name,
-                Item=to_item(values),
-                ConditionExpression="attribute_not_exists(#pk)",
-                ExpressionAttributeNames={"#pk": keys.PK},
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
-            existing: dict[str, Any] = error.response.get("Item") or {}  # type: ignore[assignment]
-            return WriteOutcome.DUPLICATE, EMAIL_SETTLED in existing
-        return WriteOutcome.CREATED, False
+        existing = self.put_new(to_item(values))
+        if existing is None:
+            return WriteOutcome.CREATED, False
+        return WriteOutcome.DUPLICATE, EMAIL_SETTLED in existing
 
     def settle_email(self, member_id: str, event: EventRecord, outcome: str, on: date) -> None:
         """Mark a notice's e-mail as settled (``sent`` or ``refused``): re-runs no longer send it."""
