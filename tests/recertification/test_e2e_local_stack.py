@@ -15,6 +15,7 @@ import requests
 
 from local.stack import LOCAL_SECRETS, LocalStack
 from shared.adapters.signatures import sign
+from tests.renewal import stripe_payloads as sp
 
 pytestmark = pytest.mark.e2e
 
@@ -42,29 +43,9 @@ def post_signed(
 
 def stripe_payment(member_id: str, application_id: str, amount: int) -> dict[str, Any]:
     created = int(time.time())
-    return {
-        "id": f"evt_{application_id}",
-        "object": "event",
-        "type": "payment_intent.succeeded",
-        "created": created,
-        "data": {
-            "object": {
-                "id": f"pi_{member_id}_recert",
-                "object": "payment_intent",
-                "amount": amount,
-                "amount_received": amount,
-                "currency": "usd",
-                "created": created,
-                "status": "succeeded",
-                "metadata": {
-                    "member_id": member_id,
-                    "credential": "RMA",
-                    "purpose": "recertification",
-                    "application_id": application_id,
-                },
-            }
-        },
-    }
+    meta = {**sp.metadata(member_id, purpose="recertification"), "application_id": application_id}
+    intent = sp.payment_intent(f"pi_{member_id}_recert", meta=meta, created=created, amount=amount)
+    return sp.event("payment_intent.succeeded", intent, event_id=f"evt_{application_id}", created=created)
 
 
 def lapsed_member_applies_by_exam(url: str, member_id: str) -> dict[str, Any]:

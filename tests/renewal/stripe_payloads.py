@@ -60,13 +60,13 @@ def checkout_session(
 
 
 def payment_intent(
-    pi: str = "pi_1", meta: dict[str, str] | None = None, created: int = CREATED
+    pi: str = "pi_1", meta: dict[str, str] | None = None, created: int = CREATED, amount: int = 5000
 ) -> dict[str, Any]:
     return {
         "id": pi,
         "object": "payment_intent",
-        "amount": 5000,
-        "amount_received": 5000,
+        "amount": amount,
+        "amount_received": amount,
         "created": created,
         "currency": "usd",
         "latest_charge": f"ch_{pi}",
