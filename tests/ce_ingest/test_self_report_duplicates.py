@@ -11,7 +11,6 @@ import pytest
 from shared.services.catalog import CACHE
 from tests.ce_ingest.conftest import COURSE, ccp, cmi5_sequence, post
 from tests.ce_ingest.test_uploads import HEADER, upload
-from tests.ce_ingest.test_xapi import ana  # noqa: F401 - the fixture
 from tests.helpers import call_api
 from tests.recertification.test_request_costs import Calls
 
