@@ -5,12 +5,11 @@ from __future__ import annotations
 from functools import lru_cache
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.config.env import EnvSettings
 
 
-class CeSettings(BaseSettings):
-    model_config = SettingsConfigDict(defer_build=True, case_sensitive=False, extra="ignore", frozen=True)
-
+class CeSettings(EnvSettings):
     # Secrets Manager secret (name or ARN) holding the LMS clients:
     # {"clients": {"<client id>": {"homePage": "<IRI>", "passwords": {"current": "...", "previous": "..."}}}}
     lms_clients_secret: str = "staycert/lms-clients"  # noqa: S105 - a name, not a secret

@@ -11,12 +11,12 @@ from datetime import date
 from decimal import Decimal
 from functools import lru_cache
 from importlib import resources
-from typing import Annotated, Any
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from shared.config.env import EnvSettings
 from shared.rules.policy import Category, CredentialSpec, RulesPolicy, SelfReportPoints
 
 
@@ -25,25 +25,23 @@ def _default_catalog() -> dict[str, dict[str, Any]]:
     return {entry["code"]: entry for entry in raw["credentials"]}
 
 
-class Settings(BaseSettings):
+class Settings(EnvSettings):
     """Environment variables (names are the upper-case field names)."""
-
-    model_config = SettingsConfigDict(defer_build=True, case_sensitive=False, extra="ignore", frozen=True)
 
     table_name: str = "StayCert"
     bucket_name: str = "staycert-files"
     business_timezone: str = "America/Chicago"
     # JSON objects merged over the published catalog, e.g. {"RMA": {"ccp_points": 32}}
-    credentials: Annotated[dict[str, dict[str, Any]], NoDecode] = Field(default_factory=dict)
-    badge_template_ids: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
+    credentials: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    badge_template_ids: dict[str, str] = Field(default_factory=dict)
     ccp_late_reporting_days: int = Field(default=90, ge=0, le=3650)
     lapse_after_overdue_years: int = Field(default=3, ge=1, le=50)
     ccp_mandatory_from: date = date(2006, 1, 1)
     employment_points_until: date = date(2020, 12, 31)
-    ccp_category_caps: Annotated[dict[Category, Decimal], NoDecode] = Field(default_factory=dict)
+    ccp_category_caps: dict[Category, Decimal] = Field(default_factory=dict)
     ccp_recert_max_lapsed_years: int = Field(default=10, ge=0, le=100)
     # Self-reported CE: points per unit, merged over the defaults, e.g. {"contact_hour": 1}
-    ccp_self_report_points: Annotated[dict[str, Any], NoDecode] = Field(default_factory=dict)
+    ccp_self_report_points: dict[str, Any] = Field(default_factory=dict)
     ce_count_for_every_certification: bool = True
     renewal_notice_days_before: int = Field(default=60, ge=0, le=365)
     renewal_notice_days_after: int = Field(default=30, ge=0, le=365)

@@ -37,6 +37,8 @@ DENIED = {
     "sqlite3": "X-Ray patches it when tracing patches every library (shared/observability.py names the two it traces)",
     "charset_normalizer": "requests' encoding detection, likewise",
     "email_validator": "pydantic's EmailStr check: built with the first model that has an email (models defer_build)",
+    # no longer a runtime dependency
+    "pydantic_settings": "its dotenv, CLI and cloud sources; settings read the environment in shared/config/env.py",
 }
 
 HANDLERS = {fn.logical_id: fn.module for fn in tpl.functions().values()}
