@@ -20,7 +20,6 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Discriminator,
@@ -33,6 +32,7 @@ from pydantic import (
 
 from shared.adapters.secrets import get_json_secret
 from shared.adapters.xapi_canonical import as_list, assigned_id, content_hash
+from shared.rules.ids import Iri
 
 VERB_COMPLETED = "http://adlnet.gov/expapi/verbs/completed"
 VERB_PASSED = "http://adlnet.gov/expapi/verbs/passed"
@@ -49,25 +49,8 @@ MAX_NESTING = 64
 SUPPORTED_VERSION = re.compile(r"^1\.0(\.\d+)?$")
 RESPONSE_VERSION = "1.0.3"
 
-_IRI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:[^\s<>\"{}|\\^`]+$")
 _MAILTO = re.compile(r"^mailto:[^@\s]+@[^@\s]+\.[^@\s]+$")
 _SHA1 = re.compile(r"^[0-9a-fA-F]{40}$")
-
-
-# IRIs end up in DynamoDB key attributes (``ACTIVITY#{iri}``, ListIndex sort keys of at most 1024
-# bytes, ``{iri}#{member id}``): longer ones are refused.
-MAX_IRI_BYTES = 900
-
-
-def _iri(value: str) -> str:
-    if len(value.encode("utf-8")) > MAX_IRI_BYTES:
-        raise ValueError(f"IRI longer than {MAX_IRI_BYTES} bytes")
-    if not _IRI.fullmatch(value):
-        raise ValueError("must be an absolute IRI")
-    return value
-
-
-Iri = Annotated[str, AfterValidator(_iri)]
 
 
 class _Model(BaseModel):

@@ -12,8 +12,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from shared.adapters.xapi import Iri
 from shared.errors import NotFound
+from shared.rules.ids import Iri
 from shared.rules.models import ActivitySpec
 from shared.rules.policy import Category
 from shared.store.catalog import (
