@@ -4,7 +4,7 @@ HTTP API, IAM auth)."""
 from __future__ import annotations
 
 import base64
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
@@ -12,14 +12,11 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict
 
-from shared.adapters.secrets import RotatingSecret
-from shared.adapters.stripe_checkout import CheckoutRequest, CheckoutSession, StripeCheckout
 from shared.clock import business_today
 from shared.config.settings import get_policy, get_settings
 from shared.http import json_response, make_resolver, problem
 from shared.observability import lambda_entry
 from shared.rules.ids import ACTIVITY_ID_PATTERN, MEMBER_ID_ANCHORED
-from shared.services.activities import ActivityService
 from shared.services.activity_schemas import (
     ACTOR_PATTERN,
     ActivityAnswer,
@@ -30,9 +27,13 @@ from shared.services.activity_schemas import (
 from shared.services.catalog import CatalogService
 from shared.services.member_schemas import Invoices, MemberStatus, MemberUpsert, Timeline
 from shared.services.members import MemberService, Standing
-from shared.services.payment_links import PaymentLink, PaymentLinkRequest, PaymentLinkService
+from shared.services.payment_schemas import PaymentLink, PaymentLinkRequest
 from shared.store.catalog import CatalogRepository
 from shared.store.members import MemberRepository
+
+if TYPE_CHECKING:
+    from shared.adapters.stripe_checkout import CheckoutRequest, CheckoutSession
+    from shared.services.activities import ActivityService
 
 MemberIdPath = Annotated[str, Path(pattern=MEMBER_ID_ANCHORED, description="Association member id")]
 ActivityIdPath = Annotated[
@@ -68,13 +69,23 @@ def service() -> MemberService:
     return MemberService(MemberRepository(settings.table_name), get_policy(), catalog)
 
 
+# Every route reads the member (the members service above); the CE activity routes also need the
+# activities service, and payment links Stripe and Secrets Manager: those are imported by the first
+# request that needs them, not at cold start (tests/unit/test_import_closure.py keeps it so).
+
+
 def activities() -> ActivityService:
+    from shared.services.activities import ActivityService
+
     table = get_settings().table_name
     catalog = CatalogService(CatalogRepository(table)).lookup
     return ActivityService(MemberRepository(table), get_policy(), catalog)
 
 
 def _create_session(request: CheckoutRequest) -> CheckoutSession:
+    from shared.adapters.secrets import RotatingSecret
+    from shared.adapters.stripe_checkout import StripeCheckout
+
     settings = get_settings()
     [api_key, *_] = RotatingSecret(settings.stripe_api_secret).values()  # the current restricted key
     return StripeCheckout(api_key, settings.stripe_api_base, settings.stripe_timeout_seconds).create(request)
@@ -166,6 +177,8 @@ def get_invoices(member_id: MemberIdPath) -> Invoices:
     },
 )
 def create_payment_link(member_id: MemberIdPath, body: PaymentLinkRequest) -> Response[Any]:
+    from shared.services.payment_links import PaymentLinkService
+
     links = PaymentLinkService(service(), _create_session, get_settings().portal_url)
     return json_response(201, links.create(member_id, body, _today()).model_dump())
 

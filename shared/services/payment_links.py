@@ -11,45 +11,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from shared.adapters.stripe_checkout import (
     CheckoutRequest,
     CheckoutSession,
     LineItem,
     StripeUnavailable,
 )
-from shared.adapters.stripe_events import MAX_INVOICES
 from shared.errors import Conflict, ServiceUnavailable, Unprocessable
 from shared.rules.invoices import Invoice, InvoiceKind, InvoiceStatus
 from shared.services.members import MemberService
+from shared.services.payment_schemas import PaymentLink, PaymentLinkRequest
 
 PAYABLE = frozenset(
     {InvoiceStatus.OPEN, InvoiceStatus.OVERDUE, InvoiceStatus.REFUNDED, InvoiceStatus.DISPUTED}
 )
 
 CreateSession = Callable[[CheckoutRequest], CheckoutSession]
-
-
-class PaymentLinkRequest(BaseModel):
-    model_config = ConfigDict(defer_build=True, extra="forbid")
-
-    invoices: list[str] = Field(
-        min_length=1,
-        max_length=MAX_INVOICES,
-        description="Invoice numbers from GET /members/{member_id}/invoices, all of one certification",
-    )
-
-
-class PaymentLink(BaseModel):
-    model_config = ConfigDict(defer_build=True)
-
-    member_id: str
-    url: str = Field(description="The Stripe Checkout page the member pays on")
-    session_id: str
-    invoices: list[str]
-    amount_cents: int
-    currency: str
 
 
 class UnknownInvoice(Unprocessable):

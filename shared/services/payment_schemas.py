@@ -1,5 +1,6 @@
 """Payments on the wire and the answers of the payment service: what a webhook delivery came to, the
-staff lists (parked payments, payment exceptions) and their resolution, and the error codes."""
+staff lists (parked payments, payment exceptions) and their resolution, payment links asked for and
+made, and the error codes."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.adapters.stripe_events import MAX_INVOICES
 from shared.errors import Conflict, NotFound, Unprocessable
 from shared.rules.invoices import ExceptionReason
 
@@ -84,3 +86,24 @@ class ParkedItem(BaseModel):
 
 class LostRace(RuntimeError):
     """Too many concurrent changes to one payment key: let Stripe redeliver (a 500)."""
+
+
+class PaymentLinkRequest(BaseModel):
+    model_config = ConfigDict(defer_build=True, extra="forbid")
+
+    invoices: list[str] = Field(
+        min_length=1,
+        max_length=MAX_INVOICES,
+        description="Invoice numbers from GET /members/{member_id}/invoices, all of one certification",
+    )
+
+
+class PaymentLink(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
+    member_id: str
+    url: str = Field(description="The Stripe Checkout page the member pays on")
+    session_id: str
+    invoices: list[str]
+    amount_cents: int
+    currency: str

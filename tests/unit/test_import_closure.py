@@ -54,6 +54,13 @@ _RECERT_SERVICES = (
     "shared.config.integrations",
 )
 DENIED_OWN = {
+    "MembersApiFunction": {
+        "shared.services.activities": "the CE activity routes' service",
+        "shared.services.ce_record": "likewise",
+        "shared.services.payment_links": "the payment link route's service",
+        "shared.adapters.stripe_checkout": "likewise",
+        "shared.adapters.secrets": "likewise (the Stripe API key)",
+    },
     "RecertificationApiFunction": {
         **dict.fromkeys(_RECERT_SERVICES, "a recertification route's service"),
         "shared.services.audits": "the audit routes' service",
