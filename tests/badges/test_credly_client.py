@@ -107,7 +107,9 @@ def test_unusable_retry_after_falls_back_to_backoff(credly: FakeCredly) -> None:
 def test_timeouts_are_retried(credly: FakeCredly) -> None:
     credly.fail_next("hang", times=1)
     sleeper = Sleeper()
-    badge = client(credly, sleeper, timeout=0.2).issue(REQUEST)
+    # the hang outlasts the timeout (hang_seconds 2.0); the timeout also bounds the retry, so it is
+    # not made so short that a busy machine times the good second attempt out too (0.2 s did)
+    badge = client(credly, sleeper, timeout=1.0).issue(REQUEST)
     assert badge.id in credly.badges
     assert len(sleeper.waits) == 1
 
