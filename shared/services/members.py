@@ -55,6 +55,20 @@ ParkedPaymentsHook = Callable[[str, date], int]
 AwaitingStatementsHook = Callable[[str, str | None, date], int]  # (member id, e-mail, today) -> matched
 
 
+@dataclass(frozen=True)
+class Waiting:
+    """Who has something waiting for the roster: the members parked payments name, and the
+    ``member:``/``mbox:`` keys unmatched statements wait for (``shared.services.xapi_crediting``)."""
+
+    parked: frozenset[str]
+    awaited: frozenset[str]
+
+    def awaits(self, member_id: str, email: str) -> bool:
+        from shared.services.xapi_crediting import MBOX_CLAIM, MEMBER_CLAIM  # xAPI models: not at cold start
+
+        return bool({MEMBER_CLAIM + member_id, MBOX_CLAIM + email.strip().lower()} & self.awaited)
+
+
 @dataclass
 class UpsertPlan:
     """The writes of one roster upsert, and the standing each opening balance gives on its cutover."""
@@ -212,10 +226,19 @@ class MemberService:
                     list_keys=(BADGE_LIST, str(event.data["badge_id"])),
                     create=True,
                 )
-        if plan.certifications:  # a new member or credential may be what a parked payment was waiting for
-            self.parked_payments(plan.profile.member_id, today)
-        if plan.profile_changed:  # a new member or e-mail may be whom LMS statements were waiting for
-            self.awaiting_statements(plan.profile.member_id, plan.profile.email, today)
+        self.credit_waiting(plan, today)
+
+    def credit_waiting(self, plan: UpsertPlan, today: date, waiting: Waiting | None = None) -> None:
+        """Credit what waited for the member a written plan brought in: the payments parked for it (a
+        new member or credential) and the LMS statements that waited for its account or e-mail (a new
+        member or e-mail), each exactly as when it arrives (the crediting writes are conditional, so a
+        second call credits nothing). ``waiting``: who has something waiting, read once for many
+        plans (the bulk import, after each chunk's writes); None: look for this member."""
+        member_id, email = plan.profile.member_id, str(plan.profile.email)
+        if plan.certifications and (waiting is None or member_id in waiting.parked):
+            self.parked_payments(member_id, today)
+        if plan.profile_changed and (waiting is None or waiting.awaits(member_id, email)):
+            self.awaiting_statements(member_id, email, today)
 
     @staticmethod
     def _check_roster(codes: list[str], request: MemberUpsert, today: date) -> None:

@@ -13,9 +13,12 @@ the standing it would get and what the next daily run would do (its notices and 
 
 Cost (DynamoDB): one ``BatchGetItem`` per 100 members (profiles: who exists), one Query per member
 that exists (their facts), one ``BatchWriteItem`` per 25 items (profile, certification rows,
-opening balances, imported badges: about 3 items per row). Unlike ``PUT /members/{id}``, it does not
-credit payments parked for the imported members (they are credited by the member's next roster
-upsert). Chunked: members are processed CHUNK_MEMBERS at a time and each chunk's
+opening balances, imported badges: about 3 items per row). Like ``PUT /members/{id}``, it then
+credits what waited for the members it brought in (payments parked for them, LMS statements that
+waited for their account or e-mail): after each chunk's writes, one Query of each of the two
+listings says who has something waiting (read after the writes, so a payment or statement parked
+meanwhile is either in the listing or finds the member), and only those members are looked up and
+credited (``MemberService.credit_waiting``). Chunked: members are processed CHUNK_MEMBERS at a time and each chunk's
 report is recorded as it completes (``shared.store.imports``: one item per chunk, per file content,
 deleted once the report is whole); a run
 that is cut short (the invocation's time, a crash) continues after the last completed chunk when it
@@ -39,10 +42,12 @@ from shared.rules.models import Certification, CertificationStatus, Standing
 from shared.rules.policy import RulesPolicy
 from shared.rules.schedule import notices_due
 from shared.rules.status import evaluate
-from shared.services.members import MemberService, UpsertPlan
+from shared.services.members import MemberService, UpsertPlan, Waiting
 from shared.services.roster_file import RosterRow, parse_import_key, parse_roster
+from shared.store.catalog import CatalogRepository
 from shared.store.imports import ImportProgress
 from shared.store.members import MemberRepository
+from shared.store.payments import PaymentLedger
 from shared.store.records import MemberRecord
 
 CHUNK_MEMBERS = 250  # a chunk's report stays well under DynamoDB's 400 KB item limit
@@ -78,6 +83,8 @@ class RosterImport:
         self.repository: MemberRepository = members.repository
         self.files = files
         self.chunks = ImportProgress(self.repository.table_name, self.repository.client)
+        self.ledger = PaymentLedger(self.repository.table_name, self.repository.client)
+        self.statements = CatalogRepository(self.repository.table_name, self.repository.client)
         self.progress = progress or (lambda message, extra: logger.info(message, extra=extra))
 
     def run(
@@ -174,9 +181,15 @@ class RosterImport:
                 plans.append(plan)
         if dry_run:
             return part, 0
-        return part, self.repository.put_items(
-            item for plan in plans for item in self.members.plan_items(plan)
-        )
+        written = self.repository.put_items(item for plan in plans for item in self.members.plan_items(plan))
+        if plans:
+            waiting = Waiting(
+                parked=frozenset(self.ledger.parked_member_ids()),
+                awaited=frozenset(self.statements.awaited()),
+            )
+            for plan in plans:
+                self.members.credit_waiting(plan, today, waiting)
+        return part, written
 
     def _load(self, member_ids: Sequence[str]) -> dict[str, MemberRecord]:
         """Members that exist (one BatchGetItem per 100 profiles), loaded whole (one Query each)."""

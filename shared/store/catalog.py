@@ -205,6 +205,26 @@ class CatalogRepository(TableAccess):
             found.extend(StatementRecord.model_validate(from_item(i)["body"]) for i in page.get("Items", []))
         return found
 
+    def awaited(self) -> set[str]:
+        """Whom unmatched statements wait for (their ``member:`` and ``mbox:`` keys): the whole
+        ``UNMATCHED_STATEMENT`` listing with only ``body.awaits`` projected (one Query per 1 MB page;
+        a bulk roster import asks once per chunk instead of twice per member)."""
+        paginator = self.client.get_paginator("query")
+        found: set[str] = set()
+        for page in paginator.paginate(
+            TableName=self.table_name,
+            IndexName=keys.LIST_INDEX,
+            KeyConditionExpression="#l = :l",
+            ProjectionExpression="#b.#a",
+            ExpressionAttributeNames={"#l": keys.LIST_PK, "#b": "body", "#a": "awaits"},
+            ExpressionAttributeValues={":l": {"S": UNMATCHED_LIST}},
+        ):
+            for item in page.get("Items", []):
+                awaits = from_item(item).get("body", {}).get("awaits")
+                if awaits:
+                    found.add(str(awaits))
+        return found
+
     def get_statements(self, statement_ids: Iterable[str]) -> dict[str, StatementRecord]:
         wanted = sorted(set(statement_ids))
         found: dict[str, StatementRecord] = {}

@@ -603,6 +603,22 @@ class PaymentLedger(TableAccess):
         """Parked payments and reversals awaiting their payment (all, or one member's), paginated."""
         return self._listing(PARKED_LIST, member_id)
 
+    def parked_member_ids(self) -> set[str]:
+        """The members some parked payment waits for: the whole ``PARKED_PAYMENT`` listing, member ids
+        only (one Query per 1 MB page; a bulk roster import asks once per chunk instead of once per
+        member)."""
+        pages = self.client.get_paginator("query").paginate(
+            TableName=self.table_name,
+            IndexName=keys.LIST_INDEX,
+            KeyConditionExpression="#lpk = :lpk",
+            ProjectionExpression="member_id",
+            ExpressionAttributeNames={"#lpk": keys.LIST_PK},
+            ExpressionAttributeValues=to_item({":lpk": PARKED_LIST}),
+        )
+        return {
+            str(from_item(raw)["member_id"]) for page in pages for raw in page["Items"] if "member_id" in raw
+        }
+
     def exceptions(self) -> Iterator[dict[str, Any]]:
         """Payment exceptions not resolved yet, paginated."""
         return self._listing(EXCEPTION_LIST, None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -14,11 +15,14 @@ from shared.config.settings import get_policy
 from shared.rules.models import CeCompletion
 from shared.services import roster_import
 from shared.services.members import MemberService
+from shared.services.roster_file import parse_roster
 from shared.store.members import MemberRepository
-from tests.ce_ingest.conftest import BUCKET, member
+from tests.ce_ingest.conftest import BUCKET, catalog, cmi5_sequence, member, post
 from tests.ce_ingest.test_uploads import s3_event, upload
-from tests.conftest import TABLE
+from tests.conftest import TABLE, reset_caches
 from tests.helpers import call_api, invoke
+from tests.renewal import stripe_payloads as sp
+from tests.renewal.conftest import SIGNING_SECRET
 
 TODAY = date(2024, 3, 20)
 EXAMPLE = Path(__file__).parents[2] / "docs" / "examples" / "roster-import.csv"
@@ -203,3 +207,66 @@ def test_a_run_cut_short_continues_after_its_last_chunk(
     assert (second["accepted"], second["unchanged"]) == (7, 0)  # the first run's rows are reported once
     third = service.run("roster-imports/cut.csv", TODAY)
     assert (third["accepted"], third["unchanged"]) == (0, 7)  # progress forgotten once done
+
+
+WAITS_ROWS = HEADER + row(
+    "waits", "RMA", "2018-01-10", "2024-03-01,2025-01-09,2024-01-10,authorship=6,active,,"
+)
+
+
+def bring_in_by_import(ce: dict[str, Any]) -> str:
+    upload(ce, "roster-imports/waits.csv", WAITS_ROWS.encode())
+    result = report(ce, "roster-imports-results/waits.json")
+    return "accepted" if result["accepted"] == 1 else "unchanged" if result["unchanged"] == 1 else "refused"
+
+
+def bring_in_by_put(_ce: dict[str, Any]) -> str:
+    """The same row as the import's, sent as the body of PUT /members/{id}."""
+    [parsed], _, _ = parse_roster(WAITS_ROWS.encode(), get_policy().canonical_code)
+    body = parsed.upsert.model_dump(mode="json", exclude_none=True)
+    response = call_api("PUT", "/members/waits", body)
+    return {201: "accepted", 200: "unchanged"}.get(response.status, "refused")
+
+
+@pytest.mark.parametrize("bring_in", [bring_in_by_import, bring_in_by_put], ids=["import", "put"])
+def test_what_waited_for_an_imported_member_is_credited_once(
+    members: dict[str, Any], monkeypatch: pytest.MonkeyPatch, bring_in: Callable[[dict[str, Any]], str]
+) -> None:
+    """The import and PUT /members with an opening balance credit what waited for the member they
+    bring in: a parked payment and the LMS statements for its account, once; doing it again (a
+    re-upload, the same PUT) changes nothing."""
+    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", "StripeWebhookSecretImport")
+    members["secrets"].create_secret(
+        Name="StripeWebhookSecretImport", SecretString=json.dumps({"current": SIGNING_SECRET, "previous": ""})
+    )
+    reset_caches()  # the settings read the secret's name
+    paid = sp.event(  # 2024-03-15, after the cutover (2024-03-01)
+        "payment_intent.succeeded",
+        sp.payment_intent("pi_waits", meta=sp.metadata("waits"), created=1_710_504_000),
+    )
+    assert post_payment(paid) == {"result": "parked"}
+    catalog()
+    assert all(post(s).status == 200 for s in cmi5_sequence("waits", day="2024-03-10"))
+    assert call_api("GET", "/admin/unmatched-statements").body["items"]
+    assert len(call_api("GET", "/admin/parked-payments").body["items"]) == 1
+
+    assert bring_in(members) == "accepted"
+
+    assert call_api("GET", "/admin/parked-payments").body["items"] == []
+    assert call_api("GET", "/admin/unmatched-statements").body["items"] == []
+    rma = status("waits")["RMA"]
+    assert rma["fees"]["paid_through"] == "2026-01-09"  # the opening balance's year plus the payment
+    assert rma["ccp"]["earned"] == 9  # the balance's 6 points plus the course's 3
+    facts = [i["sk"]["S"] for i in table_items(members) if i["pk"]["S"] == "MEMBER#waits"]
+    assert sum(sk.startswith("FACT#payment#") for sk in facts) == 1
+    assert sum(sk.startswith("FACT#ce#") for sk in facts) == 1
+
+    before = table_items(members)
+    assert bring_in(members) == "unchanged"
+    assert table_items(members) == before
+    assert post_payment(paid) == {"result": "duplicate"}
+
+
+def post_payment(payload: dict[str, Any]) -> Any:
+    body, headers = sp.signed(payload)
+    return call_api("POST", "/webhooks/stripe", headers=headers, raw_body=body).body

@@ -608,7 +608,21 @@ def _payment_paths(stack: LocalStack) -> None:
 
 
 def _versioned_uploads(stack: LocalStack) -> None:
-    """The deployed bucket is versioned, so every S3 event names a version: read by version id."""
+    """The deployed bucket is versioned, so every S3 event names a version: read by version id. The
+    roster file brings in pia, whose payment is parked first: the import credits it (CeUpload: the
+    two listings on ListIndex, then Delete parked + Update nudge + ConditionCheck)."""
+    parked = {
+        "id": "pi_policy_pia",
+        "object": "payment_intent",
+        "amount": 5000,
+        "amount_received": 5000,
+        "currency": "usd",
+        "created": 1_748_883_900,
+        "status": "succeeded",
+        "metadata": {"member_id": "pia", "credential": "RMA", "purpose": "annual_fee"},
+    }
+    assert _stripe(stack.url, "payment_intent.succeeded", parked)["result"] == "parked"
+    pia = b"pia,Pia,Lund,pia@example.org,,,,,,,RMA,2016-05-14,2021-10-01,2022-05-13,2019-05-14,,active,,,\n"
     s3 = stack.client("s3")
     bucket = stack.refs["FilesBucket"]
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
@@ -617,7 +631,8 @@ def _versioned_uploads(stack: LocalStack) -> None:
         "evidence/zoe/audit/log.pdf": b"%PDF-1.4 policy test\n",
         "roster-imports/policy.csv": (
             Path(__file__).parents[2] / "docs/examples/roster-import.csv"
-        ).read_bytes(),
+        ).read_bytes()
+        + pia,
     }
     for key, body in files.items():
         put = s3.put_object(Bucket=bucket, Key=key, Body=body)
