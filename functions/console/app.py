@@ -32,7 +32,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from pydantic import BaseModel, ValidationError
 
-from shared.adapters.cognito import CodeRefused, TokenRejected
+from shared.adapters.cognito import CodeRefused, CognitoUnavailable, TokenRejected
 from shared.clock import business_today
 from shared.config.settings import get_settings
 from shared.errors import DomainError
@@ -209,6 +209,8 @@ SIGN_IN_RESPONSES: dict[int, OpenAPIResponse] = {
     200: html("No user pool here (the local stack), or signed in: a page that continues to the console"),
     303: {"description": "To the hosted sign-in, or back to the console"},
     400: html("The callback does not belong to a sign-in started here, or the code was refused"),
+    403: html("Signed in, but not with a staff account"),
+    503: html("The user pool's token endpoint did not answer"),
 }
 
 
@@ -245,6 +247,13 @@ def callback(
     except CodeRefused as refused:
         return _refusal(
             400, "Sign-in refused", [{"field": "code", "reason": f"{refused.error}: sign in again"}]
+        )
+    except CognitoUnavailable:
+        logger.exception("the user pool's sign-in did not answer")
+        return _refusal(
+            503,
+            "Sign-in unavailable",
+            [{"field": "", "reason": "the sign-in service did not answer: try again"}],
         )
     except TokenRejected as rejected:
         logger.info("sign-in without a usable staff token", extra={"problem": rejected.problem.value})

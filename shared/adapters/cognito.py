@@ -92,7 +92,9 @@ class CognitoTokenVerifier:
                 key.key,
                 algorithms=ALGORITHMS,
                 issuer=self.issuer,
-                options={"require": ["exp", "iss", "sub", "token_use", "client_id"]},
+                # An access token has no ``aud`` (its client is ``client_id``, checked below); an ID token
+                # has one and is then refused for its ``token_use``, not for an audience.
+                options={"require": ["exp", "iss", "sub", "token_use", "client_id"], "verify_aud": False},
             )
         except jwt.ExpiredSignatureError as error:
             raise TokenRejected(TokenProblem.EXPIRED) from error

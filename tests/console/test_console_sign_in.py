@@ -23,6 +23,8 @@ from jwt.algorithms import RSAAlgorithm
 
 from local.events import http_api_event, route_for
 from local.stack import reset_process_caches
+from shared.adapters.cognito import TokenProblem, TokenRejected
+from shared.services.factories import staff_sessions
 from shared.services.staff_sign_in import SESSION_COOKIE, SIGN_IN_COOKIE
 from tests.helpers import invoke
 
@@ -41,6 +43,7 @@ class FakePool:
     key: rsa.RSAPrivateKey = field(default_factory=lambda: rsa.generate_private_key(65537, 2048))
     codes: dict[str, dict[str, Any]] = field(default_factory=dict)
     token_requests: list[dict[str, str]] = field(default_factory=list)
+    down: bool = False  # the token endpoint answers 500
 
     @property
     def issuer(self) -> str:
@@ -78,6 +81,8 @@ class FakePool:
 
     def exchange(self, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
         self.token_requests.append(form)
+        if self.down:
+            return 500, {"message": "internal error"}
         issued = self.codes.pop(form.get("code", ""), None)
         if issued is None or form.get("grant_type") != "authorization_code":
             return 400, {"error": "invalid_grant"}
@@ -224,6 +229,44 @@ def test_a_token_that_is_not_a_staff_access_token_of_the_console_is_refused(
     assert authorize(session(pool.token(**claims))) == {"isAuthorized": False}, why
 
 
+@pytest.mark.parametrize(
+    ("claims", "problem"),
+    [
+        ({}, None),
+        ({"exp": 1_700_000_000}, TokenProblem.EXPIRED),
+        ({"iss": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_other"}, TokenProblem.WRONG_ISSUER),
+        ({"client_id": "anotherclient"}, TokenProblem.WRONG_AUDIENCE),
+        ({"token_use": "id", "aud": CLIENT_ID}, TokenProblem.WRONG_TOKEN_USE),
+        ({"cognito:groups": ["members"]}, TokenProblem.NOT_STAFF),
+        ({"cognito:groups": "staff"}, TokenProblem.NOT_STAFF),  # a group list, not a string
+        ({"client_id": None}, TokenProblem.MALFORMED),
+    ],
+)
+def test_each_refusal_has_its_reason(
+    pool: FakePool, claims: dict[str, Any], problem: TokenProblem | None
+) -> None:
+    sessions = staff_sessions()
+    assert sessions is not None
+    token = pool.token(**{k: v for k, v in claims.items() if v is not None})
+    if claims.get("client_id", "") is None:
+        token = jwt.encode(
+            {
+                k: v
+                for k, v in jwt.decode(token, options={"verify_signature": False}).items()
+                if k != "client_id"
+            },
+            pool.key,
+            algorithm="RS256",
+            headers={"kid": KID},
+        )
+    if problem is None:
+        assert sessions.identify(token).groups == ("staff",)
+        return
+    with pytest.raises(TokenRejected) as rejected:
+        sessions.identify(token)
+    assert rejected.value.problem is problem
+
+
 def test_a_tampered_token_is_refused(pool: FakePool) -> None:
     header, payload, signature = pool.token(**{"cognito:groups": ["members"]}).split(".")
     claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
@@ -324,6 +367,18 @@ def test_a_callback_that_does_not_belong_to_a_sign_in_started_here_is_refused(po
     )
     assert refused["statusCode"] == 400
     assert "invalid_grant" in refused["body"]
+
+
+def test_a_token_endpoint_that_does_not_answer_is_a_503_in_words(pool: FakePool) -> None:
+    url, kept = _start(pool)
+    state = parse_qs(urlsplit(url).query)["state"][0]
+    pool.down = True
+    back = console(
+        "GET", "/console/callback", query=urlencode({"code": pool.grant(url), "state": state}), cookies=[kept]
+    )
+    assert back["statusCode"] == 503
+    assert "the sign-in service did not answer: try again" in back["body"]
+    assert not any(c.startswith(SESSION_COOKIE) for c in back.get("cookies", []))
 
 
 def test_a_signed_in_person_outside_the_staff_group_gets_no_session(pool: FakePool) -> None:
