@@ -161,8 +161,11 @@ class Console:
         return self.browser.find_element(By.TAG_NAME, "main").text
 
     def submitted(self, element: WebElement) -> None:
-        """Wait until the page holding ``element`` is gone: the form's answer has loaded."""
-        WebDriverWait(self.browser, 60).until(staleness_of(element))
+        """Wait until the page holding ``element`` is gone and the form's answer has loaded (the old
+        page going stale only says the navigation committed, not that the new one is parsed)."""
+        wait = WebDriverWait(self.browser, 60)
+        wait.until(staleness_of(element))
+        wait.until(lambda browser: browser.execute_script("return document.readyState") == "complete")
 
     def find(self, query: str) -> str:
         self.open("/console")
