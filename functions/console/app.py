@@ -207,7 +207,7 @@ def _cookie(name: str, value: str, max_age: int, same_site: SameSite) -> Cookie:
 
 SIGN_IN_RESPONSES: dict[int, OpenAPIResponse] = {
     200: html("No user pool here (the local stack), or signed in: a page that continues to the console"),
-    303: {"description": "To the hosted sign-in, or back to the console"},
+    303: html("To the hosted sign-in, or back to the console (an empty page)"),
     400: html("The callback does not belong to a sign-in started here, or the code was refused"),
     403: html("Signed in, but not with a staff account"),
     503: html("The user pool's token endpoint did not answer"),
@@ -270,7 +270,7 @@ def callback(
 @app.get(
     "/console/sign-out",
     summary="Staff console: sign out (forget the session, end the hosted sign-in's)",
-    responses={303: {"description": "To the user pool's sign-out, then back to the console"}},
+    responses={303: html("To the user pool's sign-out, then back to the console (an empty page)")},
 )
 def sign_out() -> Response[str]:
     flow = staff_sign_in()
