@@ -12,10 +12,10 @@ from urllib.parse import parse_qsl, quote_plus
 from local import template as tpl
 
 ACCOUNT = "123456789012"
-# The local stand-in for the HTTP API's JWT authorizer (the local gateway enforces no auth, as it does
-# not enforce IAM): routes behind a JWT authorizer receive the claims a signed-in staff member's token
-# carries. API Gateway hands array claims over as a string in brackets.
-LOCAL_STAFF_CLAIMS = {"sub": "local-staff", "cognito:groups": "[staff]", "token_use": "id"}
+# The local stand-in for the console's authorizer (the local gateway enforces no auth, as it does not
+# enforce IAM): routes behind the HTTP API's Lambda authorizer receive the context it gives a signed-in
+# staff member's session (functions/console_authorizer).
+LOCAL_STAFF_SESSION = {"session": "staff", "sub": "local-staff", "groups": "staff"}
 _TEXT_TYPES = ("application/json", "text/", "application/x-www-form-urlencoded", "application/xml")
 
 
@@ -36,9 +36,7 @@ def http_api_event(
     is_text = not body or (any(content_type.startswith(kind) for kind in _TEXT_TYPES) and _is_utf8(body))
     now = datetime.now(UTC)
     authorizer = (
-        {"jwt": {"claims": dict(LOCAL_STAFF_CLAIMS), "scopes": None}}
-        if route.authorizer in tpl.jwt_authorizers()
-        else None
+        {"lambda": dict(LOCAL_STAFF_SESSION)} if route.authorizer in tpl.lambda_authorizers() else None
     )
     return {
         "version": "2.0",

@@ -15,6 +15,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
 from local import template as tpl
+from shared.services.staff_sign_in import SESSION_COOKIE
 
 OPENAPI_PATH = tpl.ROOT / "docs" / "openapi.json"
 TITLE = "Stay Certified API"
@@ -113,7 +114,7 @@ def build() -> dict[str, Any]:
     document["info"]["description"] = (
         "HTTP API of Stay Certified. Admin and portal routes use IAM (SigV4) authorization; "
         "webhooks and LMS callbacks authenticate by signature or Basic auth instead; the staff "
-        "console's HTML pages (/console) take a staff Cognito token."
+        "console's HTML pages (/console) take the staff session cookie its sign-in sets."
     )
     document["components"].setdefault("securitySchemes", {})["sigv4"] = {
         "type": "apiKey",
@@ -121,13 +122,14 @@ def build() -> dict[str, Any]:
         "in": "header",
         "x-amazon-apigateway-authtype": "awsSigv4",
     }
-    document["components"]["securitySchemes"]["staffJwt"] = {
-        "type": "http",
-        "scheme": "bearer",
-        "bearerFormat": "JWT",
-        "description": "A token of the staff Cognito user pool whose cognito:groups holds staff (docs/console.md)",
+    document["components"]["securitySchemes"]["staffSession"] = {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": SESSION_COOKIE,
+        "description": "The staff console's session: an access token of the staff Cognito user pool whose "
+        "cognito:groups holds staff, set by /console/callback (docs/console.md)",
     }
-    jwt_names = tpl.jwt_authorizers()
+    session_names = tpl.lambda_authorizers()
     schemas = document["components"].setdefault("schemas", {})
     schemas.pop("HTTPValidationError", None)
     schemas.pop("ValidationError", None)
@@ -147,8 +149,8 @@ def build() -> dict[str, Any]:
                 )
             if route.authorizer == "AWS_IAM":
                 operation["security"] = [{"sigv4": []}]
-            elif route.authorizer in jwt_names:
-                operation["security"] = [{"staffJwt": []}]
+            elif route.authorizer in session_names:
+                operation["security"] = [{"staffSession": []}]
     missing = {f"{m.upper()} {p}" for m, p in template_routes} - {
         f"{m.upper()} {p}" for p, ops in document["paths"].items() for m in ops
     }

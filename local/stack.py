@@ -3,8 +3,8 @@ the DynamoDB stream and the scheduler for the real handlers - all on loopback, a
 
 Local only, and without authentication: the gateway does not enforce IAM (routes marked AWS_IAM in
 the template are open to anyone who can reach loopback; only the handlers' own signature and Basic
-checks run), it hands the staff console's routes (the template's JWT authorizer) the claims of a
-signed-in staff member (``local.events.LOCAL_STAFF_CLAIMS``) without any sign-in, and secrets hold the
+checks run), it hands the staff console's routes (the template's Lambda authorizer) the context of a
+signed-in staff member's session (``local.events.LOCAL_STAFF_SESSION``) without any sign-in, and secrets hold the
 documented development defaults in ``LOCAL_SECRETS``.
 """
 

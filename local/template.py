@@ -67,7 +67,7 @@ class RouteDef:
     method: str
     path: str  # API Gateway path, e.g. /members/{member_id}/status
     function: str  # logical id
-    authorizer: str  # AWS_IAM, NONE or the name of one of the HTTP API's JWT authorizers (StaffJwt)
+    authorizer: str  # AWS_IAM, NONE or the name of one of the HTTP API's authorizers (StaffSession)
 
     @property
     def route_key(self) -> str:
@@ -118,14 +118,14 @@ def routes(template: dict[str, Any] | None = None) -> list[RouteDef]:
     return found
 
 
-def jwt_authorizers(template: dict[str, Any] | None = None) -> set[str]:
-    """Names of the HTTP API's JWT authorizers (``Auth.Authorizers`` with a ``JwtConfiguration``)."""
+def lambda_authorizers(template: dict[str, Any] | None = None) -> set[str]:
+    """Names of the HTTP API's Lambda authorizers (``Auth.Authorizers`` with a ``FunctionArn``)."""
     return {
         name
         for resource in resources(template or load_template()).values()
         if resource["Type"] == "AWS::Serverless::HttpApi"
         for name, spec in resource["Properties"].get("Auth", {}).get("Authorizers", {}).items()
-        if "JwtConfiguration" in spec
+        if "FunctionArn" in spec
     }
 
 

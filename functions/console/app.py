@@ -1,5 +1,7 @@
-"""The staff console: server-rendered HTML (Jinja2, autoescaped) under ``/console``, behind the HTTP
-API's Cognito JWT authorizer, for staff only (the ``staff`` group, checked here: docs/console.md).
+"""The staff console: server-rendered HTML (Jinja2, autoescaped) under ``/console``, for staff only:
+signed in through the staff user pool's hosted sign-in (``/console/sign-in``, ``/console/callback``,
+``/console/sign-out``), whose access token lives in an HttpOnly cookie that the console's Lambda
+authorizer verifies on every other console route (docs/console.md, "Sign-in").
 
 No JavaScript: every page works with plain links and forms. An action is two POSTs of the same form:
 the first answers a confirmation page saying what will change, the second (``confirmed=yes``) calls the
@@ -17,7 +19,7 @@ from datetime import date
 from enum import StrEnum
 from pathlib import Path as FilePath
 from typing import Annotated, Any
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qs, quote, urlsplit
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
@@ -25,10 +27,12 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.shared.cookies import Cookie, SameSite
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from pydantic import BaseModel, ValidationError
 
+from shared.adapters.cognito import CodeRefused, CognitoUnavailable, TokenRejected
 from shared.clock import business_today
 from shared.config.settings import get_settings
 from shared.errors import DomainError
@@ -44,12 +48,20 @@ from shared.services.factories import (
     member_service,
     payment_service,
     recertification_service,
+    staff_sign_in,
 )
 from shared.services.payment_schemas import Resolution, ResolutionRequest
 from shared.services.recert_schemas import AuditDecisionRequest, DecisionRequest
+from shared.services.staff_sign_in import (
+    SESSION_COOKIE,
+    SIGN_IN_COOKIE,
+    SIGN_IN_SECONDS,
+    STAFF_GROUP,
+    cookie_value,
+    state_matches,
+)
 from shared.store.catalog import CatalogRepository
 
-STAFF_GROUP = "staff"
 MemberIdPath = Annotated[str, Path(pattern=MEMBER_ID_ANCHORED, description="Member id")]
 
 
@@ -75,7 +87,9 @@ CONTENT_SECURITY_POLICY = (
 SECURITY_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    # same-origin, not no-referrer: with no-referrer a browser sends `Origin: null` on the console's own
+    # form POSTs, and the Origin check below needs the real one. Other sites still get nothing.
+    "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
 TEMPLATES = Environment(
@@ -129,21 +143,139 @@ def _invalid(error: RequestValidationError) -> Response[str]:
     return _refusal(400, "Invalid request", problems)
 
 
+# The sign-in itself needs no session (no authorizer on these routes in template.yaml).
+PUBLIC_PATHS = frozenset({"/console/sign-in", "/console/callback", "/console/sign-out"})
+
+
+def _redirect(location: str, cookies: list[Cookie] | None = None) -> Response[str]:
+    return Response(
+        status_code=303,
+        content_type="text/html; charset=utf-8",
+        body="",
+        headers={**SECURITY_HEADERS, "Location": location},
+        cookies=cookies or [],
+    )
+
+
+def _console_url() -> str:
+    """The console's public URL (with the stage: ``https://…/prod/console``); ``/console`` locally."""
+    return get_settings().console_url or "/console"
+
+
+def _same_origin(router: APIGatewayHttpResolver) -> bool:
+    """A POST's ``Origin`` names this host. With the SameSite=Strict cookie another site's form already
+    arrives without a session; this also refuses a form from a sibling host of the same site (e.g. a
+    compromised ``www.`` of the association), for which SameSite does nothing."""
+    headers = router.current_event.headers or {}
+    origin, host = headers.get("origin", ""), headers.get("host", "")
+    return bool(host) and urlsplit(origin).netloc == host
+
+
 def require_staff(router: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
-    """The JWT authorizer has checked the token's signature, issuer, audience and expiry; the group is
-    checked here (HTTP API JWT authorizers check scopes, not groups). API Gateway hands array claims
-    over as a string ``[staff admin]``."""
-    authorizer = router.current_event.request_context.authorizer
-    claims = (authorizer.jwt_claim if authorizer else None) or {}
-    groups = claims.get("cognito:groups", "")
-    names = groups if isinstance(groups, list) else str(groups).strip("[]").replace(",", " ").split()
-    if STAFF_GROUP not in names:
-        logger.info("console request without the staff group")
+    """The authorizer (functions/console_authorizer) has verified the session cookie's token (signature,
+    issuer, client, token use, expiry and the ``staff`` group) and says so in its context, which no
+    caller can set. No session, or an expired one: to the sign-in. Anything else never gets here
+    deployed (the authorizer answers 403); it is refused here too."""
+    event = router.current_event
+    if event.path in PUBLIC_PATHS:
+        return next_middleware(router)
+    authorizer = event.request_context.authorizer
+    context = (authorizer.get_lambda if authorizer else None) or {}
+    session = context.get("session")
+    if session in ("none", "expired"):
+        return _redirect(f"{_console_url()}/sign-in")
+    if session != "staff" or STAFF_GROUP not in str(context.get("groups", "")).split():
+        logger.info("console request without a staff session")
         return _refusal(403, "Staff only", [{"field": "", "reason": "sign in with a staff account"}])
+    if event.http_method == "POST" and not _same_origin(router):
+        logger.info("console form from another origin refused")
+        return _refusal(
+            403, "Refused", [{"field": "Origin", "reason": "the form was not sent from this console"}]
+        )
     return next_middleware(router)
 
 
 app.use(middlewares=[require_staff])
+
+
+# ---------------------------------------------------------------------- sign-in
+
+
+def _cookie(name: str, value: str, max_age: int, same_site: SameSite) -> Cookie:
+    return Cookie(name, value, path="/", secure=True, http_only=True, max_age=max_age, same_site=same_site)
+
+
+SIGN_IN_RESPONSES: dict[int, OpenAPIResponse] = {
+    200: html("No user pool here (the local stack), or signed in: a page that continues to the console"),
+    303: html("To the hosted sign-in, or back to the console (an empty page)"),
+    400: html("The callback does not belong to a sign-in started here, or the code was refused"),
+    403: html("Signed in, but not with a staff account"),
+    503: html("The user pool's token endpoint did not answer"),
+}
+
+
+@app.get(
+    "/console/sign-in",
+    summary="Staff console: sign in (to the user pool's hosted sign-in)",
+    responses=SIGN_IN_RESPONSES,
+)
+def sign_in() -> Response[str]:
+    flow = staff_sign_in()
+    if flow is None:
+        return page("no_sign_in.html")
+    started = flow.start()
+    # Lax, not Strict: the callback arrives as a navigation from the sign-in page, another site.
+    kept = _cookie(SIGN_IN_COOKIE, f"{started.state}.{started.verifier}", SIGN_IN_SECONDS, SameSite.LAX_MODE)
+    return _redirect(started.url, [kept])
+
+
+@app.get(
+    "/console/callback", summary="Staff console: back from the hosted sign-in", responses=SIGN_IN_RESPONSES
+)
+def callback(
+    code: Annotated[str, Query(min_length=1, max_length=2048, description="The authorization code")],
+    state: Annotated[str, Query(min_length=1, max_length=256, description="The state sent to the sign-in")],
+) -> Response[str]:
+    flow = staff_sign_in()
+    if flow is None:
+        return page("no_sign_in.html")
+    kept_state, _, verifier = cookie_value(app.current_event.cookies, SIGN_IN_COOKIE).partition(".")
+    if not verifier or not state_matches(kept_state, state):
+        return _refusal(400, "Sign-in not started here", [{"field": "state", "reason": "sign in again"}])
+    try:
+        signed_in = flow.finish(code, verifier)
+    except CodeRefused as refused:
+        return _refusal(
+            400, "Sign-in refused", [{"field": "code", "reason": f"{refused.error}: sign in again"}]
+        )
+    except CognitoUnavailable:
+        logger.exception("the user pool's sign-in did not answer")
+        return _refusal(
+            503,
+            "Sign-in unavailable",
+            [{"field": "", "reason": "the sign-in service did not answer: try again"}],
+        )
+    except TokenRejected as rejected:
+        logger.info("sign-in without a usable staff token", extra={"problem": rejected.problem.value})
+        return _refusal(403, "Staff only", [{"field": "", "reason": "sign in with a staff account"}])
+    response = page("signed_in.html", next_url=_console_url(), username=signed_in.identity.username)
+    response.cookies = [
+        _cookie(SESSION_COOKIE, signed_in.token, signed_in.max_age, SameSite.STRICT_MODE),
+        _cookie(SIGN_IN_COOKIE, "", 0, SameSite.LAX_MODE),
+    ]
+    logger.info("staff signed in", extra={"sub": signed_in.identity.subject})
+    return response
+
+
+@app.get(
+    "/console/sign-out",
+    summary="Staff console: sign out (forget the session, end the hosted sign-in's)",
+    responses={303: html("To the user pool's sign-out, then back to the console (an empty page)")},
+)
+def sign_out() -> Response[str]:
+    flow = staff_sign_in()
+    gone = [_cookie(SESSION_COOKIE, "", 0, SameSite.STRICT_MODE)]
+    return _redirect(flow.sign_out_url() if flow else _console_url(), gone)
 
 
 # ---------------------------------------------------------------------- pages

@@ -59,6 +59,14 @@ class Settings(EnvSettings):
     notice_sender: str = "notices@example.org"  # a verified SES identity
     ses_configuration_set: str = ""
     print_batch_prefix: str = "print-batches/"
+    # Staff console sign-in (docs/console.md): the user pool's hosted sign-in domain, the pool's token
+    # issuer, the console's app client and the console's public URL (its callback is `{url}/callback`).
+    # All empty on the local stack, which has no sign-in. (pydantic matches with Rust regex: `$` is the
+    # end of the text, a trailing newline is refused.)
+    staff_sign_in_domain: str = Field(default="", pattern=r"^(https?://[^\s/?#]+)?$")
+    staff_token_issuer: str = Field(default="", pattern=r"^(https?://[^\s?#]+)?$")
+    staff_client_id: str = Field(default="", pattern=r"^[A-Za-z0-9]{0,128}$")
+    console_url: str = Field(default="", pattern=r"^(https?://[^\s?#]+[^\s?#/])?$")
 
     @field_validator(
         "credentials", "badge_template_ids", "ccp_category_caps", "ccp_self_report_points", mode="before"

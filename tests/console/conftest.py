@@ -25,6 +25,11 @@ FLAGS = (
     "--disable-component-update",
     "--disable-sync",
     "--window-size=1280,1000",
+    # A test drives two tabs (two members of staff): the one in the background must not be throttled,
+    # or on a loaded machine chromedriver times out waiting for its renderer.
+    "--disable-background-timer-throttling",
+    "--disable-backgrounding-occluded-windows",
+    "--disable-renderer-backgrounding",
 )
 
 

@@ -161,8 +161,11 @@ class Console:
         return self.browser.find_element(By.TAG_NAME, "main").text
 
     def submitted(self, element: WebElement) -> None:
-        """Wait until the page holding ``element`` is gone: the form's answer has loaded."""
-        WebDriverWait(self.browser, 60).until(staleness_of(element))
+        """Wait until the page holding ``element`` is gone and the form's answer has loaded (the old
+        page going stale only says the navigation committed, not that the new one is parsed)."""
+        wait = WebDriverWait(self.browser, 60)
+        wait.until(staleness_of(element))
+        wait.until(lambda browser: browser.execute_script("return document.readyState") == "complete")
 
     def find(self, query: str) -> str:
         self.open("/console")
@@ -179,6 +182,11 @@ class Console:
 
     def act(self, card: WebElement, choice: str | None, fields: dict[str, str]) -> tuple[str, str]:
         """Fill the card's form, submit it, read the confirmation, confirm: (confirmation, answer)."""
+        confirmation, yes = self.ask(card, choice, fields)
+        return confirmation, self.confirm(yes)
+
+    def ask(self, card: WebElement, choice: str | None, fields: dict[str, str]) -> tuple[str, WebElement]:
+        """Fill the card's form and submit it: the confirmation and its "Yes, do it" button."""
         if choice is not None:
             radio = card.find_element(By.CSS_SELECTOR, f"input[type=radio][value={choice}]")
             card.find_element(By.CSS_SELECTOR, f"label[for={radio.get_attribute('id')}]").click()
@@ -192,10 +200,12 @@ class Console:
         submit.click()
         self.submitted(submit)
         confirmation = self.browser.find_element(By.ID, "what-changes").text
-        yes = self.browser.find_element(By.XPATH, "//button[normalize-space()='Yes, do it']")
+        return confirmation, self.browser.find_element(By.XPATH, "//button[normalize-space()='Yes, do it']")
+
+    def confirm(self, yes: WebElement) -> str:
         yes.click()
         self.submitted(yes)
-        return confirmation, self.main()
+        return self.main()
 
     def badge_states(self) -> list[str]:
         return [cell.text for cell in self.browser.find_elements(By.CSS_SELECTOR, "#badges td.badge-state")]
@@ -288,7 +298,18 @@ def test_4_approve_a_ccp_recertification_then_see_the_badge(
     assert console.badge_states() == ["pending"]  # issued on Credly, awaiting the earner's acceptance
 
 
-def test_5_resolve_a_payment_exception(console: Console) -> None:
+def test_5_resolve_a_payment_exception_and_a_second_resolution_is_refused_in_words(console: Console) -> None:
+    # a second member of staff, in another tab, asks to refund the same exception and has not
+    # confirmed yet when the first one credits it
+    browser = console.browser
+    first = browser.current_window_handle
+    browser.switch_to.new_window("tab")
+    second = browser.current_window_handle
+    late, late_yes = console.ask(
+        console.card("payment-exceptions", EXCEPTION_PAYMENT), "refund", {"note": "refund it"}
+    )
+    assert "REFUND" in late
+    browser.switch_to.window(first)
     page = console.open("/console/members/pat")
     assert "pat-RMA-2026" in page
     card = console.card("payment-exceptions", EXCEPTION_PAYMENT)
@@ -302,6 +323,18 @@ def test_5_resolve_a_payment_exception(console: Console) -> None:
     assert row.find_elements(By.TAG_NAME, "td")[3].text == "paid"
     console.open("/console/queues/payment-exceptions")
     assert EXCEPTION_PAYMENT not in console.main()
+    # the late confirmation: the route answers 409 already_resolved; the page says so in words, and
+    # nothing changed (the invoice stays paid by the credit)
+    browser.switch_to.window(second)
+    refused = console.confirm(late_yes)
+    assert "Refused: already_resolved" in refused
+    assert "the payment exception is already resolved" in refused
+    assert browser.find_element(By.CSS_SELECTOR, "[role=alert]").is_displayed()
+    browser.close()
+    browser.switch_to.window(first)
+    console.open("/console/members/pat")
+    row = console.browser.find_element(By.XPATH, "//table[@id='invoices']//tr[td[1]='pat-RMA-2026']")
+    assert row.find_elements(By.TAG_NAME, "td")[3].text == "paid"
 
 
 def test_6_map_an_unmapped_activity_then_see_the_points_land(console: Console) -> None:

@@ -1,6 +1,7 @@
-"""The staff console's sign-in on template.yaml: a Cognito user pool, its app client and a ``staff``
-group; a JWT authorizer trusting only that pool, on the console's routes only. Both directions: no
-member-portal (or other) route takes the staff token, and no console route is IAM-only or open."""
+"""The staff console's sign-in on template.yaml: a Cognito user pool with its hosted sign-in domain, an
+app client for the authorization-code flow and a ``staff`` group; a Lambda authorizer checking that
+pool's tokens, on the console's routes only. Both directions: no member-portal (or other) route takes
+the staff session, and no console route is IAM-only or open - but for the three sign-in routes."""
 
 from __future__ import annotations
 
@@ -19,15 +20,39 @@ def _api_auth() -> dict[str, Any]:
     return auth
 
 
-def test_the_staff_jwt_authorizer_trusts_only_the_staff_user_pool_and_its_console_client() -> None:
+def test_the_staff_session_authorizer_is_the_console_authorizer_function_uncached() -> None:
     auth = _api_auth()
     assert auth["DefaultAuthorizer"] == "AWS_IAM"  # anything not saying otherwise stays IAM
-    assert tpl.jwt_authorizers() == {"StaffJwt"}
-    staff = auth["Authorizers"]["StaffJwt"]
-    assert staff["IdentitySource"] == "$request.header.Authorization"
-    issuer = staff["JwtConfiguration"]["issuer"]["Fn::Sub"]
+    assert set(auth["Authorizers"]) == tpl.lambda_authorizers() == {"StaffSession"}
+    staff = auth["Authorizers"]["StaffSession"]
+    assert staff["FunctionArn"] == {"Fn::GetAtt": ["ConsoleAuthorizerFunction", "Arn"]}
+    assert (staff["AuthorizerPayloadFormatVersion"], staff["EnableSimpleResponses"]) == ("2.0", True)
+    # every request is checked (a cached "allow" would outlive a sign-out or the token's expiry), and
+    # without an identity source a request without the cookie reaches the console: to the sign-in
+    assert staff["Identity"] == {"ReauthorizeEvery": 0}
+    function = tpl.functions()["ConsoleAuthorizerFunction"]
+    assert function.module == "functions.console_authorizer.app"
+    issuer = function.environment["STAFF_TOKEN_ISSUER"]["Fn::Sub"]
     assert issuer == "https://cognito-idp.${AWS::Region}.amazonaws.com/${StaffUserPool}"
-    assert staff["JwtConfiguration"]["audience"] == [{"Ref": "StaffConsoleClient"}]
+    assert function.environment["STAFF_CLIENT_ID"] == {"Ref": "StaffConsoleClient"}
+    console = tpl.functions()["ConsoleFunction"].environment
+    assert console["STAFF_TOKEN_ISSUER"] == function.environment["STAFF_TOKEN_ISSUER"]
+    assert console["STAFF_CLIENT_ID"] == {"Ref": "StaffConsoleClient"}
+    assert console["STAFF_SIGN_IN_DOMAIN"]["Fn::Sub"] == (
+        "https://${StaffUserPoolDomain}.auth.${AWS::Region}.amazoncognito.com"
+    )
+    assert console["CONSOLE_URL"] == {"Ref": "ConsoleUrl"}
+
+
+def test_the_app_client_does_the_code_flow_back_to_the_console_only() -> None:
+    [client] = _resources_of("AWS::Cognito::UserPoolClient").values()
+    props = client["Properties"]
+    assert props["AllowedOAuthFlowsUserPoolClient"] is True
+    assert props["AllowedOAuthFlows"] == ["code"]  # no implicit flow: no token in a URL
+    assert props["CallbackURLs"] == [{"Fn::Sub": "${ConsoleUrl}/callback"}]
+    assert props["LogoutURLs"] == [{"Ref": "ConsoleUrl"}]
+    [domain] = _resources_of("AWS::Cognito::UserPoolDomain").values()
+    assert domain["Properties"]["UserPoolId"] == {"Ref": "StaffUserPool"}
 
 
 def test_the_user_pool_is_staff_only_with_mfa_and_a_staff_group() -> None:
@@ -48,15 +73,18 @@ def test_the_user_pool_is_staff_only_with_mfa_and_a_staff_group() -> None:
     assert group["Properties"]["GroupName"] == STAFF_GROUP
 
 
-def test_no_route_outside_the_console_takes_the_staff_token() -> None:
-    jwt = tpl.jwt_authorizers()
-    assert [r for r in tpl.routes() if not r.path.startswith("/console") and r.authorizer in jwt] == []
+SIGN_IN = {"GET /console/sign-in", "GET /console/callback", "GET /console/sign-out"}
+
+
+def test_no_route_outside_the_console_takes_the_staff_session() -> None:
+    staff = tpl.lambda_authorizers()
+    assert [r for r in tpl.routes() if not r.path.startswith("/console") and r.authorizer in staff] == []
     portal = [r for r in tpl.routes() if r.path.startswith("/members")]
     assert portal
     assert {r.authorizer for r in portal} == {"AWS_IAM"}
 
 
-def test_every_console_route_takes_the_staff_token_never_iam_or_nothing() -> None:
+def test_every_console_route_takes_the_staff_session_never_iam_or_nothing_but_the_sign_in() -> None:
     console = [r for r in tpl.routes() if r.path == "/console" or r.path.startswith("/console/")]
     assert {r.route_key for r in console} == {
         "GET /console",
@@ -64,8 +92,14 @@ def test_every_console_route_takes_the_staff_token_never_iam_or_nothing() -> Non
         "GET /console/members/{member_id}",
         "GET /console/queues/{queue}",
         "POST /console/actions/{action}",
-    }
-    assert {r.authorizer for r in console} == {"StaffJwt"}
+    } | SIGN_IN
+    assert {r.authorizer for r in console if r.route_key not in SIGN_IN} == {"StaffSession"}
+    # the sign-in runs before there is a session (and sign-out must work with a refused one)
+    assert {r.authorizer for r in console if r.route_key in SIGN_IN} == {"NONE"}
     assert {r.function for r in console} == {"ConsoleFunction"}
     # and the console function serves nothing else
     assert [r for r in tpl.routes() if r.function == "ConsoleFunction" and r not in console] == []
+    # the function lets the sign-in routes through without a session, and only those
+    from functions.console.app import PUBLIC_PATHS
+
+    assert {f"GET {path}" for path in PUBLIC_PATHS} == SIGN_IN

@@ -1585,6 +1585,9 @@ ROUTE_SHAPES: list[Shape] = [
     ),
     # The staff console: HTML pages and form POSTs (application/x-www-form-urlencoded), confirmed.
     Shape("GET /console", {}),
+    Shape("GET /console/sign-in", {}),
+    Shape("GET /console/callback", {}, query={"code": "c-1", "state": "s-1"}),
+    Shape("GET /console/sign-out", {}),
     Shape("GET /console/members", {}, query={"q": "m-1"}),
     Shape(
         "GET /console/members/{member_id}", {"member_id": "m-1"}, query={"kind": "transition", "page": "2"}
@@ -1734,8 +1737,14 @@ def send_raw(
     for name, value in params.items():
         path = path.replace("{" + name + "}", value)
     headers = {"content-type": "application/json"}
-    if shape.signer == "form":
-        headers["content-type"] = "application/x-www-form-urlencoded"
+    if shape.signer == "form":  # the browser's form POST from the console itself (same Origin)
+        headers.update(
+            {
+                "content-type": "application/x-www-form-urlencoded",
+                "host": "console.test",
+                "origin": "https://console.test",
+            }
+        )
     if shape.signer == "stripe":
         headers["stripe-signature"] = sign(body, STRIPE_CURRENT, wall_clock_seconds())
     elif shape.signer == "exam":
