@@ -25,7 +25,7 @@ SAME_LEARNING = {
 DUPLICATE = "duplicate of another record of the same learning"
 
 
-pytestmark = pytest.mark.usefixtures("ana")  # a member with a catalogued course (test_xapi)
+pytestmark = pytest.mark.usefixtures("ana")  # a member with a catalogued course (ce_ingest conftest)
 
 
 def put(activity_id: str, body: dict[str, Any] = SAME_LEARNING) -> Any:
