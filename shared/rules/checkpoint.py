@@ -27,6 +27,7 @@ from typing import Any
 
 from shared.rules.cycles import current_cycle, previous_cycle_in_window
 from shared.rules.dates import day_after
+from shared.rules.fact_keys import course_of_fact_key
 from shared.rules.fees import fee_number_of_year, paid_fee_numbers
 from shared.rules.models import (
     ActivitySpec,
@@ -124,6 +125,8 @@ def fold(
         for ref in (report.entry.catalog_activity_id, report.entry.certificate_id)
         if ref is not None
     }
+    # a later statement of a course already reported may change which of its statements counts
+    refs |= {c.activity_id for c in epoch.all_completions if course_of_fact_key(c.key) is not None}
     return Checkpoint(
         credential=epoch.spec.code,
         certified_on=cert.certified_on,

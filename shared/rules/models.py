@@ -354,7 +354,8 @@ class Checkpoint(_Frozen):
     * ``lapsed_on`` / ``lapse_reasons``: the lapse in force (lapse is sticky).
     * ``cutover_on``: the imported opening balance's cutover, if the epoch continues from one.
     * ``duplicate_refs``: catalog ids and certificate ids of the self-reported activities it counted
-      (a later completion with one of them would make that activity a duplicate: a late fact).
+      (a later completion with one of them would make that activity a duplicate: a late fact), and
+      the courses of its LMS statement credits (a later statement of one may change which counts).
     * ``policy_digest``: the rules configuration it was folded under (a changed policy invalidates it).
     """
 

@@ -23,6 +23,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.rules.ce_credit import superseded
 from shared.rules.dates import add_years
 from shared.rules.models import (
     ActivitySpec,
@@ -89,14 +90,17 @@ def ccp_points_in_window(
     as_of: date,
     catalog: Mapping[str, ActivitySpec] | None = None,
 ) -> Decimal:
-    """Points of CE completed in ``[start, end]``, recorded by ``as_of`` and not voided by then.
+    """Points of CE completed in ``[start, end]``, recorded by ``as_of`` and not voided by then (a
+    course's LMS statements once: ``shared.rules.ce_credit``).
     A completion without points of its own (unmapped when recorded) takes the catalog's points for
     its activity, as ``status.evaluate`` does; still unmapped, it counts 0."""
     visible = visible_facts(facts, as_of)
     voided = {f.completion_key for f in visible if isinstance(f, CeVoid)}
+    live = [f for f in visible if isinstance(f, CeCompletion) and f.key not in voided]
+    once = superseded(live)
     total = Decimal(0)
-    for f in visible:
-        if not isinstance(f, CeCompletion) or f.key in voided or not start <= f.completed_on <= end:
+    for f in live:
+        if f.key in once or not start <= f.completed_on <= end:
             continue
         spec = (catalog or {}).get(f.activity_id)
         points = f.points if f.points is not None else (spec.points if spec else None)

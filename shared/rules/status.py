@@ -17,6 +17,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import TypeVar
 
+from shared.rules.ce_credit import superseded
 from shared.rules.cycles import (
     ZERO,
     CreditedActivity,
@@ -385,10 +386,14 @@ class _Epoch:
 
     def counted(self, cycle: Cycle, known_on: date) -> list[tuple[Source, CreditedActivity]]:
         """The activities that count for ``cycle`` as known on ``known_on``, with their source."""
+        once = superseded(self.live_completions(known_on))
         found = [
             (self.sources[a.key], a)
             for a in self.credited
-            if a.recorded_on <= known_on and a.completed_on <= known_on and not self._voided(a.key, known_on)
+            if a.recorded_on <= known_on
+            and a.completed_on <= known_on
+            and not self._voided(a.key, known_on)
+            and a.key not in once
         ]
         found += [(Source.SELF_REPORTED, a) for a in self.self_credits(cycle, known_on)]
         return [(source, a) for source, a in found if counts_for_cycle(a, cycle, self.policy)]
@@ -431,6 +436,7 @@ class _Epoch:
         code, as_of = self.spec.code, self.as_of
         found: dict[str, ActivityCredit] = {}
         credited = {a.key: a for a in self.credited}
+        once = superseded(self.live_completions(as_of))
         for c in self.all_completions:
             cycle = (
                 cycle_containing(self.start, c.completed_on, self.policy)
@@ -445,6 +451,8 @@ class _Epoch:
                 reason = CreditReason.IN_FUTURE
             elif self._voided(c.key, as_of):
                 reason = CreditReason.VOIDED
+            elif c.key in once:
+                reason = CreditReason.DUPLICATE
             elif activity is None:
                 reason = CreditReason.NOT_IN_CATALOG
             else:

@@ -1,5 +1,6 @@
 """The crediting decision for one completed/passed/satisfied statement of a known member: which
-course it reports, whether that course is credited already, and what R3 says (``Plan``).
+course it reports and what R3 says (``Plan``). Each statement is its own CE fact; the rules count one
+per course (``shared.rules.ce_credit``).
 
 Pure: the member's partition, the catalog entries and what the request planned so far come in as
 arguments; the plan comes out. ``ce_xapi`` reads and writes.
@@ -7,18 +8,17 @@ arguments; the plan comes out. ``ce_xapi`` reads and writes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 from zoneinfo import ZoneInfo
 
 from shared.adapters.xapi import TYPE_BLOCK, TYPE_COURSE, VERB_SATISFIED, Activity, LmsClient, Statement
 from shared.clock import business_date_of
 from shared.rules.ce_acceptance import rejection_by_every_certification
-from shared.rules.fact_keys import course_fact_key
+from shared.rules.fact_keys import statement_fact_key
 from shared.rules.ids import is_member_id
-from shared.rules.models import ActivitySpec, CeCompletion, CeVoid
+from shared.rules.models import ActivitySpec, CeCompletion
 from shared.rules.policy import Category, RulesPolicy
-from shared.services.xapi_plan import CREDITED_OUTCOMES, EVENT_KIND, Outcome, Plan, Planned
+from shared.services.xapi_plan import EVENT_KIND, Outcome, Plan, Planned
 from shared.services.xapi_wording import completion_summary
 from shared.store.catalog import StatementRecord
 from shared.store.records import EventRecord, MemberRecord
@@ -63,46 +63,6 @@ def course_of(statement: Statement, catalog: dict[str, ActivitySpec]) -> str | N
     return candidates[0].id
 
 
-RETAKE = " retake "  # IRIs hold no spaces: a retake key never collides with a course's own key
-
-
-@dataclass(frozen=True)
-class CourseCredit:
-    """A member's credits of one course, as the facts and statement events tell them."""
-
-    standing: str | None  # the key of the credit that stands
-    next_key: str  # the key a new credit takes
-    voided: str | None  # the key of the latest voided credit
-    voided_attempts: frozenset[str | None]  # the registrations whose credit was voided
-
-
-def course_credit(course: str, member: MemberRecord) -> CourseCredit:
-    """One course, one credit - until that credit is voided. A void reverses the *attempt* (the
-    statements' ``context.registration``, cmi5's enrolment in the course) that earned it: the other
-    statements of that attempt do not earn the course again, a statement of another attempt (a
-    retake, or a corrected statement the LMS sends under a new registration) does, under the next
-    key ``{course key} retake {n}``. Keys are derived from the facts, so two deliveries racing for
-    the same credit compute the same key and the conditional put lets one through."""
-    base = course_fact_key(course)
-    voided = {f.completion_key for f in member.facts if isinstance(f, CeVoid)}
-    credits = [
-        f.key
-        for f in member.facts
-        if isinstance(f, CeCompletion) and (f.key == base or f.key.startswith(base + RETAKE))
-    ]
-    attempt_of = {
-        event.data.get("fact_key"): event.data.get("registration")
-        for event in member.events
-        if event.kind == EVENT_KIND and event.data.get("outcome") in CREDITED_OUTCOMES
-    }
-    return CourseCredit(
-        standing=next((key for key in reversed(credits) if key not in voided), None),
-        next_key=f"{base}{RETAKE}{len(credits) + 1}" if credits else base,
-        voided=next((key for key in reversed(credits) if key in voided), None),
-        voided_attempts=frozenset(attempt_of.get(key) for key in credits if key in voided),
-    )
-
-
 def known_hash(member: MemberRecord, statement_id: str) -> str | None:
     """The content hash of the statement as recorded on the member's timeline, if it was."""
     for event in member.events:
@@ -133,37 +93,30 @@ def plan_completion(  # noqa: PLR0917 - the decision's inputs, each one value
 
     moment = statement.moment
     completed_on = business_date_of(moment, zone) if moment else today
-    credit = course_credit(course, member)
-    standing = planned.courses.get((member_id, course), credit.standing)
-    if standing is None and credit.voided is not None and statement.registration in credit.voided_attempts:
-        standing = credit.voided  # a statement of the attempt whose credit was voided
-    key = credit.next_key
-    reason: str | None = None
+    # Every statement is its own credit; of a course's live ones only one counts (``ce_credit``), so
+    # the outcome does not depend on which statement of the course came first.
+    key = statement_fact_key(course, sid)
     fact: CeCompletion | None = None
-    if standing is not None:
-        outcome, key = Outcome.ALREADY_CREDITED, standing
+    # Unmapped activities are checked for their dates only (their category is not known yet).
+    category = spec.category if spec else Category.PROFESSIONAL_EDUCATION
+    reason = rejection_by_every_certification(
+        member.certifications_in_order(), member.facts, completed_on, category, today, policy
+    )
+    if reason is not None:
+        outcome = Outcome.REJECTED
     else:
-        # Unmapped activities are checked for their dates only (their category is not known yet).
-        category = spec.category if spec else Category.PROFESSIONAL_EDUCATION
-        reason = rejection_by_every_certification(
-            member.certifications_in_order(), member.facts, completed_on, category, today, policy
+        outcome = Outcome.CREDITED if spec else Outcome.UNMAPPED
+        fact = CeCompletion(
+            key=key,
+            recorded_on=today,
+            activity_id=course,
+            completed_on=completed_on,
+            points=spec.points if spec else None,
+            category=spec.category if spec else None,
+            source=f"xapi:{client.client_id}",
+            title=spec.title if spec else None,
+            provider=spec.provider_id if spec else None,
         )
-        if reason is not None:
-            outcome = Outcome.REJECTED
-        else:
-            outcome = Outcome.CREDITED if spec else Outcome.UNMAPPED
-            fact = CeCompletion(
-                key=key,
-                recorded_on=today,
-                activity_id=course,
-                completed_on=completed_on,
-                points=spec.points if spec else None,
-                category=spec.category if spec else None,
-                source=f"xapi:{client.client_id}",
-                title=spec.title if spec else None,
-                provider=spec.provider_id if spec else None,
-            )
-            planned.courses[(member_id, course)] = key
     event = EventRecord(
         kind=EVENT_KIND,
         key=sid,

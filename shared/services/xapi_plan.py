@@ -24,7 +24,9 @@ class Outcome(StrEnum):
     CONFLICT = "conflict"  # the same id with other content was recorded before
     CREDITED = "credited"  # a CE fact with the catalog's points
     UNMAPPED = "unmapped"  # a CE fact for an activity not in the catalog yet (counts once added)
-    ALREADY_CREDITED = "already_credited"  # the course was credited by an earlier statement
+    # the course was credited by an earlier statement: records and events written before every
+    # statement became its own fact (``shared.rules.ce_credit``); no longer planned
+    ALREADY_CREDITED = "already_credited"
     REJECTED = "rejected"  # R3 refused the completion (the event names the reason)
     VOIDED = "voided"  # a ``voided`` statement that reversed a credit
     NOTHING_TO_VOID = "nothing_to_void"  # a ``voided`` statement whose target credited nothing
@@ -60,6 +62,5 @@ class Planned:
     """What the statements planned so far in one request will write (later ones must see it), and
     the statement records read or planned (voids look their targets up here)."""
 
-    courses: dict[tuple[str, str], str] = field(default_factory=dict)  # (member id, course): fact key
     events: dict[tuple[str, str], str] = field(default_factory=dict)  # (member id, statement id): hash
     records: dict[str, StatementRecord] = field(default_factory=dict)

@@ -5,7 +5,7 @@ Real moto stream records, the real stream consumer, the fake-Credly HTTP server.
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from shared.config.settings import get_policy
@@ -135,3 +135,110 @@ def test_a_lapse_undone_while_the_stream_was_down_issues_the_badge_again(
     assert sorted(b["state"] for b in env.credly.issued()) == ["pending", "revoked"]
     badges = call_api("GET", "/members/ana/status").body["badges"]
     assert sorted((b["issue"], b["state"]) for b in badges) == [(1, "revoked"), (2, "pending")]
+
+
+# ---------------------------------------------------------------------- badges imported with an opening balance
+
+IMPORTED_BADGE = "badge-carla-1"
+CARLA = {
+    "first_name": "Carla",
+    "last_name": "Nguyen",
+    "email": "carla@example.org",
+    "certifications": [
+        {
+            "credential": "CMAS",
+            "certified_on": "2004-02-10",
+            "opening_balance": {
+                "cutover_on": "2021-10-01",
+                "paid_through": "2022-02-09",
+                "cycle_start": "2019-02-10",
+                "standing": "active",
+                "badge_id": IMPORTED_BADGE,
+            },
+        }
+    ],
+}
+
+
+def import_carla(env: Env, business_date: Any) -> None:
+    """carla arrives from the old system active, with the live Credly badge it issued her; she never
+    pays an annual fee in this system."""
+    business_date("2021-10-01")
+    env.credly.badges[IMPORTED_BADGE] = {
+        "id": IMPORTED_BADGE,
+        "state": "accepted",
+        "badge_template": {"id": "tmpl-cmas"},
+        "recipient_email": CARLA["email"],
+    }
+    assert call_api("PUT", "/members/carla", CARLA).status == 201
+    env.tap.settle()
+
+
+def credly_requests(env: Env) -> int:
+    return len(env.credly.requests)
+
+
+def test_an_imported_badge_in_force_is_kept_without_a_request_to_credly(env: Env, business_date: Any) -> None:
+    import_carla(env, business_date)
+    day = date(2021, 10, 1)
+    for _ in range(2):  # the cutover day and the next day she is due: evaluated, badge agrees
+        business_date(day.isoformat())
+        summary = daily(env, day.isoformat())
+        assert (summary.evaluated, summary.badges_reconciled) == (1, 0)
+        env.tap.settle()
+        record = env.repository.load("carla")
+        assert record is not None
+        assert env.status("carla")["status"] == "active"
+        assert record.certifications["CMAS"].due_on is not None
+        day = record.certifications["CMAS"].due_on
+    assert credly_requests(env) == 0
+    assert env.credly.badges[IMPORTED_BADGE]["state"] == "accepted"
+
+
+def run_to_the_lapse(env: Env, business_date: Any) -> date:
+    """Daily runs on each day carla is due, from the cutover to the run that records her lapse (fees
+    unpaid since 2022); that run's stream records never reach the consumer. Returns its date."""
+    day = date(2021, 10, 1)
+    for _ in range(20):
+        business_date(day.isoformat())
+        summary = daily(env, day.isoformat())
+        if summary.transitions_to.get("lapsed"):
+            assert "transition" in kinds(env.tap.drain())  # parked: never delivered
+            return day
+        env.tap.settle()
+        record = env.repository.load("carla")
+        assert record is not None
+        due = record.certifications["CMAS"].due_on
+        assert due is not None
+        assert due > day
+        day = due
+    raise AssertionError("no lapse recorded")
+
+
+def test_an_imported_badge_is_revoked_once_when_the_certification_lapses_after_cutover(
+    env: Env, business_date: Any
+) -> None:
+    """The lapse transition's stream record is lost (parked): the next run's reconciliation revokes
+    the imported badge through the stream consumer, once; re-runs and redeliveries change nothing."""
+    import_carla(env, business_date)
+    lapsed = run_to_the_lapse(env, business_date)
+    assert env.status("carla")["status"] == "lapsed"
+    assert credly_requests(env) == 0  # the lapse's own revoke never ran
+    next_day = (lapsed + timedelta(days=1)).isoformat()
+    business_date(next_day)
+    assert daily(env, next_day).badges_reconciled == 1
+    records = env.tap.drain()
+    assert kinds(records) == ["badge_reconcile"]
+    for _ in range(2):  # delivered twice: one revoke
+        env.tap.deliver(records)
+    assert revokes(env) == 1
+    assert env.credly.badges[IMPORTED_BADGE]["state"] == "revoked"
+    env.tap.settle()
+    assert daily(env, next_day).badges_reconciled == 0  # a re-run of the day
+    later = (lapsed + timedelta(days=30)).isoformat()
+    business_date(later)
+    assert daily(env, later).badges_reconciled == 0  # Credly agrees now
+    env.tap.settle()
+    assert revokes(env) == 1
+    badges = call_api("GET", "/members/carla/status").body["badges"]
+    assert [(b["badge_id"], b["state"]) for b in badges] == [(IMPORTED_BADGE, "revoked")]

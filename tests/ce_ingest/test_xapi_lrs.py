@@ -6,13 +6,20 @@ models) as the oracle of what is valid. Through the handlers, under in-process m
 from __future__ import annotations
 
 import copy
+import itertools
 import uuid
+from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from ralph.models.xapi.base.statements import BaseXapiStatement
 
+from shared.rules.models import CeCompletion, CeVoid, Fact
+from shared.rules.policy import Category
+from shared.store.members import MemberRepository
 from tests.ce_ingest.conftest import (
+    COURSE,
     HOME,
     catalog,
     ccp,
@@ -177,50 +184,92 @@ def attempt(one: dict[str, Any], registration: str) -> dict[str, Any]:
     return {**one, "context": {**one["context"], "registration": registration}}
 
 
-def test_a_corrected_statement_in_a_new_attempt_after_a_void_credits_the_course_again(
-    ana: dict[str, Any],
-) -> None:
+def test_a_corrected_resend_in_the_same_attempt_after_a_void_credits_the_course(ana: dict[str, Any]) -> None:
     wrong = statement("completed", timestamp="2024-03-10T15:00:00Z")
     post(wrong)
     assert post(void_of(wrong["id"])).status == 200
     assert ccp()["earned"] == 0
-    same_attempt = statement("passed", timestamp="2024-03-10T15:01:00Z")
-    assert post(same_attempt).status == 200  # the voided attempt stays voided
-    assert ccp()["earned"] == 0
-    corrected = attempt(statement("completed", timestamp="2024-03-11T15:00:00Z"), str(uuid.uuid4()))
+    corrected = statement("completed", timestamp="2024-03-11T15:00:00Z")  # same registration
     assert post(corrected).status == 200
     assert ccp()["earned"] == 3
     stored = items(ana)
-    assert post([wrong, same_attempt, corrected]).status == 200  # resends: nothing changes
+    assert post([wrong, corrected]).status == 200  # resends: nothing changes
     assert items(ana) == stored
-    credits = [e for e in timeline() if e["kind"] == "ce"]
-    assert [c["on"] for c in credits] == ["2024-03-10", "2024-03-11"]
+    credits = [(e["on"], e["data"]["key"]) for e in timeline() if e["kind"] == "ce"]
+    assert sorted(credits) == [
+        ("2024-03-10", f"{COURSE} statement {wrong['id']}"),
+        ("2024-03-11", f"{COURSE} statement {corrected['id']}"),
+    ]
 
 
-def test_a_retake_after_each_void_credits_the_course_once_more(ana: dict[str, Any]) -> None:
-    for day in ("10", "11", "12"):
-        take = str(uuid.uuid4())
-        taken = attempt(statement("passed", timestamp=f"2024-03-{day}T15:00:00Z"), take)
-        assert post(taken).status == 200
-        assert post(attempt(statement("completed", timestamp=f"2024-03-{day}T16:00:00Z"), take)).status == 200
-        assert ccp()["earned"] == 3  # the second statement of the take credits nothing more
-        assert post(void_of(taken["id"])).status == 200
-        assert ccp()["earned"] == 0
-    assert (
-        post(attempt(statement("completed", timestamp="2024-03-13T15:00:00Z"), str(uuid.uuid4()))).status
-        == 200
-    )
+def test_a_passed_beside_a_voided_completed_keeps_the_course_credited(ana: dict[str, Any]) -> None:
+    completed = statement("completed", timestamp="2024-03-10T15:00:00Z")
+    passed = statement("passed", timestamp="2024-03-10T15:01:00Z")
+    assert post([completed, passed]).status == 200
+    assert ccp()["earned"] == 3  # two statements of one course: one credit
+    assert post(void_of(completed["id"])).status == 200
     assert ccp()["earned"] == 3
-
-
-def test_a_statement_voided_before_it_arrived_does_not_block_a_retake(ana: dict[str, Any]) -> None:
-    late = statement("completed")
-    assert post(void_of(late["id"])).status == 200  # the void first (unordered delivery)
-    assert post(late).status == 200
+    assert post(void_of(passed["id"])).status == 200
     assert ccp()["earned"] == 0
     retake = attempt(statement("completed", timestamp="2024-03-12T15:00:00Z"), str(uuid.uuid4()))
     assert post(retake).status == 200
     assert ccp()["earned"] == 3
+
+
+def _ce_facts(aws: dict[str, Any]) -> list[Fact]:
+    record = MemberRepository(aws["table"]).load("m-1")
+    assert record is not None
+    return sorted(
+        (f for f in record.facts if isinstance(f, CeCompletion | CeVoid)), key=lambda f: (f.kind, f.key)
+    )
+
+
+WRONG, CORRECTED, VOID = (str(uuid.UUID(int=n)) for n in (1, 2, 3))
+
+
+def _credit(statement_id: str, completed_on: str) -> CeCompletion:
+    return CeCompletion(
+        key=f"{COURSE} statement {statement_id}",
+        recorded_on=date(2024, 3, 20),
+        activity_id=COURSE,
+        completed_on=date.fromisoformat(completed_on),
+        points=Decimal(3),
+        category=Category.PROFESSIONAL_EDUCATION,
+        source="xapi:lms-a",
+        title="Infection control",
+        provider="acme",
+    )
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations(range(3))), ids=str)
+def test_the_same_statements_in_every_order_give_the_same_ce_facts(
+    ana: dict[str, Any], order: tuple[int, ...]
+) -> None:
+    """A completion, its corrected resend in the same attempt and the void of the first: whatever the
+    order, exactly the same facts (each statement is its own fact; a void invalidates its target)."""
+    sent = [
+        statement("completed", timestamp="2024-03-10T15:00:00Z", statement_id=WRONG),
+        statement("completed", timestamp="2024-03-11T15:00:00Z", statement_id=CORRECTED),
+        {**void_of(WRONG), "id": VOID},
+    ]
+    for index in order:
+        assert post(sent[index]).status == 200
+    assert _ce_facts(ana) == [
+        _credit(WRONG, "2024-03-10"),
+        _credit(CORRECTED, "2024-03-11"),
+        CeVoid(key=VOID, recorded_on=date(2024, 3, 20), completion_key=f"{COURSE} statement {WRONG}"),
+    ]
+    assert ccp()["earned"] == 3
+
+
+def test_a_void_costs_two_requests_and_a_statement_two(ana: dict[str, Any]) -> None:
+    assert post(statement("passed")).status == 200  # the catalog entries now cached (warm Lambda)
+    calls = Calls()
+    first = statement("completed")
+    assert post(first).status == 200
+    assert calls.take() == {"Query": 1, "TransactWriteItems": 1}
+    assert post(void_of(first["id"])).status == 200
+    assert calls.take() == {"BatchGetItem": 1, "TransactWriteItems": 1}
 
 
 # ---------------------------------------------------------------------- matched later by the roster
@@ -235,7 +284,7 @@ def test_statements_for_an_unknown_account_are_credited_when_the_roster_adds_the
     assert ccp("m-9")["earned"] == 3
     assert unmatched() == []
     outcomes = sorted(e["data"]["outcome"] for e in timeline("m-9") if e["kind"] == "xapi")
-    assert outcomes == ["already_credited", "already_credited", "credited"]
+    assert outcomes == ["credited", "credited", "credited"]  # one course: one credit counts
     stored = items(ana)
     member("m-9", "2022-01-10")  # the same roster row again
     assert post(cmi5_sequence("m-9")[2]).status == 200  # a new completion statement: same course

@@ -9,9 +9,10 @@ in the same state as delivering it once, in order (run A):
 * ``GET /members/{id}/status`` on the end date: the whole body is equal;
 * ``GET /members/{id}/timeline``: every entry equal - facts (keys, dates, ``recorded_on``, amounts,
   points), statement/exam/application events, notices and transitions of the daily runs. Two things are
-  normalised (``convergence_model.normalise`` says why): ids that Credly generates, and whether an
-  xAPI statement event was the one that credited its course or found it already credited (that is
-  the delivery order itself; the CE fact is compared exactly);
+  normalised (``convergence_model.normalise`` says why): ids that Credly generates, and which of two
+  passing exam results completed an application. xAPI statement events and CE facts are compared
+  exactly: every crediting statement is its own fact, so nothing about them depends on which
+  statement of a course came first (corrected resends in the same registration are generated);
 * the parked payments/reversals listing is equal (nothing left waiting in one run only);
 * ``GET /members/{id}/invoices`` and the payment exceptions listing are equal. Two payments naming
   the same invoice are not generated: which of two same-day payments for one invoice is held as
@@ -129,6 +130,11 @@ def _course(draw: st.DrawFn, days: tuple[str, ...], member_id: str, course: str)
         if draw(st.integers(0, 3)) == 0:  # the LMS voids this statement later (or the same day)
             void_day = draw(st.sampled_from([d for d in days if d >= day]))
             events.append(Event(f"void-{verb}:{short}", "xapi", void_day, cm.xapi_void(statement, void_day)))
+    if draw(st.integers(0, 3)) == 0:  # a corrected resend in the same registration, another date
+        day = draw(st.sampled_from(days))
+        corrected_on = cm.shift(day, -draw(st.sampled_from((0, 1, 45))))
+        statement = cm.xapi_statement(member_id, course, "completed", corrected_on, 4, resend="/corrected")
+        events.append(Event(f"corrected:{short}", "xapi", day, statement))
     return events
 
 
@@ -235,15 +241,17 @@ def harness(credly: FakeCredly, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any
         yield play
 
 
-def check_converges(harness: Any, scenario: Scenario, schedule: Schedule) -> None:
+def check_converges(harness: Any, scenario: Scenario, schedule: Schedule, *, exact: bool = False) -> None:
+    """``exact``: compare the completion trail too, for a scenario whose fee reversal arrives on a
+    later day than the completion in both runs (so both runs complete, reopen and complete again)."""
     reference, log_a = harness(scenario, cm.canonical(scenario))
     permuted, log_b = harness(scenario, schedule)
     context = "\nrun A: " + " | ".join(log_a) + "\nrun B: " + " | ".join(log_b)
     for outcome in (reference, permuted):
         cm.check_badges_agree(outcome)
-    if scenario.reverses_recertification_fee:
+    if scenario.reverses_recertification_fee and not exact:
         reference, permuted = cm.in_force_view(reference), cm.in_force_view(permuted)
-    else:
+    elif not scenario.reverses_recertification_fee:
         assert len(reference.badges) == reference.recertified, reference.badges  # one badge per recert
     for member_id in scenario.members:
         assert permuted.timeline[member_id] == reference.timeline[member_id], (
@@ -379,4 +387,35 @@ def test_recertification_fee_disputed_after_completion_converges(harness: Any) -
     outcome, log = harness(scenario, completed_first)
     [cert] = outcome.status[BO]["certifications"]
     assert (cert["status"], cert["certified_on"]) == ("active", later)
+    assert sorted(state for _, _, state in outcome.badges) == ["pending", "revoked"], log
+
+
+def test_recertification_refunded_reopened_and_paid_again_converges_exactly(harness: Any) -> None:
+    """Section "refund reopens": bo completes (fee paid, exam passed), the fee is refunded a later day
+    (the application reopens, the badge is revoked), and she pays again on the same application a
+    day after. Within each day any order and duplicates: the whole outcome is equal, the completion
+    trail included (recertified records, application events, both badges and their states)."""
+    first, second, third = DAYS[0], DAYS[1], DAYS[2]
+    passed = Event("exam:r0", "exam", first, cm.exam_result("r0", True, first))
+    pay = _bo_recertification_fee(first)
+    refund = Event("refund:pi_bo0", "stripe", second, cm.stripe_refund("pi_bo0", second))
+    again = Event(
+        "payment_intent.succeeded:pi_bo1",
+        "stripe",
+        third,
+        cm.stripe_payment(BO, "pi_bo1", "payment_intent.succeeded", third, "recertification", RECERT_FEE),
+    )
+    scenario = Scenario((first, second, third), (BO,), (passed, pay, refund, again), application_day=first)
+    shuffled = Schedule(
+        (
+            (("deliver", 1), ("drain",), ("deliver", 0), ("deliver", 1)),
+            (("deliver", 2), ("redeliver", 7), ("deliver", 1)),
+            (("deliver", 3), ("deliver", 2), ("drain",), ("deliver", 3)),
+        ),
+        (False, True, False),
+    )
+    check_converges(harness, scenario, shuffled, exact=True)
+    outcome, log = harness(scenario, shuffled)
+    [cert] = outcome.status[BO]["certifications"]
+    assert (cert["status"], cert["certified_on"]) == ("active", third), log
     assert sorted(state for _, _, state in outcome.badges) == ["pending", "revoked"], log
