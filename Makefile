@@ -69,9 +69,10 @@ chromium:
 		exit 1; \
 	fi
 
-# The long part of the reliability suite (convergence property at full example count, ...).
+# The long part of the reliability suite (convergence property at full example count, ...), and
+# the full size of every test `make test` runs a sample of (marker `sampled`, tests/tiers.py).
 test-slow: $(STAMP)
-	$(BIN)/pytest -m slow
+	$(BIN)/pytest -m "slow or sampled" --full-sweeps
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
