@@ -19,6 +19,7 @@ from moto import mock_aws
 from local import template as tpl
 from local.botocore_loader import share_botocore_loader
 from local.stack import reset_process_caches
+from tests.tiers import FULL_SWEEPS
 
 TABLE = "StayCertTest"
 
@@ -278,8 +279,17 @@ def captured_logs() -> Iterator[CapturedLogs]:
         root.removeHandler(everything)
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--full-sweeps",
+        action="store_true",
+        help="sampled tests run their full size (make test-slow; see tests/tiers.py)",
+    )
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "allow_pii_logs: the test logs PII on purpose (detector self-tests)")
+    FULL_SWEEPS["on"] = bool(config.getoption("full_sweeps"))
 
 
 @contextmanager

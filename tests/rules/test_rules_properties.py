@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import Decimal
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given
 from hypothesis import strategies as st
 from rules_helpers import POLICY, activity, make_policy
 
@@ -29,6 +29,7 @@ from shared.rules.models import (
 )
 from shared.rules.policy import Category, RulesPolicy
 from shared.rules.status import _Epoch, evaluate
+from tests.tiers import sampled_settings
 
 LO, HI = date(2003, 1, 1), date(2026, 12, 31)
 CREDENTIALS = st.sampled_from(["RMA", "AHI"])
@@ -158,7 +159,8 @@ POLICIES = st.sampled_from(
     [POLICY, make_policy(category_caps={Category.EMPLOYMENT: Decimal(8)}, late_reporting_days=30)]
 )
 
-SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# A sample in `make test`, the full 200 examples in `make test-slow` (tests/tiers.py).
+SETTINGS = sampled_settings(full=200, fast=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _assert_consistent(status: CertificationStatus) -> None:
@@ -379,7 +381,7 @@ def test_redelivered_and_reordered_history_gives_the_same_status(
         )
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@sampled_settings(full=20, fast=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     history=st.one_of(
         timelines().map(lambda t: (t[0], t[1])), st.tuples(CERTS, st.lists(NON_RECERT_FACTS, max_size=15))
