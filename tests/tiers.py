@@ -12,13 +12,15 @@ example count, so a test cannot be sampled in the fast tier without being in the
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Hashable, Iterable
 from typing import Any, TypeVar
 
 import pytest
 from hypothesis import settings
 
 T = TypeVar("T", bound=Callable[..., Any])
+E = TypeVar("E")
 
 FULL_SWEEPS = {"on": False}  # set once per process by tests/conftest.py from --full-sweeps
 
@@ -40,3 +42,23 @@ def sampled_settings(*, full: int, fast: int, **options: Any) -> Callable[[T], T
         return marked
 
     return apply
+
+
+def sample_each(items: Iterable[E], group: Callable[[E], Hashable], every: int) -> list[E]:
+    """All of ``items`` in `make test-slow`; in `make test` every ``every``-th item of each group
+    (its first one included), in order, so each group - a route's family of variants, say - is still
+    exercised. The test that sweeps them carries the ``sampled`` marker (`make test-slow` selects it
+    and passes ``--full-sweeps``), so the whole sweep runs there."""
+    if every < 1:
+        raise ValueError(f"every is a positive step, not {every}")
+    items = list(items)
+    if full_sweeps():
+        return items
+    seen: Counter[Hashable] = Counter()
+    kept = []
+    for item in items:
+        key = group(item)
+        if seen[key] % every == 0:
+            kept.append(item)
+        seen[key] += 1
+    return kept
