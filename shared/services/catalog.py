@@ -43,7 +43,10 @@ class ActivityUpsert(_Strict):
 
 class UnmappedActivity(_Strict):
     activity_id: str
-    completions: int
+    completions: int = Field(
+        description="Members who completed it: a course counts once per member, however many of"
+        " their statements (a cmi5 sequence, a corrected resend) carried the completion"
+    )
     members: list[str]
     first_completed_on: date
 
@@ -122,12 +125,7 @@ class CatalogService:
                 by_activity[body["activity_id"]].append({**body, "member_id": item.get("member_id")})
         mapped = self.repository.get_activities(by_activity)
         activities = [
-            UnmappedActivity(
-                activity_id=activity_id,
-                completions=len(entries),
-                members=sorted({str(e["member_id"]) for e in entries if e.get("member_id")}),
-                first_completed_on=min(date.fromisoformat(str(e["completed_on"])) for e in entries),
-            )
+            _unmapped_activity(activity_id, entries)
             for activity_id, entries in sorted(by_activity.items())
             if activity_id not in mapped
         ]
@@ -142,3 +140,13 @@ class CatalogService:
 
 def _listing(page: ListedItems) -> Listing:
     return Listing(items=[item.get("body") or {} for item in page.items], next_token=page.next_token)
+
+
+def _unmapped_activity(activity_id: str, entries: list[dict[str, Any]]) -> UnmappedActivity:
+    members = sorted({str(e["member_id"]) for e in entries if e.get("member_id")})
+    return UnmappedActivity(
+        activity_id=activity_id,
+        completions=len(members),
+        members=members,
+        first_completed_on=min(date.fromisoformat(str(e["completed_on"])) for e in entries),
+    )
