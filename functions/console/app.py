@@ -115,7 +115,7 @@ def _today() -> date:
 
 
 def page(template: str, status: int = 200, **context: Any) -> Response[str]:
-    body = TEMPLATES.get_template(template).render(css=_CSS, today=_today(), **context)
+    body = TEMPLATES.get_template(template).render(css=_CSS, today=_today(), root=_root(), **context)
     return Response(
         status_code=status, content_type="text/html; charset=utf-8", body=body, headers=dict(SECURITY_HEADERS)
     )
@@ -160,6 +160,13 @@ def _redirect(location: str, cookies: list[Cookie] | None = None) -> Response[st
 def _console_url() -> str:
     """The console's public URL (with the stage: ``https://…/prod/console``); ``/console`` locally."""
     return get_settings().console_url or "/console"
+
+
+def _root() -> str:
+    """The console's path as the browser sees it, for every link, form and redirect: behind a named
+    stage it starts with the stage (``/prod/console``), which a root-relative ``/console`` would lose;
+    ``/console`` locally and under a custom domain that maps the API at its root."""
+    return urlsplit(_console_url()).path.rstrip("/") or "/console"
 
 
 def _same_origin(router: APIGatewayHttpResolver) -> bool:
@@ -303,7 +310,7 @@ def search(
         status_code=303,
         content_type="text/html; charset=utf-8",
         body="",
-        headers={**SECURITY_HEADERS, "Location": f"/console/members/{quote(member_id)}"},
+        headers={**SECURITY_HEADERS, "Location": f"{_root()}/members/{quote(member_id)}"},
     )
 
 

@@ -3,6 +3,7 @@ actions and the refusals in words. The browser tests drive the same pages in Chr
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any
 from urllib.parse import urlencode
@@ -10,6 +11,7 @@ from urllib.parse import urlencode
 import pytest
 
 from local.events import http_api_event, route_for
+from local.stack import reset_process_caches
 from shared.store.members import MemberRepository
 from tests.helpers import HttpResult, call_api, invoke
 from tests.rules.rules_helpers import ce
@@ -116,6 +118,25 @@ def test_a_form_must_be_a_form(aws: dict[str, Any]) -> None:
     )
     assert answer.status == 400
     assert "application/x-www-form-urlencoded" in answer.raw
+
+
+def test_links_forms_and_redirects_keep_the_stage_of_the_console_url(
+    aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Deployed behind a named stage the browser's path starts with it: a root-relative ``/console``
+    link would leave the API (404), so every link, form and redirect starts with CONSOLE_URL's path."""
+    monkeypatch.setenv("CONSOLE_URL", "https://abc.execute-api.us-east-1.amazonaws.com/prod/console")
+    reset_process_caches()
+    try:
+        found = call_api("GET", "/console/members?q=m-7")
+        home = _home({"session": "staff", "sub": "x", "groups": "staff"})["body"]
+    finally:
+        monkeypatch.delenv("CONSOLE_URL")
+        reset_process_caches()
+    assert found.headers["Location"] == "/prod/console/members/m-7"
+    targets = re.findall(r'(?:href|action)="(/[^"]*)"', home)
+    assert targets, home
+    assert all(target.startswith("/prod/console") for target in targets), targets
 
 
 def test_search_answers_a_redirect_or_a_not_found_in_words(aws: dict[str, Any]) -> None:
