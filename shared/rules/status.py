@@ -32,7 +32,7 @@ from shared.rules.cycles import (
     previous_cycle_in_window,
     tally,
 )
-from shared.rules.dates import add_years, day_after
+from shared.rules.dates import add_years, day_after, day_before
 from shared.rules.fees import fee_overdue_from, fee_status, fees_covered, first_unpaid_fee, paid_fee_numbers
 from shared.rules.models import (
     ActivityDecision,
@@ -782,8 +782,14 @@ def decide_activity(  # noqa: PLR0917 - public signature fixed by callers
     Checks, in order: completed after ``as_of``; before the reporting cycle's start (which covers
     "before the certification date"); employment after the employment cut-off; before the cutover
     of the opening balance the certification continues from.
+
+    The reporting cycle is the one known at the end of the previous recording day: a
+    recertification (or its fee) recorded on ``as_of`` itself does not move it. Deliveries of one
+    day arrive in any order, and a completion must be accepted or refused the same way whether a
+    same-day exam pass came before it or after it; which cycle an accepted activity then counts
+    for is decided on every fact (``activity_credits``).
     """
-    start = effective_certified_on(cert, visible_facts(facts, as_of), as_of, policy)
+    start = effective_certified_on(cert, visible_facts(facts, day_before(as_of)), as_of, policy)
     reason, cycle = activity_rejection(start, completed_on, Category(category), as_of, policy)
     opening = opening_balance(cert, facts, as_of, policy)
     if reason is None and opening is not None and completed_on < opening.cutover_on:

@@ -263,3 +263,15 @@ def test_category_caps_apply_in_evaluate() -> None:
     status = evaluate(CERT, facts, d("2022-05-14"), policy)
     assert (status.status, status.reasons) == (Standing.DELINQUENT, (Reason.CCP_INCOMPLETE,))
     assert evaluate(CERT, facts, d("2022-05-14"), POLICY).status is Standing.ACTIVE  # uncapped: 40 >= 30
+
+
+def test_a_same_day_recertification_does_not_move_the_cycle_a_completion_is_judged_in() -> None:
+    """An exam passed 2021-06-29 and recorded 2021-07-02 opens a cycle on 06-29. A completion of
+    06-22 reported on 07-02 is judged in the cycle known the day before (accepted, as it would be had
+    it arrived before the exam result); reported on 07-03 it is before the new cycle's start."""
+    passed = recert("exam", "2021-06-29", "2021-07-02")
+    same_day = decide_activity(CERT, [passed], d("2021-06-22"), PE, d("2021-07-02"), POLICY)
+    assert (same_day.accepted, same_day.cycle_start) == (True, d("2019-05-14"))
+    assert same_day == decide_activity(CERT, [], d("2021-06-22"), PE, d("2021-07-02"), POLICY)
+    next_day = decide_activity(CERT, [passed], d("2021-06-22"), PE, d("2021-07-03"), POLICY)
+    assert (next_day.reason, next_day.cycle_start) == (REASON_BEFORE_CYCLE_START, d("2021-06-29"))

@@ -28,7 +28,7 @@ from shared.rules.models import (
     Standing,
 )
 from shared.rules.policy import Category, RulesPolicy
-from shared.rules.status import _Epoch, evaluate
+from shared.rules.status import _Epoch, decide_activity, evaluate
 from tests.tiers import sampled_settings
 
 LO, HI = date(2003, 1, 1), date(2026, 12, 31)
@@ -412,3 +412,43 @@ def test_lapse_search_matches_a_day_by_day_oracle(
         day += timedelta(days=1)
     assert epoch.fee_lapse() == fee_day
     assert epoch.ccp_lapse() == ccp_day
+
+
+
+@SETTINGS
+@given(
+    cert=CERTS,
+    facts=st.lists(ANY_FACT, max_size=20),
+    category=st.sampled_from(list(Category)),
+    as_of=AS_OF,
+    policy=POLICIES,
+    data=st.data(),
+)
+def test_r3_at_intake_does_not_depend_on_facts_recorded_the_same_day(  # noqa: PLR0913 - the drawn inputs
+    cert: Certification,
+    facts: list[Fact],
+    category: Category,
+    as_of: date,
+    policy: RulesPolicy,
+    data: st.DataObject,
+) -> None:
+    """Whatever else reaches us on ``as_of`` (an exam pass, its fee, a refund), before or after a
+    completion, the completion is accepted or refused the same way: one day's deliveries arrive in
+    any order. Completions and recertifications are drawn mostly in the weeks before ``as_of``,
+    where a same-day recertification would move the cycle's start past the completion."""
+    recent = st.integers(0, 90).map(lambda days: as_of - timedelta(days=days))
+    completed_on = data.draw(st.one_of(recent, st.dates(min_value=LO, max_value=HI)))
+    exams = st.builds(
+        Recertified,
+        key=st.sampled_from(["rc-0", "rc-today"]),
+        recorded_on=st.just(as_of),
+        credential=st.just(cert.credential),
+        completed_on=recent,
+        method=st.sampled_from(list(RecertMethod)),
+        application_id=st.just("app"),
+    )
+    same_day = data.draw(st.lists(st.one_of(exams, ANY_FACT), max_size=4))
+    today = [f.model_copy(update={"recorded_on": as_of}) for f in same_day]
+    alone = decide_activity(cert, facts, completed_on, category, as_of, policy)
+    assert decide_activity(cert, [*facts, *today], completed_on, category, as_of, policy) == alone
+    assert decide_activity(cert, [*today, *facts], completed_on, category, as_of, policy) == alone
