@@ -414,7 +414,6 @@ def test_lapse_search_matches_a_day_by_day_oracle(
     assert epoch.ccp_lapse() == ccp_day
 
 
-
 @SETTINGS
 @given(
     cert=CERTS,
@@ -424,7 +423,7 @@ def test_lapse_search_matches_a_day_by_day_oracle(
     policy=POLICIES,
     data=st.data(),
 )
-def test_r3_at_intake_does_not_depend_on_facts_recorded_the_same_day(  # noqa: PLR0913 - the drawn inputs
+def test_r3_at_intake_does_not_depend_on_facts_recorded_the_same_day(
     cert: Certification,
     facts: list[Fact],
     category: Category,
