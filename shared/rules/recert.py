@@ -194,7 +194,9 @@ def as_of(app: RecertApplication, facts: Sequence[Fact], today: date) -> RecertA
     """The application as the facts stand on ``today``: completion is derived from them. A completed
     application whose recertification is out of force (its fee refunded, or a dispute lost) is open
     again - the member pays again on the same application id; once the fee is fully paid again (a
-    new payment, a dispute won) it is completed on the day it is in force from."""
+    new payment, a dispute won) it is completed on the day it is in force from. Reopened, it is shown
+    as one never completed (no completion date, no completing exam result), whatever order the
+    reversal and the completion arrived in."""
     if app.status != "completed":
         return app
     completion = next(
@@ -204,5 +206,5 @@ def as_of(app: RecertApplication, facts: Sequence[Fact], today: date) -> RecertA
         return app
     in_force_from = recertified_from(completion, facts, today)
     if in_force_from is None:
-        return app.model_copy(update={"status": "open", "completed_on": None})
+        return app.model_copy(update={"status": "open", "completed_on": None, "exam_result_id": None})
     return app.model_copy(update={"completed_on": in_force_from})

@@ -18,13 +18,19 @@ def summary(view: dict[str, Any]) -> tuple[Any, ...]:
 
 def test_a_refund_reopens_the_application_and_paying_again_completes_it(env: Env, business_date: Any) -> None:
     recertify(env, business_date, "ana")
-    assert summary(application("ana.RMA.1")) == ("completed", "2026-05-21", True, True, 0)
+    completed = application("ana.RMA.1")
+    assert summary(completed) == ("completed", "2026-05-21", True, True, 0)
+    passed = completed["application"]["exam_result_id"]
+    assert passed is not None
 
     business_date("2026-06-10")
     refund(env, "re_ana", "pi_ana", "2026-06-10")
     env.tap.settle()
     view = application("ana.RMA.1")
     assert summary(view) == ("open", None, False, False, 12500)
+    # shown as an application that was never completed (the same as had the refund come before
+    # the pass): an open application names no completing result
+    assert view["application"]["exam_result_id"] is None
     assert [r["item"] for r in view["still_required"]] == ["fee"]
     assert env.status("ana")["status"] == "lapsed"
     again = call_api(
@@ -37,7 +43,9 @@ def test_a_refund_reopens_the_application_and_paying_again_completes_it(env: Env
     business_date("2026-06-20")
     env.pay("ana", "ana.RMA.1", 12500, "2026-06-20", key="pi_ana_again")
     env.tap.settle()
-    assert summary(application("ana.RMA.1")) == ("completed", "2026-06-20", True, True, 0)
+    again_completed = application("ana.RMA.1")
+    assert summary(again_completed) == ("completed", "2026-06-20", True, True, 0)
+    assert again_completed["application"]["exam_result_id"] == passed
     status = env.status("ana")
     assert (status["status"], status["certified_on"]) == ("active", "2026-06-20")
     assert sorted(b["state"] for b in env.credly.issued()) == ["pending", "revoked"]
