@@ -33,6 +33,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from pydantic import BaseModel, ValidationError
 
+# boto3 at cold start, though no module imported here needs it yet: every page but the home page and
+# the sign-in reads the table, so deferring it to their first request would only move it out of the
+# cold-start figure (tests/unit/test_import_closure.py keeps it here).
+import shared.aws  # noqa: F401
 from shared.clock import business_today
 from shared.config.settings import get_settings
 from shared.errors import DomainError
