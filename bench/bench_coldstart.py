@@ -15,11 +15,13 @@ clock mostly measures the neighbours. Each figure is the median of RUNS interlea
 is what to compare across machines, the milliseconds are this machine's.
 
 Run: ``.venv/bin/python bench/bench_coldstart.py`` (or ``make bench``); merges ``cold_start`` into
-bench/results.json.
+bench/results.json. ``--only XapiFunction,ConsoleFunction`` measures those handlers (and the baseline,
+same run) and only prints: a partial run never replaces the full run's figures.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import statistics
@@ -110,12 +112,23 @@ def _previous() -> dict[str, Any]:
     }
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Cold start per handler over bare boto3.")
+    parser.add_argument("--only", default="", help="comma-separated logical ids; prints, merges nothing")
+    parser.add_argument("--runs", type=int, default=RUNS, help=f"interleaved runs (default {RUNS})")
+    args = parser.parse_args(argv)
+    only = {name for name in args.only.split(",") if name}
     before = _previous()
-    handlers = {fn.logical_id: (fn.module, fn.attribute) for fn in tpl.functions().values()}
+    handlers = {
+        fn.logical_id: (fn.module, fn.attribute)
+        for fn in tpl.functions().values()
+        if not only or fn.logical_id in only
+    }
+    if only - handlers.keys():
+        parser.error(f"not a function of template.yaml: {sorted(only - handlers.keys())}")
     baseline: list[float] = []
     samples: dict[str, list[float]] = {name: [] for name in handlers}
-    for _ in range(RUNS):  # interleaved, so drift on a noisy machine hits both sides alike
+    for _ in range(args.runs):  # interleaved, so drift on a noisy machine hits both sides alike
         baseline.append(_timed(BASELINE))
         for name, (module, attribute) in handlers.items():
             samples[name].append(_timed(_handler_code(module, attribute)))
@@ -133,7 +146,7 @@ def main() -> int:
     figures = {
         "baseline": BASELINE,
         "baseline_ms": round(base * 1000, 1),
-        "runs": RUNS,
+        "runs": args.runs,
         "per_handler": per_handler,
         "worst_handler": worst,
         "worst_ratio": per_handler[worst]["ratio"],
@@ -142,7 +155,8 @@ def main() -> int:
         "top_imports_of_worst": _top_imports(_handler_code(*handlers[worst])),
         "top_imports_of_baseline": _top_imports(BASELINE, top=5),
     }
-    merge_results({"cold_start": figures})
+    if not only:
+        merge_results({"cold_start": figures})
     print(f"baseline {figures['baseline_ms']} ms")
     for name, entry in per_handler.items():
         previous = "" if entry["previous_ratio"] is None else f"  (previous run {entry['previous_ratio']}x)"

@@ -79,10 +79,15 @@ def _json_object(text: str) -> dict[str, Any]:
     return value
 
 
-def make_resolver() -> APIGatewayHttpResolver:
+def make_resolver(*, validation: bool = True) -> APIGatewayHttpResolver:
     """A resolver with pydantic validation on, validation errors as 400 with field paths, and domain
-    errors mapped by their own status code - never a 500 for bad input."""
-    app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=_json_object)
+    errors mapped by their own status code - never a 500 for bad input.
+
+    ``validation=False`` only for a function whose routes declare no parameters and no body and read
+    the raw body themselves (the xAPI statements route): Powertools would validate nothing there, and
+    its validation middleware builds a pydantic model at import, which every cold start would pay for.
+    """
+    app = APIGatewayHttpResolver(enable_validation=validation, json_body_deserializer=_json_object)
 
     @app.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]
     def _invalid(error: RequestValidationError) -> Response[Any]:

@@ -17,8 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
+from functools import cache
 from pathlib import Path as FilePath
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
@@ -32,7 +33,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from pydantic import BaseModel, ValidationError
 
-from shared.adapters.cognito import CodeRefused, CognitoUnavailable, TokenRejected
+# boto3 at cold start, though no module imported here needs it yet: every page but the home page and
+# the sign-in reads the table, so deferring it to their first request would only move it out of the
+# cold-start figure (tests/unit/test_import_closure.py keeps it here).
+import shared.aws  # noqa: F401
 from shared.clock import business_today
 from shared.config.settings import get_settings
 from shared.errors import DomainError
@@ -40,8 +44,7 @@ from shared.http import make_resolver, validation_problems
 from shared.observability import lambda_entry, logger
 from shared.rules.ids import MEMBER_ID_ANCHORED
 from shared.rules.policy import Category
-from shared.services.catalog import ActivityUpsert
-from shared.services.console import REASON_WORDS, ConsoleService, Queue, QueuePage
+from shared.services.console_queues import Queue, QueuePage
 from shared.services.factories import (
     audit_service,
     catalog_service,
@@ -50,8 +53,6 @@ from shared.services.factories import (
     recertification_service,
     staff_sign_in,
 )
-from shared.services.payment_schemas import Resolution, ResolutionRequest
-from shared.services.recert_schemas import AuditDecisionRequest, DecisionRequest
 from shared.services.staff_sign_in import (
     SESSION_COOKIE,
     SIGN_IN_COOKIE,
@@ -60,7 +61,12 @@ from shared.services.staff_sign_in import (
     cookie_value,
     state_matches,
 )
-from shared.store.catalog import CatalogRepository
+
+if TYPE_CHECKING:
+    from shared.services.catalog import ActivityUpsert
+    from shared.services.console import ConsoleService
+    from shared.services.payment_schemas import ResolutionRequest
+    from shared.services.recert_schemas import AuditDecisionRequest, DecisionRequest
 
 MemberIdPath = Annotated[str, Path(pattern=MEMBER_ID_ANCHORED, description="Member id")]
 
@@ -101,8 +107,16 @@ app: APIGatewayHttpResolver = make_resolver()
 
 # ---------------------------------------------------------------------- wiring
 
+# Each route imports the services it reads on its first request (the factories and console() below),
+# not the cold start: the home page and the sign-in load no member, audit, payment or recertification
+# code, and only the sign-in routes load the Cognito adapter (PyJWT). tests/unit/test_import_closure.py
+# keeps it so.
+
 
 def console() -> ConsoleService:
+    from shared.services.console import ConsoleService
+    from shared.store.catalog import CatalogRepository
+
     members = member_service()
     return ConsoleService(members, audit_service(), CatalogRepository(get_settings().table_name))
 
@@ -246,6 +260,8 @@ def callback(
     flow = staff_sign_in()
     if flow is None:
         return page("no_sign_in.html")
+    from shared.adapters.cognito import CodeRefused, CognitoUnavailable, TokenRejected
+
     kept_state, _, verifier = cookie_value(app.current_event.cookies, SIGN_IN_COOKIE).partition(".")
     if not verifier or not state_matches(kept_state, state):
         return _refusal(400, "Sign-in not started here", [{"field": "state", "reason": "sign in again"}])
@@ -324,6 +340,8 @@ def member(
     kind: Annotated[str | None, Query(pattern=r"^[a-z_]{1,40}$", description="Timeline kind")] = None,
     page_number: Annotated[int, Query(alias="page", ge=1, le=100000, description="Timeline page")] = 1,
 ) -> Response[str]:
+    from shared.services.console import REASON_WORDS
+
     found = console().member_page(member_id, _today(), kind or None, page_number)
     return page("member.html", member=found, reason_words=REASON_WORDS)
 
@@ -452,6 +470,8 @@ def _explain_payment(payment_key: str, body: ResolutionRequest) -> str:
         if found
         else f"payment {payment_key}"
     )
+    from shared.services.payment_schemas import Resolution
+
     if body.action is Resolution.CREDIT:
         invoices = ", ".join(found.invoices) if found and found.invoices else "the invoices it names"
         return f"The {what} will CREDIT {invoices}: they become paid."
@@ -481,30 +501,38 @@ def _perform_mapping(activity_id: str, body: ActivityUpsert) -> str:
     return f"{activity_id} {'added to' if created else 'updated in'} the catalog: {body.points} points of {body.category.value}."
 
 
-ACTIONS: dict[Action, ActionSpec] = {
-    Action.AUDIT_DECISION: ActionSpec(
-        "audit_id",
-        AuditDecisionRequest,
-        ("disallowed_activities",),
-        _explain_audit,
-        _perform_audit,
-        Queue.AUDITS,
-    ),
-    Action.RECERTIFICATION_DECISION: ActionSpec(
-        "application_id",
-        DecisionRequest,
-        (),
-        _explain_application,
-        _perform_application,
-        Queue.RECERTIFICATIONS,
-    ),
-    Action.PAYMENT_RESOLUTION: ActionSpec(
-        "payment_key", ResolutionRequest, (), _explain_payment, _perform_payment, Queue.PAYMENT_EXCEPTIONS
-    ),
-    Action.CATALOG_MAPPING: ActionSpec(
-        "activity_id", ActivityUpsert, (), _explain_mapping, _perform_mapping, Queue.UNMAPPED_ACTIVITIES
-    ),
-}
+@cache
+def actions() -> dict[Action, ActionSpec]:
+    """Each action with its request model: the same models the API routes take, imported by the first
+    form POST (with the recertification, eligibility and invoice rules under them), not at cold start."""
+    from shared.services.catalog import ActivityUpsert
+    from shared.services.payment_schemas import ResolutionRequest
+    from shared.services.recert_schemas import AuditDecisionRequest, DecisionRequest
+
+    return {
+        Action.AUDIT_DECISION: ActionSpec(
+            "audit_id",
+            AuditDecisionRequest,
+            ("disallowed_activities",),
+            _explain_audit,
+            _perform_audit,
+            Queue.AUDITS,
+        ),
+        Action.RECERTIFICATION_DECISION: ActionSpec(
+            "application_id",
+            DecisionRequest,
+            (),
+            _explain_application,
+            _perform_application,
+            Queue.RECERTIFICATIONS,
+        ),
+        Action.PAYMENT_RESOLUTION: ActionSpec(
+            "payment_key", ResolutionRequest, (), _explain_payment, _perform_payment, Queue.PAYMENT_EXCEPTIONS
+        ),
+        Action.CATALOG_MAPPING: ActionSpec(
+            "activity_id", ActivityUpsert, (), _explain_mapping, _perform_mapping, Queue.UNMAPPED_ACTIVITIES
+        ),
+    }
 
 
 def _form() -> dict[str, list[str]]:
@@ -533,7 +561,7 @@ def _form() -> dict[str, list[str]]:
     },
 )
 def act(action: Annotated[Action, Path(description="Which action")]) -> Response[str]:
-    spec = ACTIONS[action]
+    spec = actions()[action]
     try:
         form = _form()
     except ValueError as error:  # parse_qs: too many fields

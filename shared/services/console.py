@@ -9,10 +9,7 @@ ListIndex listings filtered to what awaits a decision.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
-from enum import StrEnum
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -20,6 +17,7 @@ from shared.errors import NotFound
 from shared.rules.ids import MEMBER_ID
 from shared.rules.models import Reason
 from shared.services.audits import AuditService
+from shared.services.console_queues import QueuePage
 from shared.services.member_schemas import Invoices, MemberStatus
 from shared.services.members import MemberService
 from shared.services.recert_schemas import AuditRecord
@@ -31,19 +29,6 @@ from shared.store.records import MemberProfile, TimelineEntry
 
 TIMELINE_PAGE = 25
 QUEUE_PAGE = 20
-
-
-class Queue(StrEnum):
-    """The console's work queues (each one page of a ListIndex listing)."""
-
-    AUDITS = "audits"
-    RECERTIFICATIONS = "recertifications"
-    PARKED_PAYMENTS = "parked-payments"
-    PAYMENT_EXCEPTIONS = "payment-exceptions"
-    QUARANTINED_UPLOADS = "quarantined-uploads"
-    UNMAPPED_ACTIVITIES = "unmapped-activities"
-    UNMATCHED_STATEMENTS = "unmatched-statements"
-
 
 # A certification's reasons in plain words, for staff answering "why am I lapsed?".
 REASON_WORDS: dict[Reason, str] = {
@@ -94,13 +79,6 @@ class PendingApplication(BaseModel):
     method: str
     opened_on: str
     summary: str
-
-
-@dataclass(frozen=True)
-class QueuePage:
-    items: list[Any]
-    next_token: str | None
-    scanned: int  # listed items read for this page (decided audits and applications are left out)
 
 
 class ConsoleService:

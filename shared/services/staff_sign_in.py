@@ -12,9 +12,12 @@ import base64
 import hashlib
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from shared.adapters.cognito import CognitoHostedUi, CognitoTokenVerifier, TokenProblem, TokenRejected
+# The cookie names, the group and the helpers below are read on every console request; the Cognito
+# adapter (and PyJWT under it) only by a sign-in or a token check, which import it themselves.
+if TYPE_CHECKING:
+    from shared.adapters.cognito import CognitoHostedUi, CognitoTokenVerifier
 
 STAFF_GROUP = "staff"
 # ``__Host-``: the browser keeps these only when Secure, Path=/ and without Domain (no sibling host can
@@ -69,6 +72,8 @@ class StaffSessions:
 
     def identify(self, token: str) -> StaffIdentity:
         """The staff member the token names; ``TokenRejected`` with the reason otherwise."""
+        from shared.adapters.cognito import TokenProblem, TokenRejected
+
         claims = self._verifier.verify(token)
         groups = _groups(claims)
         if STAFF_GROUP not in groups:

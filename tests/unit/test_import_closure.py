@@ -8,6 +8,7 @@ it is used, on first use; this test fails when a handler's import closure gains 
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import subprocess
@@ -15,6 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
 from local import template as tpl
 
@@ -53,7 +55,15 @@ _RECERT_SERVICES = (
     "shared.store.members",
     "shared.config.integrations",
 )
+# Powertools' request validation: its middleware builds a pydantic model at import. A function whose
+# routes take no parameters and no body (they read the raw body and validate it themselves) turns it
+# off (shared.http.make_resolver(validation=False)); test_unvalidated_routes_take_no_parameters below.
+_POWERTOOLS_VALIDATION = {
+    "aws_lambda_powertools.event_handler.middlewares.openapi_validation": "Powertools' request validation",
+    "aws_lambda_powertools.event_handler.openapi.compat": "likewise (a pydantic model built at import)",
+}
 DENIED_OWN = {
+    "XapiFunction": _POWERTOOLS_VALIDATION,
     "MembersApiFunction": {
         "shared.services.activities": "the CE activity routes' service",
         "shared.services.ce_record": "likewise",
@@ -65,10 +75,29 @@ DENIED_OWN = {
         **dict.fromkeys(_RECERT_SERVICES, "a recertification route's service"),
         "shared.services.audits": "the audit routes' service",
     },
+    "ConsoleFunction": {
+        "shared.services.console": "the member page's and the audit queues' service",
+        "shared.services.members": "likewise",
+        "shared.services.audits": "likewise, and the audit decision's",
+        "shared.services.payments": "the payment queues' and the payment resolution's service",
+        "shared.services.recertification": "the recertification decision's service",
+        "shared.services.catalog": "the catalog queues' and the catalog mapping's service",
+        "shared.services.recert_schemas": "an action's request model, loaded by the first form POST",
+        "shared.services.payment_schemas": "likewise",
+        "shared.rules.models": "the facts and status models: only the services above read them",
+        "shared.adapters.cognito": "the sign-in routes' adapter",
+        "jwt": "PyJWT, under it (the console's authorizer, another function, checks every token)",
+    },
     "RecertificationCallbacksFunction": {
         **dict.fromkeys(_RECERT_SERVICES[:-1], "the exam result route's service"),
         "shared.services.badges": "the Credly webhook route's service",
     },
+}
+
+# Modules a function must import at cold start although nothing imported there needs them yet: most of
+# its requests do, and deferring them to the first such request would only hide them from the figure.
+REQUIRED = {
+    "ConsoleFunction": {"boto3": "every console page but the home page and the sign-in reads the table"},
 }
 
 # Our own modules only one function needs: every other function's closure must not gain them.
@@ -99,6 +128,30 @@ def test_handler_import_closure_has_no_heavy_module(function: str) -> None:
     }
     found |= {name: own[name] for name in sorted(modules & own.keys())}
     assert not found, f"{function} imports at cold start: {found}"
+    missing = {name: why for name, why in REQUIRED.get(function, {}).items() if name not in modules}
+    assert not missing, f"{function} no longer imports at cold start: {missing}"
+
+
+@pytest.mark.parametrize("function", sorted(HANDLERS))
+def test_unvalidated_routes_take_no_parameters(function: str) -> None:
+    """Without Powertools' validation a declared parameter or body would reach the route unchecked (a
+    path parameter as a raw string, a body never parsed): a resolver built with validation off may only
+    have routes that declare neither."""
+    app = getattr(importlib.import_module(HANDLERS[function]), "app", None)
+    if not isinstance(app, APIGatewayHttpResolver) or app._enable_validation:
+        return
+    routes = app._static_routes + app._dynamic_routes
+    assert routes
+    for route in routes:
+        dependant = route.dependant
+        declared = [
+            *dependant.path_params,
+            *dependant.query_params,
+            *dependant.header_params,
+            *dependant.cookie_params,
+            *dependant.body_params,
+        ]
+        assert not declared, f"{function} {route.method} {route.path}: {[field.name for field in declared]}"
 
 
 def test_the_guard_sees_a_heavy_import() -> None:
