@@ -5,8 +5,14 @@
   its payment, a payment for an unknown member (parked), a payment naming two invoices and its refund,
   an invoice paid again and a 1-cent payment (payment exceptions).
 * One daily run over 10,000, 25,000 and 50,000 members (certification due dates spread over a year): items read and
-  requests made vs. the certifications due that day (target: DueIndex entries read <= 1.5 x due, and
-  the member partitions loaded = members due; nothing grows with the membership).
+  requests made vs. the certifications due that day (target: all items read <= 1.5 x due; nothing
+  grows with the membership). Two runs, both reported, labelled:
+
+  - ``first_run``: no certification due was evaluated by the run before (rows as the roster or a
+    migration leaves them: no run state), so each due member's partition is read whole;
+  - ``steady_state`` (the normal day): the certifications due were evaluated by an earlier run 30
+    days before (a real run over the same table, which leaves its state on their rows) and are due
+    again on the run date (their rows moved there by a payment's nudge, which keeps that state).
 
 Run: ``.venv/bin/python bench/bench_renewal.py [members]`` (or ``make bench``); merges its keys into
 bench/results.json.
@@ -159,10 +165,10 @@ def bench_webhooks(counter: Counting) -> dict[str, Any]:
     return {"per_event": measured, "max_requests": worst, "target": 2, "meets_target": worst <= 2}
 
 
-def _populate(members: int) -> int:
+def _populate(members: int) -> list[str]:
     """Members with a profile, one certification (next action date spread over a year from the run
-    date) and two payment facts - put straight into moto's table. Returns the number due
-    on the run date."""
+    date) and two payment facts - put straight into moto's table, with the keys the writers give
+    them (``keys.indexed``: RecordedIndex). Returns the members due on the run date."""
 
     from shared.rules.dates import add_years
     from shared.store import keys
@@ -170,12 +176,13 @@ def _populate(members: int) -> int:
     # Straight into moto's table (bench.counting.bulk_put): populating is not what is measured.
     items_out: list[dict[str, Any]] = []
     rng = random.Random(7)
-    due_today = 0
+    due_today: list[str] = []
     for n in range(members):
         member_id = f"b{n:06d}"
         certified = date(2015, 1, 1) + timedelta(days=rng.randrange(3000))
         due = RUN_DATE + timedelta(days=rng.randrange(365))
-        due_today += due == RUN_DATE
+        if due == RUN_DATE:
+            due_today.append(member_id)
         pk = {"S": keys.member_pk(member_id)}
         profile = {
             "member_id": member_id,
@@ -215,6 +222,11 @@ def _populate(members: int) -> int:
                     "body": _m(fact),
                 }
             )
+        for item in items:  # the RecordedIndex key every writer gives its items (keys.indexed)
+            recorded = item["body"]["M"].get("recorded_on", {}).get("S")
+            index_sk = keys.recorded_index_sk(item["sk"]["S"], recorded)
+            if index_sk is not None:
+                item[keys.RECORDED_SK] = {"S": index_sk}
         items_out.extend(items)
     bulk_put(os.environ["TABLE_NAME"], items_out)
     return due_today
@@ -225,6 +237,27 @@ def _m(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def bench_daily(counter: Counting, members: int) -> dict[str, Any]:
+    first = _daily_run(counter, members, steady=False)
+    steady = _daily_run(counter, members, steady=True)
+    return {
+        **first,  # the first run's figures stay where they were (bench/cost.py, bench/report.py)
+        "first_run": first,
+        "steady_state": steady,
+        "meets_target_all_items": first["meets_target_all_items"] and steady["meets_target_all_items"],
+    }
+
+
+def _nudge_to(client: Any, table: str, member_ids: list[str], day: date) -> None:
+    """Move the members' RMA rows to ``day`` the way a payment's nudge does (UpdateItem of the due
+    keys: the rest of the row, the run's state included, is kept)."""
+    from shared.store.payments import PaymentLedger
+
+    ledger = PaymentLedger(table, client)
+    for member_id in member_ids:
+        client.transact_write_items(TransactItems=[ledger._nudge(member_id, "RMA", day)])
+
+
+def _daily_run(counter: Counting, members: int, *, steady: bool) -> dict[str, Any]:
     from shared.adapters.notifier import SesPrintNotifier
     from shared.config.settings import get_policy
     from shared.services.daily import DailyRun
@@ -237,11 +270,24 @@ def bench_daily(counter: Counting, members: int) -> dict[str, Any]:
         client.delete_table(TableName=table)
     client.create_table(TableName=table, **tpl.table_definition())
     started = time.perf_counter()
-    due = _populate(members)
+    due_ids = _populate(members)
+    due = len(due_ids)
     populate_seconds = time.perf_counter() - started
     repository = MemberRepository(table)
-    ScheduleStore(table).set_last_run(RUN_DATE - timedelta(days=1))
     notifier = SesPrintNotifier("notices@example.org", os.environ["BUCKET_NAME"])
+    earlier_run: dict[str, Any] = {}
+    if steady:
+        earlier = RUN_DATE - timedelta(days=30)
+        _nudge_to(client, table, due_ids, earlier)
+        ScheduleStore(table).set_last_run(earlier - timedelta(days=1))
+        before = DailyRun(repository, get_policy(), notifier).run(earlier)
+        earlier_run = {
+            "date": earlier.isoformat(),
+            "evaluated": before.evaluated,
+            "read_whole": before.read_whole,
+        }
+        _nudge_to(client, table, due_ids, RUN_DATE)
+    ScheduleStore(table).set_last_run(RUN_DATE - timedelta(days=1))
     counter.take()
     started = time.perf_counter()
     summary = DailyRun(repository, get_policy(), notifier).run(RUN_DATE)
@@ -250,11 +296,14 @@ def bench_daily(counter: Counting, members: int) -> dict[str, Any]:
     # DueIndex entries read: the run reads the last run's partition (inclusive) and today's.
     index_read = summary.due
     return {
+        "run": "steady_state" if steady else "first_run",
+        **({"earlier_run": earlier_run} if steady else {}),
         "members": members,
         "due_on_run_date": due,
         "due_index_entries_read": index_read,
         "index_entries_per_due": round(index_read / due, 3) if due else None,
         "member_partitions_loaded": summary.members,
+        "member_partitions_read_whole": summary.read_whole,
         "items_read_total": items_read,
         "items_read_per_due": round(items_read / due, 3) if due else None,
         "requests": dict(calls),
@@ -263,10 +312,11 @@ def bench_daily(counter: Counting, members: int) -> dict[str, Any]:
         "transitions": summary.transitions,
         "run_seconds_moto": round(seconds, 2),
         "populate_seconds_moto": round(populate_seconds, 2),
-        "target": "items read <= 1.5 x due (DueIndex entries; all items incl. whole member partitions)",
+        "target": "items read <= 1.5 x due (all items: DueIndex entries, member reads, the run's bookkeeping)",
         "meets_target_due_index": due > 0 and index_read <= 1.5 * due and summary.members <= due,
-        # Honest: each due member's partition is read whole (profile, certification, facts, events),
-        # so all items read per due certification is ~5 here and grows with a member's history.
+        # first_run: each due member's partition is read whole (profile, certification, facts,
+        # events); steady_state: the due entry carries the row and the run's state, and each member
+        # is one bounded RecordedIndex Query (badges, open applications, facts since the checkpoint)
         "meets_target_all_items": due > 0 and items_read <= 1.5 * due,
     }
 

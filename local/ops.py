@@ -291,10 +291,12 @@ def replay_daily(target: Target, first: date, last: date) -> list[dict[str, Any]
 
 
 def backfill_recorded_index(target: Target) -> int:
-    """Give every member-partition item written before RecordedIndex existed its ``rec_sk`` (the
-    status read finds facts, certifications and badges only through that index). One Scan of the
-    table (paginated) and one conditional UpdateItem per item lacking it; idempotent, and safe while
-    the system runs (writers already set ``rec_sk``). Returns the items updated."""
+    """Give every member-partition item the ``rec_sk`` this version computes (the status read and the
+    daily run find facts, certifications, badges and open applications only through RecordedIndex):
+    items written before the index existed have none, and badges written before the badges and open
+    applications moved behind the header items have the old key. One Scan of the member items
+    (paginated) and one conditional UpdateItem per item whose key differs; idempotent, and safe while
+    the system runs (writers already set the current key). Returns the items updated."""
     from shared.store import keys
 
     client = target.client("dynamodb")
@@ -302,22 +304,26 @@ def backfill_recorded_index(target: Target) -> int:
     updated = 0
     pages = client.get_paginator("scan").paginate(
         TableName=table,
-        FilterExpression="begins_with(#pk, :member) AND attribute_not_exists(#rec)",
-        ProjectionExpression="#pk, #sk, #body.#recorded",
+        FilterExpression="begins_with(#pk, :member)",
+        ProjectionExpression="#pk, #sk, #rec, #body.#recorded, #body.#data.#status",
         ExpressionAttributeNames={
             "#pk": keys.PK,
             "#sk": keys.SK,
             "#rec": keys.RECORDED_SK,
             "#body": "body",
             "#recorded": "recorded_on",
+            "#data": "data",
+            "#status": "status",
         },
         ExpressionAttributeValues={":member": {"S": keys.member_pk("")}},
     )
     for page in pages:
         for item in page["Items"]:
-            recorded = item.get("body", {}).get("M", {}).get("recorded_on", {}).get("S")
-            index_sk = keys.recorded_index_sk(item[keys.SK]["S"], recorded)
-            if index_sk is None:
+            body = item.get("body", {}).get("M", {})
+            recorded = body.get("recorded_on", {}).get("S")
+            status = body.get("data", {}).get("M", {}).get("status", {}).get("S")
+            index_sk = keys.recorded_index_sk(item[keys.SK]["S"], recorded, status)
+            if index_sk is None or item.get(keys.RECORDED_SK, {}).get("S") == index_sk:
                 continue
             client.update_item(
                 TableName=table,

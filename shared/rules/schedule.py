@@ -122,11 +122,17 @@ def notices_due(
 
 
 def next_action_date(
-    status: CertificationStatus, facts: Iterable[Fact], after: date, policy: RulesPolicy
+    status: CertificationStatus,
+    facts: Iterable[Fact],
+    after: date,
+    policy: RulesPolicy,
+    audit_deadlines: Iterable[date] = (),
 ) -> date | None:
     """The first day after ``after`` on which something may happen to this certification: a notice,
     a fee turning overdue, a cycle ending or rolling over, a late window closing, a lapse threshold,
-    an audit deadline passing. None once lapsed (recertification starts a new schedule)."""
+    an audit deadline passing (of the ``AuditDrawn`` facts, and ``audit_deadlines`` for audits drawn
+    before a checkpoint whose facts were not read). None once lapsed (recertification starts a new
+    schedule)."""
     if status.status is Standing.LAPSED:
         return None
     start = status.certified_on
@@ -150,5 +156,6 @@ def next_action_date(
         for f in facts
         if isinstance(f, AuditDrawn) and f.credential == status.credential
     )
+    candidates.extend(day_after(deadline) for deadline in audit_deadlines)
     future = [day for day in candidates if day > after]
     return min(future, default=None)

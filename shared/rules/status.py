@@ -746,10 +746,13 @@ def standing_history(  # noqa: PLR0917 - evaluate's arguments with a date range
     last: date,
     policy: RulesPolicy,
     catalog: Mapping[str, ActivitySpec] | None = None,
+    *,
+    checkpoint: Checkpoint | None = None,
 ) -> list[tuple[date, CertificationStatus]]:
     """The standing from ``first`` through ``last``: the status on ``first``, then the status on each
     later day whose standing differs from the day before, in date order (the last entry is the
     status on ``last`` when nothing changed on that day; ``evaluate(..., last)`` is the final one).
+    With a ``checkpoint`` (dated before ``first``), each day is evaluated from it, as ``evaluate`` does.
 
     Each day is judged as ``evaluate`` judges it - on the facts recorded by that day - so it is the
     history that daily runs on each of those days would have seen: a certification that lapses,
@@ -759,7 +762,7 @@ def standing_history(  # noqa: PLR0917 - evaluate's arguments with a date range
     history: list[tuple[date, CertificationStatus]] = []
     day = first
     while day <= last:
-        status = evaluate(cert, facts, day, policy, catalog)
+        status = evaluate(cert, facts, day, policy, catalog, checkpoint=checkpoint)
         if not history or status.status is not history[-1][1].status:
             history.append((day, status))
         elif day == last:

@@ -23,11 +23,12 @@ new badge, the next ``issue``). A wanted completion with no badge recorded at al
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
 from shared.observability import logger
-from shared.rules.models import CertificationStatus, Recertified, Standing
+from shared.rules.models import CertificationStatus, Fact, Recertified, Standing
 from shared.rules.status import evaluate, recertified_from
 from shared.services.badge_records import FEE_REVERSED, IMPORTED, LAPSED, BadgeRecord, badges_of
 from shared.services.badges import BadgeService
@@ -55,16 +56,23 @@ class BadgePlan:
 
 def badge_plan(record: MemberRecord, status: CertificationStatus, today: date) -> BadgePlan:
     """What Credly must do so the certification's badges agree with ``status`` (pure)."""
-    badges = [b for b in badges_of(record) if b.credential == status.credential]
+    return plan_badges(badges_of(record), record.facts, status, today)
+
+
+def plan_badges(
+    recorded: Sequence[BadgeRecord], facts: Sequence[Fact], status: CertificationStatus, today: date
+) -> BadgePlan:
+    """:func:`badge_plan` from the member's badges and facts. ``facts`` must hold every ``Recertified``
+    fact of the credential (the daily run's bounded read passes the facts since a checkpoint only
+    when there is none)."""
+    badges = [b for b in recorded if b.credential == status.credential]
     if not badges:
         return BadgePlan()
     live = [b for b in badges if b.state != "revoked"]
     if status.status is Standing.LAPSED:
         return BadgePlan(revoke=tuple((b, LAPSED) for b in live))
-    completions = [
-        f for f in record.facts if isinstance(f, Recertified) and f.credential == status.credential
-    ]
-    in_force = {f.application_id: recertified_from(f, record.facts, today) for f in completions}
+    completions = [f for f in facts if isinstance(f, Recertified) and f.credential == status.credential]
+    in_force = {f.application_id: recertified_from(f, facts, today) for f in completions}
     wanted = {
         app: since for app, since in in_force.items() if since is not None and since == status.certified_on
     }

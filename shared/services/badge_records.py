@@ -3,6 +3,7 @@ balance brings, the revoke reasons, and the expiry sent to Credly. Issuing and r
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -66,8 +67,13 @@ LAPSED = "certification lapsed"  # revoke reason when the lapse record names non
 
 def badges_of(record: MemberRecord) -> list[BadgeRecord]:
     """Every badge recorded for the member (shown in status and timeline)."""
+    return badges_in(record.events)
+
+
+def badges_in(events: Iterable[EventRecord]) -> list[BadgeRecord]:
+    """The badges among ``events`` (a member's, whole or as the daily run read them)."""
     return sorted(
-        (BadgeRecord.model_validate(e.data) for e in record.events if e.kind == BADGE_KIND),
+        (BadgeRecord.model_validate(e.data) for e in events if e.kind == BADGE_KIND),
         key=lambda b: (b.completed_on, b.application_id),
     )
 

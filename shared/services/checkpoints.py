@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from datetime import date, timedelta
 
 from shared.rules.checkpoint import continues, fold
-from shared.rules.models import ActivitySpec, CertificationStatus, Fact
+from shared.rules.models import ActivitySpec, CertificationStatus, Checkpoint, Fact
 from shared.rules.policy import RulesPolicy
 from shared.rules.status import evaluate
 from shared.store.members import MemberRepository
@@ -94,30 +94,43 @@ class CheckpointWriter:
         credential: str,
         run_date: date,
     ) -> bool:
+        """:meth:`settle`'s first half: True when a checkpoint was written or removed."""
+        return self.settle(record, credential, run_date)[0]
+
+    def settle(
+        self,
+        record: MemberRecord,
+        credential: str,
+        run_date: date,
+    ) -> tuple[bool, Checkpoint | None]:
         """Fold the certification as of the end of the day before ``run_date`` (a complete day: a
         fact recorded later on the run date stays after it) from the whole partition ``record``, and
         write it when there is none, when the rules can no longer continue from the current one (a
-        late fact, a roster or policy change) or when it is older than ``REFRESH_AFTER_DAYS``. True
-        when written or removed. When that day cannot be a checkpoint (``fold`` says None) nothing is
-        written, and an invalidated checkpoint is deleted (the status read then reads every fact in
-        its one Query, instead of a bounded read followed by a full one)."""
+        late fact, a roster or policy change) or when it is older than ``REFRESH_AFTER_DAYS``. When
+        that day cannot be a checkpoint (``fold`` says None) nothing is written, and an invalidated
+        checkpoint is deleted (the status read then reads every fact in its one Query, instead of a
+        bounded read followed by a full one).
+
+        Returns (written or removed, the checkpoint in force afterwards - one the rules can continue
+        from on ``run_date`` - or None)."""
         cert = record.certifications.get(credential)
         if cert is None or not record.complete:
-            return False
+            return False, None
         through = run_date - timedelta(days=1)
         current = record.checkpoints.get(credential)
         valid = current is not None and continues(
             current, cert.as_certification(), record.facts, run_date, self.policy
         )
-        if current is not None and valid and (through - current.through).days < REFRESH_AFTER_DAYS:
-            return False
+        kept = current if valid else None
+        if kept is not None and (through - kept.through).days < REFRESH_AFTER_DAYS:
+            return False, kept
         checkpoint = fold(cert.as_certification(), record.facts, through, self.policy)
         if checkpoint is None:
             if current is not None and not valid:  # invalidated and not rebuildable today: drop it
                 self.repository.delete_checkpoint(record.profile.member_id, current.credential)
-                return True
-            return False
+                return True, None
+            return False, kept
         if checkpoint == current:
-            return False
+            return False, current
         self.repository.put_checkpoint(record.profile.member_id, checkpoint)
-        return True
+        return True, checkpoint

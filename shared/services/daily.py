@@ -50,25 +50,27 @@ retried.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from dataclasses import replace
 from datetime import date, timedelta
 
 from shared.adapters.notifier import Notifier
 from shared.observability import logger
 from shared.rules import audit, schedule
-from shared.rules.models import ActivitySpec, CertificationStatus
+from shared.rules.models import CertificationStatus
 from shared.rules.policy import RulesPolicy
 from shared.rules.schedule import next_action_date, notices_due
-from shared.rules.status import catalog_ids_needed, standing_history
+from shared.rules.status import standing_history
 from shared.services.audit_draw import AuditDraw
-from shared.services.badge_reconciliation import badge_plan, reconcile_event
+from shared.services.badge_reconciliation import plan_badges, reconcile_event
+from shared.services.badge_records import badges_in
 from shared.services.checkpoints import CheckpointWriter
 from shared.services.daily_notices import NoticeNotSent, NoticeSender
+from shared.services.daily_reads import DailyReads, DueMember, state_after
 from shared.services.daily_summary import DailySummary
 from shared.services.daily_transitions import TRANSITION, StandingRecorder
 from shared.services.members import CatalogLookup
 from shared.services.recert_completion import RecertCompletion
-from shared.store.members import MemberRepository, WriteOutcome
+from shared.store.members import DueCertification, MemberRepository, WriteOutcome
 from shared.store.recert import StaleWrite
 from shared.store.recert_queries import applications_of
 from shared.store.records import CertificationRecord, MemberRecord
@@ -100,6 +102,7 @@ class DailyRun:
         self.notifier = notifier
         self.store = store or ScheduleStore(repository.table_name, repository.client)
         self.catalog = catalog
+        self.reads = DailyReads(repository, policy, catalog)
         self.checkpoints = CheckpointWriter(repository, policy)  # derived: rebuilt as it evaluates
         self.notices = NoticeSender(
             self.store, notifier, pay_at=f"{portal_url}/invoices", stale_days=stale_days
@@ -128,9 +131,9 @@ class DailyRun:
         summary.days_read = len(days)
         read_from = days[0] - timedelta(days=FIRST_RUN_LOOKBACK_DAYS) if first_run else days[0]
         self.store.open_batch(run_date)
-        due: dict[str, dict[str, date]] = defaultdict(dict)
+        due: dict[str, dict[str, DueCertification]] = defaultdict(dict)
         for entry in self.repository.due_between(read_from, days[-1]):
-            due[entry.member_id][entry.credential] = entry.due_on
+            due[entry.member_id][entry.credential] = entry
             summary.due += 1
         for member_id in sorted(due):
             try:
@@ -165,102 +168,105 @@ class DailyRun:
     def _member(
         self,
         member_id: str,
-        credentials: dict[str, date],
+        entries: dict[str, DueCertification],
         run_date: date,
         summary: DailySummary,
         since_run: date,
     ) -> None:
-        loaded = self.load_member(member_id)
-        if loaded is None:
+        member = self.reads.load(member_id, entries, since_run, run_date)
+        if member is None:
             return
-        record, catalog = loaded
         summary.members += 1
-        record = self._recertify(record, catalog, run_date, summary)
-        for credential, read_from in sorted(credentials.items()):
-            cert = record.certifications.get(credential)
+        summary.read_whole += member.record is not None
+        if member.record is not None:
+            member = self._recertify(member, member.record, run_date, summary)
+        for credential, entry in sorted(entries.items()):
+            cert = member.certifications.get(credential)
             if cert is None:
                 continue
+            events = member.events_for(credential)
             # from the last completed run, or from the latest run that recorded a transition of this
             # certification if later (a crashed run before this re-run): it recorded the changes up
             # to its run date already
-            recorded = [
-                e.recorded_on for e in record.events if e.kind == TRANSITION and e.credential == credential
-            ]
+            recorded = [e.recorded_on for e in events if e.kind == TRANSITION and e.credential == credential]
             history = standing_history(
                 cert.as_certification(),
-                record.facts,
+                member.facts,
                 min(max([since_run, *recorded]), run_date),
                 run_date,
                 self.policy,
-                catalog or None,
+                member.catalog or None,
+                checkpoint=member.checkpoint(credential),
             )
             status = history[-1][1]  # the status on the run date
             summary.evaluated += 1
             summary.by_status[status.status.value] = summary.by_status.get(status.status.value, 0) + 1
-            self.standing.transitions(record, history, run_date, summary)
-            self.standing.rollover(record, status, run_date, summary)
+            transitions = self.standing.transitions(member_id, events, history, run_date, summary)
+            started = self.standing.rollover(member_id, events, status, run_date, summary)
             lapses = [
                 n for _, s in history for n in self.notices.lapse_notice(s, run_date)
             ]  # each in the gap
             for notice in [*lapses, *notices_due(status, run_date, self.policy, self.notices.stale_days)]:
-                self.notices.send(record.profile, credential, notice, run_date, summary)
-            upcoming = next_action_date(status, record.facts, run_date, self.policy)
-            if self._badges_disagree(record, status, run_date, summary):
+                self.notices.send(member.profile, credential, notice, run_date, summary)
+            upcoming = next_action_date(
+                status, member.facts, run_date, self.policy, member.audit_deadlines(credential)
+            )
+            if self._badges_disagree(member, status, run_date, summary):
                 # look again tomorrow until the stream consumer has brought Credly in line
                 upcoming = min(upcoming or date.max, run_date + timedelta(days=1))
             # The checkpoint before the next action date: that write marks the certification done for
             # the day, so a crash between the two re-runs it and the checkpoint is written again.
-            if self.checkpoints.refresh(record, credential, run_date):
-                summary.checkpoints += 1
+            checkpoint = member.checkpoint(credential)  # a bounded read continued from it
+            whole = member.with_every_fact()
+            if whole is not None:  # every fact read: the writer folds, keeps or drops the checkpoint
+                changed, checkpoint = self.checkpoints.settle(whole, credential, run_date)
+                summary.checkpoints += changed
+            state = state_after(
+                member, credential, checkpoint, [*transitions, *([started] if started else [])], run_date
+            )
             self.store.set_next_due(
                 member_id,
                 CertificationRecord(credential=credential, certified_on=cert.certified_on, due_on=upcoming),
-                read_from,
+                entry.due_on,
+                state,
             )
 
     def _badges_disagree(
-        self, record: MemberRecord, status: CertificationStatus, run_date: date, summary: DailySummary
+        self, member: DueMember, status: CertificationStatus, run_date: date, summary: DailySummary
     ) -> bool:
-        """The badge reconciliation step (:mod:`shared.services.badge_reconciliation`): from the loaded
-        record, no request unless the badges disagree with the standing."""
-        plan = badge_plan(record, status, run_date)
+        """The badge reconciliation step (:mod:`shared.services.badge_reconciliation`): from what the
+        run read, no request unless the badges disagree with the standing."""
+        plan = plan_badges(badges_in(member.events), member.facts, status, run_date)
         if not plan:
             return False
         event = reconcile_event(status, plan, run_date)
-        if self.repository.record_event(record.profile.member_id, event) is WriteOutcome.CREATED:
+        if self.repository.record_event(member.member_id, event) is WriteOutcome.CREATED:
             summary.badges_reconciled += 1
         return True
 
-    def load_member(self, member_id: str) -> tuple[MemberRecord, Mapping[str, ActivitySpec]] | None:
-        """Every read the run makes for one member: its partition, and the catalog entries of the
-        activities that were unmapped when completed (one batched read, only when there are some)."""
-        record = self.repository.load(member_id)
-        if record is None:
-            return None
-        unmapped = catalog_ids_needed(record.facts)
-        return record, (self.catalog(unmapped) if self.catalog and unmapped else {})
-
     def _recertify(
         self,
+        member: DueMember,
         record: MemberRecord,
-        catalog: Mapping[str, ActivitySpec],
         run_date: date,
         summary: DailySummary,
-    ) -> MemberRecord:
+    ) -> DueMember:
         """Backstop for the stream consumer: complete any open application that is ready. No read (the
-        loaded record); the completion transaction only when one completes. The record is returned
-        with the new ``Recertified`` facts, so this run already evaluates the certification as
-        recertified (the completion moved its due date to the next day, which the conditional
-        ``set_next_due`` below keeps)."""
+        record read whole: a bounded read is never made for a member with an open application); the
+        completion transaction only when one completes. The member is returned with the new
+        ``Recertified`` facts, so this run already evaluates the certification as recertified (the
+        completion moved its due date to the next day, which the conditional ``set_next_due`` below
+        keeps)."""
         completed = []
         for app in (a for a in applications_of(record) if a.status == "open"):
             try:
-                fact = self.completion.complete(record, app, run_date, catalog)
+                fact = self.completion.complete(record, app, run_date, member.catalog)
             except StaleWrite:  # completed (or rejected) meanwhile by the stream or a request
                 continue
             if fact is not None:
                 completed.append(fact)
         if not completed:
-            return record
+            return member
         summary.recertified += len(completed)
-        return record.model_copy(update={"facts": (*record.facts, *completed)})
+        facts = (*member.facts, *completed)
+        return replace(member, facts=facts, record=record.model_copy(update={"facts": facts}))

@@ -13,6 +13,7 @@ class DailySummary:
     days_read: int = 0
     due: int = 0
     members: int = 0
+    read_whole: int = 0  # members whose partition was read whole (the others: due entry + bounded read)
     evaluated: int = 0
     transitions: int = 0
     cycles_started: int = 0

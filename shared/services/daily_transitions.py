@@ -7,6 +7,7 @@ start) - so a re-run, a crash-and-rerun or a catch-up run records each once.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, timedelta
 
 from shared.rules.cycles import current_cycle, cycle_number
@@ -14,7 +15,7 @@ from shared.rules.models import CertificationStatus, Reason, Standing
 from shared.rules.policy import RulesPolicy
 from shared.services.daily_summary import DailySummary
 from shared.store.members import MemberRepository, WriteOutcome
-from shared.store.records import EventRecord, MemberRecord
+from shared.store.records import EventRecord
 from shared.store.schedule import ScheduleStore
 
 TRANSITION = "transition"
@@ -29,21 +30,25 @@ class StandingRecorder:
 
     def transitions(
         self,
-        record: MemberRecord,
+        member_id: str,
+        events: Sequence[EventRecord],
         history: list[tuple[date, CertificationStatus]],
         run_date: date,
         summary: DailySummary,
-    ) -> None:
+    ) -> list[EventRecord]:
         """Every standing change since the last completed run, in order, each with its own date:
-        a catch-up run records what daily runs on the missed days would have."""
+        a catch-up run records what daily runs on the missed days would have. ``events``: the
+        member's (at least the certification's transitions); returns the certification's
+        transitions, those recorded now included."""
         credential = history[-1][1].credential
-        previous = [e for e in record.events if e.kind == TRANSITION and e.credential == credential]
+        previous = [e for e in events if e.kind == TRANSITION and e.credential == credential]
         for day, status in history:
             recorded = self._transition(
-                previous, record.profile.member_id, status, day=day, run_date=run_date, summary=summary
+                previous, member_id, status, day=day, run_date=run_date, summary=summary
             )
             if recorded is not None:
                 previous.append(recorded)
+        return previous
 
     def _transition(
         self,
@@ -105,18 +110,23 @@ class StandingRecorder:
         return run_date
 
     def rollover(
-        self, record: MemberRecord, status: CertificationStatus, run_date: date, summary: DailySummary
-    ) -> None:
+        self,
+        member_id: str,
+        events: Sequence[EventRecord],
+        status: CertificationStatus,
+        run_date: date,
+        summary: DailySummary,
+    ) -> EventRecord | None:
+        """The cycle start of the current cycle, unless ``events`` has it: the event recorded now, or None."""
         if status.status is Standing.LAPSED:
-            return
+            return None
         cycle = current_cycle(status.certified_on, run_date, self.policy)
         if cycle.number < 2 or (status.cutover_on is not None and cycle.start < status.cutover_on):
-            return  # the first cycle, or one an opening balance brought in
+            return None  # the first cycle, or one an opening balance brought in
         key = f"{status.credential}#{cycle.start.isoformat()}"
-        if any(e.kind == CYCLE_STARTED and e.key == key for e in record.events):
-            return
+        if any(e.kind == CYCLE_STARTED and e.key == key for e in events):
+            return None
         ended = cycle_number(status.certified_on, cycle.number - 1, self.policy)
-        member_id = record.profile.member_id
         if status.ccp.mandatory and ended.end.year >= run_date.year - 1:
             # The pool of next January's audit draw: written before the event, so a crash between
             # the two only repeats an idempotent put.
@@ -138,3 +148,4 @@ class StandingRecorder:
         )
         if self.repository.record_event(member_id, event) is WriteOutcome.CREATED:
             summary.cycles_started += 1
+        return event

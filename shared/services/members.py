@@ -77,6 +77,8 @@ class UpsertPlan:
     new_member: bool
     profile_changed: bool = False
     certifications: list[CertificationRecord] = field(default_factory=list)
+    # unchanged rows rewritten because the profile changed (they carry the daily run's profile copy)
+    restated: list[CertificationRecord] = field(default_factory=list)
     facts: list[Fact] = field(default_factory=list)
     badges: list[EventRecord] = field(default_factory=list)
     standings: dict[str, CertificationStatus] = field(default_factory=dict)
@@ -84,6 +86,11 @@ class UpsertPlan:
     @property
     def changes(self) -> bool:
         return bool(self.profile_changed or self.certifications or self.facts)
+
+    @property
+    def rows(self) -> list[CertificationRecord]:
+        """Every certification row the plan writes."""
+        return [*self.certifications, *self.restated]
 
 
 # The answer of GET /members/{member_id}/standing stays here, not in member_schemas: its OpenAPI name
@@ -161,6 +168,16 @@ class MemberService:
                     CertificationRecord(credential=code, certified_on=cert.certified_on, due_on=today)
                 )
         plan.profile_changed = existing is None or existing.profile != plan.profile
+        if existing is not None and plan.profile_changed:
+            # The daily run keeps a copy of the profile on each certification row (for its notices):
+            # every row is rewritten without it, due today (the next run reads the member whole and
+            # copies the new profile; a date a payment moved meanwhile is not lost, only brought forward).
+            listed = {c.credential for c in plan.certifications}
+            plan.restated.extend(
+                CertificationRecord(credential=c.credential, certified_on=c.certified_on, due_on=today)
+                for code, c in sorted(current.items())
+                if code not in listed
+            )
         return plan
 
     def _opening(  # noqa: PLR0917 - one certification of the request, in its context
@@ -202,7 +219,7 @@ class MemberService:
         rows, opening balances, imported badges (a re-upload writes nothing: its plan is empty)."""
         repository, member_id = self.repository, plan.profile.member_id
         items = [repository.profile_item(plan.profile)] if plan.changes else []
-        items.extend(repository.cert_item(member_id, c) for c in plan.certifications)
+        items.extend(repository.cert_item(member_id, c) for c in plan.rows)
         items.extend(repository.fact_item(member_id, f) for f in plan.facts)
         items.extend(
             repository.event_item(
@@ -216,7 +233,7 @@ class MemberService:
         """Write a plan: profile, certification rows and opening balances in one transaction, then the
         imported badges (each a conditional put: a replay changes nothing)."""
         if plan.changes:
-            self.repository.save_member(plan.profile, plan.certifications, facts=plan.facts)
+            self.repository.save_member(plan.profile, plan.rows, facts=plan.facts)
         store = RecertStore(self.repository)
         for event in plan.badges:
             with suppress(StaleWrite):  # recorded by an earlier delivery of the same row

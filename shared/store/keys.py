@@ -24,6 +24,7 @@ FACT_PREFIX = "FACT#"
 EVENT_PREFIX = "EVENT#"
 CHECKPOINT_PREFIX = "CKPT#"
 HEADER_RECORDED_PREFIX = "A#"  # profile, certifications, checkpoints: first in RecordedIndex
+STATE_RECORDED_PREFIX = "B#"  # then badges and open recertification applications
 FACT_RECORDED_PREFIX = "F#"  # then facts, by recorded date descending
 _LAST_DAY = 99991231
 
@@ -66,17 +67,36 @@ def recorded_on_of(recorded_sk: str) -> date | None:
 
 
 BADGE_EVENT_PREFIX = "EVENT#badge#"  # badges are shown with the status: header items of RecordedIndex
+APPLICATION_EVENT_PREFIX = "EVENT#recert_application#"  # open ones are header items too
 
 
-def recorded_index_sk(sort_key: str, recorded_on: str | None) -> str | None:
-    """RecordedIndex sort key of an item: header items (profile, certifications, checkpoints, badges)
-    first, then facts by recorded date descending; None for items a status read never needs (events
-    other than badges, which only the timeline reads)."""
+def recorded_index_sk(sort_key: str, recorded_on: str | None, status: str | None = None) -> str | None:
+    """RecordedIndex sort key of an item: header items (profile, certifications, checkpoints), then
+    the member's badges and open recertification applications (``status`` is the application's), then
+    facts by recorded date descending; None for items a status read never needs (the other events,
+    closed applications included, which only the timeline reads).
+
+    The daily run reads the member's range from the badges on (``daily_range``): everything but the
+    profile, certification rows and checkpoints, which its due entry carries."""
     if sort_key.startswith(FACT_PREFIX) and recorded_on is not None:
         return fact_recorded_sk(date.fromisoformat(recorded_on), sort_key)
-    if sort_key == PROFILE_SK or sort_key.startswith((CERT_PREFIX, CHECKPOINT_PREFIX, BADGE_EVENT_PREFIX)):
+    if sort_key == PROFILE_SK or sort_key.startswith((CERT_PREFIX, CHECKPOINT_PREFIX)):
         return header_recorded_sk(sort_key)
+    if sort_key.startswith(BADGE_EVENT_PREFIX) or (
+        sort_key.startswith(APPLICATION_EVENT_PREFIX) and status == "open"
+    ):
+        return f"{STATE_RECORDED_PREFIX}{sort_key}"
     return None
+
+
+def daily_range(through: date | None) -> tuple[str, str]:
+    """RecordedIndex sort-key bounds of the daily run's read: the badges and open applications, then
+    the facts recorded after ``through`` (a checkpoint's day; None: every fact), newest first.
+    Inclusive bounds: the upper one is the bare prefix of the facts recorded on ``through``, so none
+    of those is in."""
+    if through is None:
+        return STATE_RECORDED_PREFIX, f"{FACT_RECORDED_PREFIX}~"  # "~" sorts after every digit
+    return STATE_RECORDED_PREFIX, fact_recorded_sk(through, "")[:-1]
 
 
 def indexed(values: dict[str, Any]) -> dict[str, Any]:
@@ -84,7 +104,13 @@ def indexed(values: dict[str, Any]) -> dict[str, Any]:
     writer of member-partition items builds them through this, so no writer pays a request for it)."""
     body = values.get("body")
     recorded = body.get("recorded_on") if isinstance(body, dict) else None
-    index_sk = recorded_index_sk(values[SK], recorded if isinstance(recorded, str) else None)
+    data = body.get("data") if isinstance(body, dict) else None
+    status = data.get("status") if isinstance(data, dict) else None
+    index_sk = recorded_index_sk(
+        values[SK],
+        recorded if isinstance(recorded, str) else None,
+        status if isinstance(status, str) else None,
+    )
     return {**values, RECORDED_SK: index_sk} if index_sk is not None else values
 
 

@@ -20,7 +20,13 @@ from pydantic import ConfigDict, TypeAdapter
 from shared.rules.models import Checkpoint, Fact
 from shared.store import keys
 from shared.store.dynamo import TableAccess, from_item, json_body, to_item
-from shared.store.records import CertificationRecord, EventRecord, MemberProfile, MemberRecord
+from shared.store.records import (
+    CertificationRecord,
+    DailyState,
+    EventRecord,
+    MemberProfile,
+    MemberRecord,
+)
 
 # built on first use, not at import (cold start)
 _FACT_ADAPTER: TypeAdapter[Fact] = TypeAdapter(Fact, config=ConfigDict(defer_build=True))
@@ -31,6 +37,7 @@ _BACKOFF_CAP_SECONDS = 5.0
 
 
 _BATCH_GET_LIMIT = 100
+DAILY_STATE = "daily"  # the daily run's state on a certification row (records.DailyState), in DueIndex
 # First RecordedIndex page of a bounded read (later pages double): the header items (profile,
 # certifications, checkpoints, badges) and the few facts recorded since a checkpoint fit in it. A
 # Query is charged for every item of a page, so a page larger than what the read needs is paid for.
@@ -52,9 +59,23 @@ class WriteOutcome(StrEnum):
 
 @dataclass(frozen=True)
 class DueCertification:
+    """A DueIndex entry: the certification row's projection (``certification`` and ``daily`` are
+    None on an index created before they were projected, and ``daily`` on a row the run never wrote)."""
+
     member_id: str
     credential: str
     due_on: date
+    certification: CertificationRecord | None = None
+    daily: DailyState | None = None
+
+
+@dataclass(frozen=True)
+class RecordedSince:
+    """The daily run's bounded read of a member (``MemberRepository.load_since``)."""
+
+    facts: tuple[Fact, ...]
+    events: tuple[EventRecord, ...]  # badges and open recertification applications
+    items: int
 
 
 def _fact_key(fact: Fact) -> tuple[str, str]:
@@ -153,6 +174,45 @@ class MemberRepository(TableAccess):
             kwargs["Limit"] *= 2
         return _record(items, complete=False)
 
+    def load_since(self, member_id: str, through: date | None) -> RecordedSince:
+        """The daily run's read of a member whose due entry carries its checkpoints: ONE Query of
+        RecordedIndex (paginated) over ``keys.daily_range`` - the badges, the open recertification
+        applications and the facts recorded after ``through`` (None: every fact). Not the profile,
+        certification rows or checkpoints (the due entry has them), nor any fact the checkpoint
+        folded."""
+        low, high = keys.daily_range(through)
+        facts: list[Fact] = []
+        events: list[EventRecord] = []
+        items = 0
+        for item in self._index_range(
+            keys.RECORDED_INDEX, (keys.PK, keys.member_pk(member_id)), keys.RECORDED_SK, low, high
+        ):
+            items += 1
+            if item[keys.SK].startswith(keys.FACT_PREFIX):
+                facts.append(_FACT_ADAPTER.validate_python(item["body"]))
+            else:
+                events.append(EventRecord.model_validate(item["body"]))
+        return RecordedSince(facts=tuple(facts), events=tuple(events), items=items)
+
+    def _index_range(
+        self, index: str, partition: tuple[str, str], sort_key: str, low: str, high: str
+    ) -> Iterator[dict[str, Any]]:
+        """The items of one index partition whose sort key is in ``[low, high]`` (paginated Query)."""
+        pages = self.client.get_paginator("query").paginate(
+            TableName=self.table_name,
+            IndexName=index,
+            KeyConditionExpression="#pk = :pk AND #sk BETWEEN :low AND :high",
+            ExpressionAttributeNames={"#pk": partition[0], "#sk": sort_key},
+            ExpressionAttributeValues={
+                ":pk": {"S": partition[1]},
+                ":low": {"S": low},
+                ":high": {"S": high},
+            },
+        )
+        for page in pages:
+            for raw in page["Items"]:
+                yield from_item(raw)
+
     def _query_partition(self, member_id: str) -> Iterator[dict[str, Any]]:
         paginator = self.client.get_paginator("query")
         pages = paginator.paginate(
@@ -199,26 +259,19 @@ class MemberRepository(TableAccess):
         """Certifications whose next action date is in ``[first, last]``: one paginated Query per
         calendar month of the DueIndex, bounded on the sort key, so only what is due is read."""
         low, high = keys.due_sk_bounds(first, last)
-        paginator = self.client.get_paginator("query")
         for month in keys.months_between(first, last):
-            pages = paginator.paginate(
-                TableName=self.table_name,
-                IndexName=keys.DUE_INDEX,
-                KeyConditionExpression="#due = :due AND #sk BETWEEN :low AND :high",
-                ExpressionAttributeNames={"#due": keys.DUE_PK, "#sk": keys.DUE_SK},
-                ExpressionAttributeValues={
-                    ":due": {"S": keys.due_pk(month)},
-                    ":low": {"S": low},
-                    ":high": {"S": high},
-                },
-            )
-            for page in pages:
-                for raw in page["Items"]:
-                    item = from_item(raw)
-                    due_on = date.fromisoformat(item[keys.DUE_SK].split("#", 1)[0])
-                    yield DueCertification(
-                        member_id=item["member_id"], credential=item["credential"], due_on=due_on
-                    )
+            for item in self._index_range(
+                keys.DUE_INDEX, (keys.DUE_PK, keys.due_pk(month)), keys.DUE_SK, low, high
+            ):
+                due_on = date.fromisoformat(item[keys.DUE_SK].split("#", 1)[0])
+                body, daily = item.get("body"), item.get(DAILY_STATE)
+                yield DueCertification(
+                    member_id=item["member_id"],
+                    credential=item["credential"],
+                    due_on=due_on,
+                    certification=CertificationRecord.model_validate(body) if body else None,
+                    daily=DailyState.model_validate(daily) if daily else None,
+                )
 
     def due_on(self, day: date) -> Iterator[DueCertification]:
         """Certifications whose next action date is ``day``."""
@@ -282,8 +335,11 @@ class MemberRepository(TableAccess):
                 attempt += 1
         return found
 
-    def cert_item(self, member_id: str, record: CertificationRecord) -> dict[str, Any]:
-        """The certification row, with its DueIndex keys when it has a next action date."""
+    def cert_item(
+        self, member_id: str, record: CertificationRecord, daily: DailyState | None = None
+    ) -> dict[str, Any]:
+        """The certification row, with its DueIndex keys when it has a next action date, and the daily
+        run's state when the run writes it (any other writer's row has none)."""
         values: dict[str, Any] = {
             keys.PK: keys.member_pk(member_id),
             keys.SK: keys.cert_sk(record.credential),
@@ -294,6 +350,8 @@ class MemberRepository(TableAccess):
         if record.due_on is not None:
             values[keys.DUE_PK] = keys.due_pk(record.due_on)
             values[keys.DUE_SK] = keys.due_sk(record.due_on, member_id, record.credential)
+        if daily is not None:
+            values[DAILY_STATE] = json_body(daily)
         return to_item(keys.indexed(values))
 
     def set_due(self, member_id: str, record: CertificationRecord) -> None:

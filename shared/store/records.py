@@ -58,6 +58,28 @@ class EventRecord(_Frozen):
     data: dict[str, Any] = Field(default_factory=dict)
 
 
+class DailyState(_Frozen):
+    """What the daily run leaves on a certification row (projected into DueIndex with it), so that
+    its next run reads, besides the due entry, only what was recorded after ``checkpoint``
+    (docs/data-model.md, "The daily run's reads"). Derived: a row written by anyone else has none,
+    and the next run then reads the whole partition and writes it again.
+
+    * ``profile``: the member's profile (a notice needs it), copied: every profile write rewrites the
+      member's certification rows without a state (``MemberService.plan``);
+    * ``checkpoint``: the certification's checkpoint as the run left it (the ``CKPT#`` item's copy),
+      None when there is none (a day the rules cannot continue from: the next run reads every fact);
+    * ``events``: the transitions and cycle starts recorded for the certification;
+    * ``audit_deadlines``: deadlines, not yet passed, of the audits drawn for it (next action dates);
+    * ``recertified``: a ``Recertified`` fact exists for it (badge reconciliation then needs every fact).
+    """
+
+    profile: MemberProfile
+    checkpoint: Checkpoint | None
+    events: tuple[EventRecord, ...] = ()
+    audit_deadlines: tuple[date, ...] = ()
+    recertified: bool = False
+
+
 class MemberRecord(_Frozen):
     """Everything one Query on the member partition returns (or, from ``load_recent``, the header
     items, badges and the facts recorded after the checkpoints: see ``complete``)."""

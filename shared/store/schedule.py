@@ -23,8 +23,8 @@ from botocore.exceptions import ClientError
 
 from shared.store import keys
 from shared.store.dynamo import TableAccess, from_item, json_body, to_item
-from shared.store.members import MemberRepository, WriteOutcome
-from shared.store.records import CertificationRecord, EventRecord
+from shared.store.members import DAILY_STATE, MemberRepository, WriteOutcome
+from shared.store.records import CertificationRecord, DailyState, EventRecord
 
 SCHEDULER_PK = "SCHEDULER"
 LAST_RUN_SK = "LAST_RUN"
@@ -90,13 +90,23 @@ class ScheduleStore(TableAccess):
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
 
-    def set_next_due(self, member_id: str, record: CertificationRecord, read_from: date) -> bool:
+    def set_next_due(
+        self,
+        member_id: str,
+        record: CertificationRecord,
+        read_from: date,
+        daily: DailyState | None = None,
+    ) -> bool:
         """Move a certification to its next action date, unless someone (a payment webhook) moved it
-        since the run read it from ``read_from``'s partition. False when left alone."""
+        since the run read it from ``read_from``'s partition. False when left alone. ``daily`` (the
+        run's state of the certification) is written with it; when the date was moved meanwhile it is
+        still written, alone (one more request, only in that race), so the next run does not see a
+        state older than the transitions this run recorded."""
+        repository = MemberRepository(self.table_name, self._client)
         try:
             self.client.put_item(
                 TableName=self.table_name,
-                Item=MemberRepository(self.table_name, self._client).cert_item(member_id, record),
+                Item=repository.cert_item(member_id, record, daily),
                 ConditionExpression="#body.#due_on = :read",
                 ExpressionAttributeNames={"#body": "body", "#due_on": "due_on"},
                 ExpressionAttributeValues={":read": {"S": read_from.isoformat()}},
@@ -104,8 +114,36 @@ class ScheduleStore(TableAccess):
         except ClientError as error:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
+            if daily is not None:
+                self._set_daily_state(member_id, record, daily)
             return False
         return True
+
+    def _set_daily_state(self, member_id: str, record: CertificationRecord, daily: DailyState) -> None:
+        """The run's state on a row someone else moved meanwhile (kept only if the roster date is
+        still the one the run evaluated: a changed row is read whole next time)."""
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key={
+                    keys.PK: {"S": keys.member_pk(member_id)},
+                    keys.SK: {"S": keys.cert_sk(record.credential)},
+                },
+                UpdateExpression="SET #daily = :daily",
+                ConditionExpression="#body.#certified_on = :certified_on",
+                ExpressionAttributeNames={
+                    "#daily": DAILY_STATE,
+                    "#body": "body",
+                    "#certified_on": "certified_on",
+                },
+                ExpressionAttributeValues={
+                    ":daily": to_item({"v": json_body(daily)})["v"],
+                    ":certified_on": {"S": record.certified_on.isoformat()},
+                },
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
 
     # ------------------------------------------------------------------ notices
 
