@@ -154,7 +154,7 @@ def main() -> int:
             last_due = add_years(certified, years)
             record = repo.load(member_id)
             assert record is not None
-            assert CheckpointWriter(repo, get_policy()).refresh(record, "RMA", last_due)
+            assert CheckpointWriter(repo, get_policy()).settle(record, "RMA", last_due)[0]
             with_checkpoint = _status_read(counter, member_id)
             assert with_checkpoint.pop("status") == without.pop("status")
             by_years[str(years)] = {

@@ -5,7 +5,7 @@ The status and standing reads use ``MemberRepository.load_recent`` (one Query of
 header items and the facts recorded after the checkpoints) and evaluate each certification from its
 checkpoint. A certification without a checkpoint yet makes that Query read every fact; a late fact
 behind a checkpoint (``shared.rules.checkpoint.continues``) makes the read load the whole partition
-(a second Query). The daily run rebuilds checkpoints (``refresh``), so a late fact costs full reads
+(a second Query). The daily run rebuilds checkpoints (``settle``), so a late fact costs full reads
 only until the certification's next daily evaluation.
 """
 
@@ -87,15 +87,6 @@ class CheckpointWriter:
     def __init__(self, repository: MemberRepository, policy: RulesPolicy) -> None:
         self.repository = repository
         self.policy = policy
-
-    def refresh(
-        self,
-        record: MemberRecord,
-        credential: str,
-        run_date: date,
-    ) -> bool:
-        """:meth:`settle`'s first half: True when a checkpoint was written or removed."""
-        return self.settle(record, credential, run_date)[0]
 
     def settle(
         self,

@@ -99,7 +99,7 @@ def _every_fact(repository: MemberRepository, day: date) -> CertificationStatus:
 def _checkpoint(repository: MemberRepository, run_date: date) -> None:
     record = repository.load("ana")
     assert record is not None
-    assert CheckpointWriter(repository, get_policy()).refresh(record, "RMA", run_date)
+    assert CheckpointWriter(repository, get_policy()).settle(record, "RMA", run_date)[0]
 
 
 def test_status_read_is_one_bounded_query_whatever_the_years(
@@ -218,7 +218,7 @@ def test_late_fact_behind_a_checkpoint_gives_what_every_fact_gives(
     # cycle's late window open); either way the next status read is RecordedIndex only
     rebuilt = ana.load("ana")
     assert rebuilt is not None
-    CheckpointWriter(ana, get_policy()).refresh(rebuilt, "RMA", read_on)
+    CheckpointWriter(ana, get_policy()).settle(rebuilt, "RMA", read_on)
     later = read_on + timedelta(days=1)
     expected = _every_fact(ana, later)
     reads.take()

@@ -171,7 +171,7 @@ def check_store_read(
     repository.put_facts((member_id, f) for f in first.values())
     stored = repository.load(member_id)
     assert stored is not None
-    written = CheckpointWriter(repository, policy).refresh(
+    written, _ = CheckpointWriter(repository, policy).settle(
         stored, cert.credential, through + timedelta(days=1)
     )
     reads = StatusReads(repository, policy, lambda _: CATALOG)
