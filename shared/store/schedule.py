@@ -125,10 +125,7 @@ class ScheduleStore(TableAccess):
         try:
             self.client.update_item(
                 TableName=self.table_name,
-                Key={
-                    keys.PK: {"S": keys.member_pk(member_id)},
-                    keys.SK: {"S": keys.cert_sk(record.credential)},
-                },
+                Key=to_item({keys.PK: keys.member_pk(member_id), keys.SK: keys.cert_sk(record.credential)}),
                 UpdateExpression="SET #daily = :daily",
                 ConditionExpression="#body.#certified_on = :certified_on",
                 ExpressionAttributeNames={
@@ -136,10 +133,9 @@ class ScheduleStore(TableAccess):
                     "#body": "body",
                     "#certified_on": "certified_on",
                 },
-                ExpressionAttributeValues={
-                    ":daily": to_item({"v": json_body(daily)})["v"],
-                    ":certified_on": {"S": record.certified_on.isoformat()},
-                },
+                ExpressionAttributeValues=to_item(
+                    {":daily": json_body(daily), ":certified_on": record.certified_on.isoformat()}
+                ),
             )
         except ClientError as error:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":

@@ -12,8 +12,10 @@ from typing import Any
 
 from shared.config.settings import get_policy
 from shared.services.daily import DailyRun, DailySummary
-from shared.store.dynamo import default_client
+from shared.store.dynamo import default_client, from_item, json_body
 from shared.store.members import DAILY_STATE, MemberRepository
+from shared.store.records import DailyState
+from shared.store.schedule import ScheduleStore
 from tests.conftest import TABLE
 from tests.renewal.test_daily import FakeNotifier, member_body, upsert
 from tests.renewal.test_daily_checkpoints import Reads
@@ -192,3 +194,32 @@ def test_a_late_fact_behind_the_checkpoint_reads_that_member_whole(
     assert checkpoint is None or checkpoint.through == NORMAL_DAY - timedelta(days=1)
     [entry] = [e for e in repository.due_between(NORMAL_DAY, date(2026, 12, 31)) if e.member_id == "m00"]
     assert (entry.daily.checkpoint if entry.daily else None) == checkpoint
+
+
+def test_a_row_moved_meanwhile_keeps_its_date_and_still_gets_the_runs_state(
+    renewal_aws: dict[str, Any], business_date: Any
+) -> None:
+    """A payment moved the row's next action date after the run read it: the run's conditional put
+    leaves the date alone and writes only its state (so the next run does not see a state older than
+    the transitions this one recorded); a row whose roster date changed meanwhile gets no state."""
+    upsert(business_date, LOADED, "r00", member_body("2022-02-01"))
+    repository, store = MemberRepository(TABLE), ScheduleStore(TABLE)
+    loaded = repository.load("r00")
+    assert loaded is not None
+    row = loaded.certifications["RMA"]
+    state = DailyState(profile=loaded.profile, checkpoint=None, audit_deadlines=(date(2025, 9, 1),))
+    moved = row.model_copy(update={"due_on": date(2025, 4, 1)})
+    assert store.set_next_due("r00", moved, read_from=date(2024, 12, 1), daily=state) is False
+
+    def stored() -> tuple[Any, Any]:
+        item = default_client().get_item(
+            TableName=TABLE, Key={"pk": {"S": "MEMBER#r00"}, "sk": {"S": "CERT#RMA"}}
+        )
+        found = from_item(item["Item"])
+        return found["body"]["due_on"], found.get(DAILY_STATE)
+
+    assert stored() == (LOADED, json_body(state))
+    renamed = row.model_copy(update={"certified_on": date(2020, 1, 1)})
+    later = state.model_copy(update={"audit_deadlines": ()})
+    assert store.set_next_due("r00", renamed, read_from=date(2024, 12, 1), daily=later) is False
+    assert stored() == (LOADED, json_body(state))
